@@ -1,8 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startEmulator, type Emulator, type EmulatorOptions } from '../src/index.ts';
-import { parseQuery, type Params } from '../src/http/params.ts';
+import { parseQuery, startEmulator, type Emulator, type EmulatorOptions, type Params } from 'b24-emulator';
 
 export interface RestAnswer {
   status: number;
