@@ -15,7 +15,8 @@ export const pageHtml = `<!doctype html>
   .screen.inactive { opacity: .5; }
   .screen h3 { margin: 0 0 4px; font-size: 15px; }
   .screen .ext { color: #888; font-size: 12px; }
-  .card { margin-top: 8px; border-radius: 6px; padding: 8px; background: #fff8e1; border: 2px solid #ffb300; animation: pop .25s ease-out; }
+  .card { margin-top: 8px; border-radius: 6px; padding: 8px; background: #fff8e1; border: 2px solid #ffb300; }
+  .card.new { animation: pop .25s ease-out; }
   .card.outgoing { background: #e8f5e9; border-color: #43a047; }
   .card .num { font-weight: 600; font-size: 15px; }
   .card .crm { font-size: 12px; color: #555; }
@@ -36,16 +37,21 @@ export const pageHtml = `<!doctype html>
 </main>
 <script>
 const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'}[c]));
+// Only a card that just appeared pops; the others are redrawn as they were.
+let seen = new Set();
 function render(state) {
   const byId = new Map(state.users.map((u) => [u.id, u]));
+  const now = new Set();
   document.getElementById('screens').innerHTML = state.users.map((u) => {
-    const cards = u.cards.map((c) => '<div class="card ' + c.direction + '" data-call="' + esc(c.callId) + '">' +
+    const cards = u.cards.map((c) => { const key = u.id + '|' + c.callId; now.add(key);
+      return '<div class="card ' + c.direction + (seen.has(key) ? '' : ' new') + '" data-call="' + esc(c.callId) + '">' +
       '<div class="num">' + (c.direction === 'outgoing' ? '&#8599; ' : '&#8601; ') + esc(c.phoneNumber) + '</div>' +
-      '<div class="crm">' + (c.crm && c.crm.name ? esc(c.crm.type) + ': ' + esc(c.crm.name) : 'not in CRM') + '</div></div>').join('');
+      '<div class="crm">' + (c.crm && c.crm.name ? esc(c.crm.type) + ': ' + esc(c.crm.name) : 'not in CRM') + '</div></div>'; }).join('');
     return '<div class="screen' + (u.active ? '' : ' inactive') + '" data-user="' + u.id + '"><h3>' + esc(u.name) + '</h3>' +
       '<div class="ext">user ' + u.id + (u.extension ? ', ext. ' + esc(u.extension) : ', no extension') + (u.active ? '' : ', not active') + '</div>' +
       (cards || '<div class="idle">no call</div>') + '</div>';
   }).join('');
+  seen = now;
   document.getElementById('calls').innerHTML = state.recent.map((c) => '<tr><td>' + esc(c.callId.slice(13, 21)) + '…</td><td>' +
     esc(c.phoneNumber) + '</td><td>' + esc(byId.get(c.userId)?.name ?? c.userId) + '</td><td>' + (c.type === 1 ? 'outgoing' : 'incoming') +
     '</td><td>' + esc(c.crm ?? '') + '</td><td>' + (c.finished ? 'finished ' + esc(c.statusCode) + ', ' + c.duration + ' s' : 'live') +
