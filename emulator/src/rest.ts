@@ -184,15 +184,18 @@ export class RestApi {
         if (name === 'batch') throw errors.batchMethodNotAllowed();
         const def = methods[name];
         if (!def) throw errors.methodNotFound();
-        if (def.batch === 'never' || (def.batch === 'setting' && !portal.settings.attachRecordInBatch)) {
-          throw errors.batchMethodNotAllowed();
-        }
         const sub = substitute(parseQuery(q < 0 ? '' : text.slice(q + 1)), {
           result,
           total,
           next,
           resultError,
         });
+        // File uploads are excluded from batch. attachRecord by RECORD_URL uploads nothing (the
+        // portal downloads it), so only its base64 and upload-URL modes count as uploads here.
+        const upload = def.batch === 'upload' && !hasRecordUrl(sub);
+        if (def.batch === 'never' || (upload && !portal.settings.attachRecordInBatch)) {
+          throw errors.batchMethodNotAllowed();
+        }
         const outcome = await this.call(auth, name, def, sub as Params, true);
         result.set(key, outcome.result);
         if (outcome.total !== undefined) total.set(key, outcome.total);
@@ -240,6 +243,12 @@ export class RestApi {
     const now = portal.clock.now();
     return { result: { FILE_ID: stored.id }, time: timeInfo(now, now, 0, portal.settings.utcOffsetMinutes) };
   }
+}
+
+function hasRecordUrl(params: Param): boolean {
+  if (!isRecord(params)) return false;
+  const entry = Object.entries(params).find(([k]) => k.toUpperCase() === 'RECORD_URL');
+  return typeof entry?.[1] === 'string' && entry[1] !== '';
 }
 
 type Sections = {

@@ -27,7 +27,10 @@ export interface Settings {
   duplicateBindError: boolean;
   /** Create a repeat lead on register even when a contact/company matches (CRM mode dependent). */
   repeatLeadOnMatch: boolean;
-  /** attachRecord inside batch (file methods are excluded from batch; UNCONFIRMED for base64). */
+  /**
+   * attachRecord with a file (base64 or upload URL) inside batch: file methods are excluded from
+   * batch; UNCONFIRMED for base64. The RECORD_URL form carries no file and is always allowed.
+   */
   attachRecordInBatch: boolean;
   /** The re-registration window in which identical `register` calls return the same CALL_ID. */
   reRegisterWindowSec: number;

@@ -336,7 +336,7 @@ function createActivity(portal: Portal, call: Call, responsibleId: number): Acti
 
 const attachRecord: MethodDef = {
   scope: 'telephony',
-  batch: 'setting',
+  batch: 'upload',
   async run(ctx, raw) {
     const { portal } = ctx;
     const p = upperKeys(raw);

@@ -23,8 +23,8 @@ export interface MethodDef {
    * "app": app context only, always (event.*, app.info).
    */
   context?: 'telephony' | 'app';
-  /** File methods are not allowed inside batch. */
-  batch?: 'never' | 'setting';
+  /** "never": not allowed inside batch; "upload": refused inside batch when it carries a file. */
+  batch?: 'never' | 'upload';
   run(ctx: CallContext, params: Params): MethodResult | Promise<MethodResult>;
 }
 
