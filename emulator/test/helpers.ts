@@ -3,6 +3,40 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseQuery, startEmulator, type Emulator, type EmulatorOptions, type Params } from 'b24-emulator';
 
+/** The `result` of telephony.externalCall.register. */
+export interface RegisterResult {
+  CALL_ID: string;
+  CRM_CREATED_LEAD: number | null;
+  CRM_CREATED_ENTITIES: { ENTITY_TYPE: string; ENTITY_ID: number }[];
+  CRM_ENTITY_TYPE: string;
+  CRM_ENTITY_ID: number | null;
+}
+
+/** A call as GET /_emulator/calls shows it. */
+export interface CallView {
+  callId: string;
+  externalCallId: string | null;
+  appId: number;
+  userId: number;
+  phoneNumber: string;
+  type: number;
+  lineNumber: string | null;
+  startDate: string;
+  registeredAt: string;
+  callListId: number | null;
+  shown: boolean;
+  finished: boolean;
+  finishedAt: string | null;
+  finishedBy: number | null;
+  statusCode: string | null;
+  duration: number | null;
+  crmEntityType: string | null;
+  crmEntityId: number | null;
+  crmCreatedLead: number | null;
+  crmActivityId: number | null;
+  recordings: { fileId: number; filename: string; size: number; sha256: string }[];
+}
+
 export interface RestAnswer {
   status: number;
   body: Record<string, unknown>;
