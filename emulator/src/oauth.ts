@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { networkFault } from './outage.ts';
 import { readParams } from './http/body.ts';
 import { sendJson } from './http/envelope.ts';
 import { toStr } from './http/params.ts';
@@ -15,16 +15,7 @@ export async function handleOAuth(
   res: ServerResponse,
   url: URL,
 ): Promise<void> {
-  if (portal.faults.outage === 'refuse') {
-    req.socket.destroy();
-    return;
-  }
-  if (portal.faults.latencyMs > 0) await sleep(portal.faults.latencyMs);
-  if (portal.faults.outage === '503') {
-    res.writeHead(503, { 'content-type': 'text/html' });
-    res.end('<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>');
-    return;
-  }
+  if (await networkFault(portal.faults, req, res)) return;
   const fail = (status: number, error: string, description: string): void =>
     sendJson(res, status, { error, error_description: description });
   let params;

@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { authenticateToken, authenticateWebhook, hasScope, type AuthContext } from './auth.ts';
 import { core, errors, RestError } from './errors.ts';
 import { readParams, type UploadedFile } from './http/body.ts';
 import { phpSection, sendError, sendJson, timeInfo, type TimeInfo } from './http/envelope.ts';
 import { isRecord, parseQuery, toFlag, toStr, type Param, type Params } from './http/params.ts';
 import { LeakyBucket, OperatingTime } from './limits.ts';
+import { networkFault } from './outage.ts';
 import { appMethods } from './methods/app.ts';
 import { crmMethods } from './methods/crm.ts';
 import { attachFile, checkRecordName } from './methods/recordings.ts';
@@ -65,17 +65,9 @@ export class RestApi {
     };
 
     const faults = portal.faults;
-    if (faults.outage === 'refuse') {
-      // The portal is unreachable: the connection is dropped without an answer.
-      req.socket.destroy();
-      finishLog(0, 'refused');
-      return;
-    }
-    if (faults.latencyMs > 0) await sleep(faults.latencyMs);
-    if (faults.outage === '503') {
-      res.writeHead(503, { 'content-type': 'text/html' });
-      res.end('<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>');
-      finishLog(503, 'outage');
+    const fault = await networkFault(faults, req, res);
+    if (fault) {
+      finishLog(fault === 'refused' ? 0 : 503, fault);
       return;
     }
     if (faults.errorRate > 0 && Math.random() < faults.errorRate) {
