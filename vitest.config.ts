@@ -7,5 +7,6 @@ export default defineConfig({
     hookTimeout: 20_000,
     // Tests start real HTTP servers on loopback; two cores do not gain from more workers.
     maxWorkers: 2,
+    reporters: ['default', './test/summary-reporter.ts'],
   },
 });
