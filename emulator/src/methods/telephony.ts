@@ -124,7 +124,7 @@ export function createCall(portal: Portal, spec: NewCall): Call {
     recordings: [],
   };
   portal.calls.set(callId, call);
-  portal.liveCalls.set(callId, call);
+  portal.addLiveCall(call);
   if (spec.show) portal.showCard(spec.userId, call);
   portal.emit('call', { kind: 'registered', call });
   return call;
@@ -144,9 +144,8 @@ export function registerResult(call: Call): Record<string, unknown> {
 /** An unfinished call of the same app within the window matching the identifying parameters. */
 function findReRegistration(portal: Portal, spec: NewCall, lineGiven: boolean): Call | undefined {
   const since = portal.clock.now() - portal.settings.reRegisterWindowSec * 1000;
-  for (const c of portal.liveCalls.values()) {
-    if (c.appId !== spec.appId || c.registeredAt < since) continue;
-    if (c.userId !== spec.userId || c.type !== spec.type || c.phoneNumber !== spec.phoneNumber) continue;
+  for (const c of portal.liveCallsLike(spec.appId, spec.userId, spec.type, spec.phoneNumber)) {
+    if (c.registeredAt < since) continue;
     if (lineGiven && c.lineNumber !== spec.lineNumber) continue;
     if (spec.externalCallId !== null && c.externalCallId !== spec.externalCallId) continue;
     return c;
@@ -260,7 +259,7 @@ const finish: MethodDef = {
         lead.modifiedAt = now;
       }
     }
-    portal.liveCalls.delete(call.callId);
+    portal.removeLiveCall(call);
     portal.hideCard(userId, call);
     portal.emit('call', { kind: 'finished', call });
     const recordUrl = toStr(p.RECORD_URL);

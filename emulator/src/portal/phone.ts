@@ -17,6 +17,12 @@ export function samePhone(a: string, b: string): boolean {
   return da.length >= 10 && db.length >= 10 && da.slice(-10) === db.slice(-10);
 }
 
+/** Two numbers that samePhone() matches always share this key. */
+export function phoneKey(phone: string): string {
+  const d = digits(phone);
+  return d.length >= 10 ? d.slice(-10) : d;
+}
+
 /** register's normalization: letters are stripped; the rest is kept as the client number. */
 export function stripLetters(phone: string): string {
   return phone.replace(/[A-Za-z]/g, '').trim();

@@ -22,7 +22,7 @@ import type {
   User,
   Webhook,
 } from './model.ts';
-import { samePhone } from './phone.ts';
+import { phoneKey, samePhone } from './phone.ts';
 import { defaultSeed, type Seed, type SeedEntity } from './seed.ts';
 
 /** What the portal announces, so tests can wait on typed events instead of sleeping. */
@@ -68,6 +68,8 @@ export class Portal extends EventEmitter<PortalEvents> {
   calls = new Map<string, Call>();
   /** Registered and not finished: what show/hide/finish can find. */
   liveCalls = new Map<string, Call>();
+  /** Live calls by the identity re-registration compares (app, user, type, number). */
+  private liveByIdentity = new Map<string, Set<Call>>();
   cards = new Map<string, Card>();
   cardLog: CardLogEntry[] = [];
   apps = new Map<number, App>();
@@ -81,6 +83,8 @@ export class Portal extends EventEmitter<PortalEvents> {
   requestLog: RequestLogEntry[] = [];
   deliveryLog: DeliveryLogEntry[] = [];
   private seq: Sequences = initialSequences();
+  /** CRM records by phone key (see phoneKey): candidates that samePhone then confirms. */
+  private phoneIndex = new Map<string, CrmEntity[]>();
   private seed: Seed;
   private baseSettings: Partial<Settings>;
 
@@ -119,10 +123,11 @@ export class Portal extends EventEmitter<PortalEvents> {
       });
     }
     for (const map of Object.values(this.crm)) map.clear();
+    this.phoneIndex.clear();
     this.seq = initialSequences();
     const now = this.clock.now();
     const addSeed = (type: CrmEntityType, e: SeedEntity): void => {
-      this.crm[type].set(e.id, {
+      this.addEntity({
         type,
         id: e.id,
         name: e.name ?? '',
@@ -164,6 +169,7 @@ export class Portal extends EventEmitter<PortalEvents> {
     this.activities.clear();
     this.calls.clear();
     this.liveCalls.clear();
+    this.liveByIdentity.clear();
     this.cards.clear();
     this.cardLog = [];
     this.apps.clear();
@@ -221,9 +227,21 @@ export class Portal extends EventEmitter<PortalEvents> {
 
   /** Entities whose phones match, each type in id order. */
   findByPhone(phone: string, type: CrmEntityType): CrmEntity[] {
-    const out: CrmEntity[] = [];
-    for (const e of this.crm[type].values()) if (e.phones.some((p) => samePhone(p.value, phone))) out.push(e);
-    return out;
+    const candidates = this.phoneIndex.get(phoneKey(phone)) ?? [];
+    return candidates
+      .filter((e) => e.type === type && e.phones.some((p) => samePhone(p.value, phone)))
+      .sort((a, b) => a.id - b.id);
+  }
+
+  /** Adds a CRM record and indexes its phones: a replay of thousands of calls must not scan the CRM. */
+  addEntity(e: CrmEntity): void {
+    this.crm[e.type].set(e.id, e);
+    for (const p of e.phones) {
+      const key = phoneKey(p.value);
+      const list = this.phoneIndex.get(key);
+      if (list) list.push(e);
+      else this.phoneIndex.set(key, [e]);
+    }
   }
 
   /** The primary entity for a caller: a contact before a company before a lead. */
@@ -258,7 +276,7 @@ export class Portal extends EventEmitter<PortalEvents> {
       modifiedAt: now,
       createdByCallId: callId,
     };
-    this.crm.LEAD.set(lead.id, lead);
+    this.addEntity(lead);
     return lead;
   }
 
@@ -269,6 +287,29 @@ export class Portal extends EventEmitter<PortalEvents> {
       if (entity.type === 'COMPANY' && d.companyId === entity.id) return d;
     }
     return undefined;
+  }
+
+  // --- live calls ---
+
+  addLiveCall(call: Call): void {
+    this.liveCalls.set(call.callId, call);
+    const key = identity(call.appId, call.userId, call.type, call.phoneNumber);
+    const set = this.liveByIdentity.get(key);
+    if (set) set.add(call);
+    else this.liveByIdentity.set(key, new Set([call]));
+  }
+
+  removeLiveCall(call: Call): void {
+    this.liveCalls.delete(call.callId);
+    const key = identity(call.appId, call.userId, call.type, call.phoneNumber);
+    const set = this.liveByIdentity.get(key);
+    set?.delete(call);
+    if (set?.size === 0) this.liveByIdentity.delete(key);
+  }
+
+  /** Live calls of this app for this user, type and number, oldest first. */
+  liveCallsLike(appId: number, userId: number, type: number, phoneNumber: string): Iterable<Call> {
+    return this.liveByIdentity.get(identity(appId, userId, type, phoneNumber)) ?? [];
   }
 
   // --- cards ---
@@ -400,6 +441,9 @@ export class Portal extends EventEmitter<PortalEvents> {
     return file;
   }
 }
+
+const identity = (appId: number, userId: number, type: number, phone: string): string =>
+  `${appId}|${userId}|${type}|${phone}`;
 
 function push<T>(log: T[], entry: T): void {
   log.push(entry);
