@@ -163,14 +163,14 @@ export class RestApi {
     const total = new Map<string, unknown>();
     const next = new Map<string, unknown>();
     const times = new Map<string, unknown>();
-    const commands: string[] = [];
+    // The log lists every command sent, including those a halt left unexecuted.
+    const commands = entries.map(([, value]) => commandName(typeof value === 'string' ? value : ''));
     const commandErrors: string[] = [];
     const wallStart = performance.now();
     for (const [i, [key, value]] of entries.entries()) {
       const text = typeof value === 'string' ? value : '';
       const q = text.indexOf('?');
-      const name = (q < 0 ? text : text.slice(0, q)).trim().toLowerCase();
-      commands.push(name);
+      const name = commandName(text);
       try {
         if (i >= BATCH_LIMIT) throw errors.batchLengthExceeded();
         if (name === 'batch') throw errors.batchMethodNotAllowed();
@@ -236,6 +236,11 @@ export class RestApi {
     return { result: { FILE_ID: stored.id }, time: timeInfo(now, now, 0, portal.settings.utcOffsetMinutes) };
   }
 }
+
+const commandName = (text: string): string => {
+  const q = text.indexOf('?');
+  return (q < 0 ? text : text.slice(0, q)).trim().toLowerCase();
+};
 
 function hasRecordUrl(params: Param): boolean {
   if (!isRecord(params)) return false;
