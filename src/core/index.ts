@@ -1,0 +1,22 @@
+/**
+ * The call engine: PBX events and Bitrix24 results in, Bitrix24 operations, PBX commands and
+ * timers out. Pure: no I/O, no clock, no randomness; time and ids come in with the inputs.
+ */
+export { createEngine, type Engine, type StepResult } from './engine.ts';
+export type {
+  DirectoryEntry,
+  EngineConfig,
+  LeadCreation,
+  LineConfig,
+  QueueConfig,
+  RecordingConfig,
+  Routing,
+  Strategy,
+} from './config.ts';
+export { EngineConfigError } from './config.ts';
+export type * from './inputs.ts';
+export type * from './effects.ts';
+export type { Call, EngineState, LegState, Phase } from './state.ts';
+export { allCalls, getCall, initialState } from './state.ts';
+export { busyExtensions, isBusy } from './presence.ts';
+export { CardLedger } from './ledger.ts';

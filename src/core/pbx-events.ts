@@ -1,0 +1,191 @@
+/**
+ * The PBX's events on one call. Each handler works on a private copy of the call; an event that
+ * makes no sense any more (ringing after hang-up, a repeated answer) changes nothing, so repeated
+ * and reordered deliveries are harmless.
+ */
+import { hideCard, hideCardExcept, showCard } from './card.ts';
+import type {
+  CallAnswered,
+  CallEnded,
+  CallRinging,
+  CallRingStopped,
+  CallStarted,
+  RecordingReady,
+} from './inputs.ts';
+import {
+  engineTarget,
+  huntNext,
+  responsibleFailed,
+  responsibleUserForRegister,
+  stopSteering,
+} from './routing.ts';
+import { legOf, newCall, setOwn, type Call } from './state.ts';
+import { cancelTimer, emitRegister, startTimer, type Turn } from './turn.ts';
+import { endCall, recordingArrived } from './wrap-up.ts';
+
+/** A new call, or the PBX reporting a call the engine asked it to originate; null: a repeat. */
+export function callStarted(turn: Turn, existing: Call | null, input: CallStarted): Call | null {
+  if (existing !== null) {
+    if (existing.phase !== 'pending') return null;
+    existing.phase = 'live';
+    cancelTimer(turn, existing, 'originate');
+    startStaleTimer(turn, existing);
+    return existing;
+  }
+  const { rules } = turn;
+  const inbound = input.direction === 'inbound';
+  const line = rules.resolveLine(input.line, inbound ? input.to : undefined);
+  const call = newCall({
+    pbxCallId: input.callId,
+    origin: 'pbx',
+    direction: input.direction,
+    callType: inbound ? 2 : 1,
+    internal: rules.isExtension(inbound ? input.from : input.to),
+    phase: 'live',
+    lineId: line.id,
+    lineNumber: line.number ?? input.line ?? null,
+    phoneNumber: inbound ? input.from : input.to,
+    calledNumber: inbound ? input.to : input.from,
+    startedAt: input.at,
+  });
+  startStaleTimer(turn, call);
+  // The caller's own phone is busy for as long as the call lasts.
+  if (!inbound || call.internal) setOwn(call.legs, input.from, 'talking');
+  if (call.internal) return call;
+
+  if (!inbound) {
+    const user = rules.userOf(input.from);
+    if (user !== null) {
+      call.handlerUserId = user;
+      showCard(turn, call, [user]);
+    }
+    return call;
+  }
+  if (line.routing.kind === 'responsible') {
+    const user = responsibleUserForRegister(turn, line);
+    if (user !== null) {
+      emitRegister(turn, call, user, false);
+      call.responsible = { status: 'registering', userId: null, extension: null };
+    }
+  }
+  return call;
+}
+
+function startStaleTimer(turn: Turn, call: Call): void {
+  if (turn.rules.maxCallMs > 0) startTimer(turn, call, 'stale', turn.rules.maxCallMs);
+}
+
+export function callRinging(turn: Turn, call: Call, input: CallRinging): void {
+  if (call.phase !== 'live' || call.answeredAt !== null) return;
+  const users: number[] = [];
+  for (const extension of new Set(input.extensions)) {
+    if (legOf(call, extension) === 'talking') continue;
+    setOwn(call.legs, extension, 'ringing');
+    const user = turn.rules.userOf(extension);
+    if (user === null) continue;
+    users.push(user);
+    call.lastRungUserId = user;
+  }
+  // An outgoing call's card belongs to the caller; phones ringing for it show nothing.
+  if (call.direction === 'inbound') showCard(turn, call, users);
+}
+
+export function callRingStopped(turn: Turn, call: Call, input: CallRingStopped): void {
+  if (call.phase !== 'live') return;
+  const stopped = [...new Set(input.extensions)].filter((e) => legOf(call, e) === 'ringing');
+  for (const extension of stopped) setOwn(call.legs, extension, 'stopped');
+  // Once answered, the call belongs to whoever took it; other phones going quiet change nothing.
+  if (stopped.length === 0 || call.answeredAt !== null) return;
+  if (call.direction === 'inbound') {
+    const users = stopped.map((e) => turn.rules.userOf(e)).filter((u) => u !== null);
+    hideCard(
+      turn,
+      call,
+      users.filter((u) => !ringsElsewhere(turn, call, u)),
+    );
+  }
+  const target = engineTarget(call);
+  if (target === null || !stopped.includes(target)) return;
+  if (call.responsible?.status === 'transferred') {
+    responsibleFailed(turn, call);
+  } else if (call.hunt !== null) {
+    cancelTimer(turn, call, `hunt.${call.hunt.index}`);
+    huntNext(turn, call, null);
+  }
+}
+
+function ringsElsewhere(turn: Turn, call: Call, user: number): boolean {
+  return Object.entries(call.legs).some(([e, leg]) => leg === 'ringing' && turn.rules.userOf(e) === user);
+}
+
+export function callAnswered(turn: Turn, call: Call, input: CallAnswered): void {
+  if (call.phase !== 'live') return;
+  const extension = input.extension;
+  if (call.answeredAt !== null) {
+    // Answered again on another phone: the call moved there.
+    if (legOf(call, extension) !== 'talking') moveCall(turn, call, extension);
+    return;
+  }
+  call.answeredAt = input.at;
+  for (const [other, leg] of Object.entries(call.legs)) {
+    if (leg === 'ringing' && other !== extension) setOwn(call.legs, other, 'stopped');
+  }
+  setOwn(call.legs, extension, 'talking');
+  stopSteering(turn, call);
+  // An outgoing call answered by the far end reports no office phone: it stays the caller's.
+  if (call.direction === 'outbound' && !turn.rules.isExtension(extension)) return;
+  const user = turn.rules.userOf(extension);
+  if (user !== null) call.handlerUserId = user;
+  hideCardExcept(turn, call, user);
+  if (user !== null) showCard(turn, call, [user]);
+}
+
+export function callTransferred(turn: Turn, call: Call, to: string): void {
+  if (call.phase !== 'live') return;
+  moveCall(turn, call, to);
+}
+
+/** The card follows the call: down for whoever had it, up for the phone it went to. */
+function moveCall(turn: Turn, call: Call, extension: string): void {
+  const answered = call.answeredAt !== null;
+  const leg = legOf(call, extension);
+  if (leg === 'talking') return;
+  const steered = engineTarget(call) === extension;
+  if (steered && leg === 'ringing') return;
+  if (!steered) stopSteering(turn, call);
+  for (const [other, otherLeg] of Object.entries(call.legs)) {
+    if (other !== extension && otherLeg !== 'stopped') setOwn(call.legs, other, 'stopped');
+  }
+  setOwn(call.legs, extension, answered ? 'talking' : 'ringing');
+  const user = turn.rules.userOf(extension);
+  if (user !== null) {
+    if (answered) call.handlerUserId = user;
+    else call.lastRungUserId = user;
+  }
+  hideCardExcept(turn, call, user);
+  if (user !== null) showCard(turn, call, [user]);
+}
+
+export function callEnded(turn: Turn, call: Call, input: CallEnded): void {
+  if (call.phase !== 'live' && call.phase !== 'pending') return;
+  endCall(turn, call, input.at, input.reason ?? null);
+}
+
+export function recordingReady(turn: Turn, call: Call, input: RecordingReady): void {
+  const url = input.url ?? null;
+  const contentRef = input.contentRef ?? null;
+  if (url === null && contentRef === null) return;
+  const filename = input.filename ?? (url === null ? null : filenameOf(url)) ?? `${safeName(call.key)}.mp3`;
+  recordingArrived(turn, call, { url, contentRef, filename });
+}
+
+/** Bitrix24 accepts only .mp3 and .wav names (spec §2.5). */
+function filenameOf(url: string): string | null {
+  const path = url.split(/[?#]/, 1)[0] ?? '';
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  return /\.(mp3|wav)$/i.test(name) ? name : null;
+}
+
+function safeName(key: string): string {
+  return `call-${key.replace(/[^A-Za-z0-9._-]/g, '_')}`;
+}
