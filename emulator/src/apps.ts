@@ -34,6 +34,24 @@ export interface InstallRequest {
   callback?: 'page' | 'event';
 }
 
+/** The answer of POST /_emulator/apps: what an installed app holds. */
+export interface AppInstallation {
+  id: number;
+  clientId: string;
+  clientSecret: string;
+  installed: boolean;
+  memberId: string;
+  domain: string;
+  clientEndpoint: string;
+  serverEndpoint: string;
+  applicationToken: string;
+  accessToken: string;
+  refreshToken: string;
+  expiresIn: number;
+  installCallback: { status: number | null; error: string | null } | null;
+  deliveries: DeliveryLogEntry[];
+}
+
 export interface InstallOutcome {
   app: App;
   tokens: { access: string; refresh: string; expiresIn: number };

@@ -1,7 +1,14 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { parseQuery, startEmulator, type Emulator, type EmulatorOptions, type Params } from 'b24-emulator';
+import {
+  type AppInstallation,
+  parseQuery,
+  startEmulator,
+  type Emulator,
+  type EmulatorOptions,
+  type Params,
+} from 'b24-emulator';
 
 /** The `result` of telephony.externalCall.register. */
 export interface RegisterResult {
@@ -42,13 +49,7 @@ export interface RestAnswer {
   body: Record<string, unknown>;
 }
 
-export interface InstalledApp {
-  clientId: string;
-  clientSecret: string;
-  accessToken: string;
-  refreshToken: string;
-  applicationToken: string;
-}
+export type InstalledApp = AppInstallation;
 
 /** A started emulator with a few conveniences for talking to it over real HTTP. */
 export interface TestPortal {

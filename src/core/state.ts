@@ -180,19 +180,21 @@ export function newCallKey(pbxCallId: string, startedAt: number): string {
   return `${pbxCallId}@${startedAt}`;
 }
 
-export interface NewCall {
-  pbxCallId: string;
-  origin: Origin;
-  direction: Direction;
-  callType: CallType;
-  internal: boolean;
-  phase: Phase;
-  lineId: string;
-  lineNumber: string | null;
-  phoneNumber: string;
-  calledNumber: string;
-  startedAt: number;
-}
+/** What a new call is made from; the rest of `Call` starts empty. */
+export type NewCall = Pick<
+  Call,
+  | 'pbxCallId'
+  | 'origin'
+  | 'direction'
+  | 'callType'
+  | 'internal'
+  | 'phase'
+  | 'lineId'
+  | 'lineNumber'
+  | 'phoneNumber'
+  | 'calledNumber'
+  | 'startedAt'
+>;
 
 export function newCall(init: NewCall): Call {
   return {

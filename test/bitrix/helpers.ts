@@ -1,5 +1,12 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { startEmulator, type Emulator, type RequestLogEntry, type Seed, type Settings } from 'b24-emulator';
+import {
+  startEmulator,
+  type AppInstallation,
+  type Emulator,
+  type RequestLogEntry,
+  type Seed,
+  type Settings,
+} from 'b24-emulator';
 import {
   BitrixClient,
   type ClientEvents,
@@ -62,16 +69,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export interface InstalledApp {
-  clientId: string;
-  clientSecret: string;
-  accessToken: string;
-  refreshToken: string;
-  applicationToken: string;
-  clientEndpoint: string;
-  memberId: string;
-  expiresIn: number;
-}
+export type InstalledApp = AppInstallation;
 
 export interface HarnessOptions {
   /** The portal's leaky bucket (default: the standard plan 2/50, as on a real portal). */

@@ -6,6 +6,7 @@ import {
   InspectError,
   installApp,
   uninstallApp,
+  type AppInstallation,
   type CallbackRequest,
   type ClickToCallRequest,
   type InstallRequest,
@@ -301,7 +302,7 @@ export async function handleInspect(
         );
       case 'POST /_emulator/apps': {
         const out = await installApp(portal, installRequest(await readJson(req)));
-        return sendJson(res, 201, {
+        const installation: AppInstallation = {
           id: out.app.id,
           clientId: out.app.clientId,
           clientSecret: out.app.clientSecret,
@@ -316,7 +317,8 @@ export async function handleInspect(
           expiresIn: out.tokens.expiresIn,
           installCallback: out.callback,
           deliveries: out.deliveries,
-        });
+        };
+        return sendJson(res, 201, installation);
       }
       case 'POST /_emulator/reset':
         reset();
