@@ -13,6 +13,7 @@ import { telephonyMethods } from './methods/telephony.ts';
 import type { CallContext, MethodDef, MethodResult } from './methods/types.ts';
 import { userMethods } from './methods/user.ts';
 import type { Portal } from './portal/portal.ts';
+import type { Faults, TargetedFault } from './settings.ts';
 
 export const methods: Record<string, MethodDef> = {
   ...telephonyMethods,
@@ -70,7 +71,10 @@ export class RestApi {
       finishLog(fault === 'refused' ? 0 : 503, fault);
       return;
     }
-    if (faults.errorRate > 0 && Math.random() < faults.errorRate) {
+    if (
+      takeTargeted(faults, 'error', [method]) ||
+      (faults.errorRate > 0 && Math.random() < faults.errorRate)
+    ) {
       finishLog(500, 'INTERNAL_SERVER_ERROR');
       return sendError(res, errors.internal());
     }
@@ -99,7 +103,10 @@ export class RestApi {
         const { time, ...rest } = await this.call(auth, method, def, params, false);
         body = { ...rest, time };
       }
-      if (faults.lostReplyRate > 0 && Math.random() < faults.lostReplyRate) {
+      const lost =
+        takeTargeted(faults, 'lostReply', [method, ...log.commands]) ||
+        (faults.lostReplyRate > 0 && Math.random() < faults.lostReplyRate);
+      if (lost) {
         // Processed, but the answer never arrives: the case that makes blind retries dangerous.
         req.socket.destroy();
         finishLog(0, 'reply lost');
@@ -235,6 +242,17 @@ export class RestApi {
     const now = portal.clock.now();
     return { result: { FILE_ID: stored.id }, time: timeInfo(now, now, 0, portal.settings.utcOffsetMinutes) };
   }
+}
+
+/** Uses up one matching targeted fault, if any. */
+function takeTargeted(faults: Faults, kind: TargetedFault['kind'], methods: string[]): boolean {
+  const rule = faults.next.find(
+    (r) => r.kind === kind && (r.method === undefined || methods.includes(r.method)),
+  );
+  if (!rule) return false;
+  rule.count -= 1;
+  if (rule.count <= 0) faults.next = faults.next.filter((r) => r !== rule);
+  return true;
 }
 
 const commandName = (text: string): string => {

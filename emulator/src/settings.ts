@@ -65,6 +65,13 @@ export const plans = {
   enterprise: { rate: 5, burst: 250 },
 } as const;
 
+export interface TargetedFault {
+  kind: 'error' | 'lostReply';
+  /** Lower-case method name; absent: any request. */
+  method?: string;
+  count: number;
+}
+
 /** Faults injected on purpose, to test a client's resilience. All off by default. */
 export interface Faults {
   /** "refuse": REST connections are dropped; "503": REST answers 503 with an HTML page. */
@@ -79,6 +86,12 @@ export interface Faults {
   processingSec: number;
   /** `true` expires every access token issued so far; a number caps every token's life in seconds. */
   expireTokens: boolean | number;
+  /**
+   * Faults aimed at the next requests of one method, each rule used `count` times: "error" answers
+   * 500 before processing (matching the request's method, `batch` for a batch); "lostReply"
+   * processes and then cuts the answer (matching the method or any command inside a batch).
+   */
+  next: TargetedFault[];
   /** Overrides the settings' leaky bucket while set. */
   rateLimit: { rate: number; burst: number } | null;
 }
@@ -88,6 +101,7 @@ export const noFaults = (): Faults => ({
   latencyMs: 0,
   errorRate: 0,
   lostReplyRate: 0,
+  next: [],
   processingSec: 0,
   expireTokens: false,
   rateLimit: null,

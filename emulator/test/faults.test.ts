@@ -76,6 +76,33 @@ describe('faults injected through /_emulator/faults', () => {
     expect(await callsWith('lost-reply')).toHaveLength(1);
   });
 
+  it('targeted faults hit exactly the next requests of one method, then stop', async () => {
+    await portal.inspect('faults', {
+      body: {
+        next: [
+          { kind: 'lostReply', method: 'telephony.externalCall.finish', count: 1 },
+          { kind: 'error', method: 'telephony.externalcall.register', count: 2 },
+        ],
+      },
+    });
+    expect((await register('targeted')).status).toBe(500);
+    expect((await register('targeted')).status).toBe(500);
+    const reg = (await (await register('targeted')).json()) as { result: { CALL_ID: string } };
+    // Inside a batch the finish command is matched too: processed, and the answer is cut.
+    await expect(
+      portal.call('batch', {
+        cmd: { f: `telephony.externalcall.finish?CALL_ID=${reg.result.CALL_ID}&USER_ID=2&DURATION=5` },
+      }),
+    ).rejects.toThrow();
+    expect((await callsWith('targeted'))[0]?.finished).toBe(true);
+    expect((await portal.inspect<{ next: unknown[] }>('faults')).body.next).toEqual([]);
+    const bad = await portal.inspect<{ error_description: string }>('faults', {
+      body: { next: [{ kind: 'x' }] },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error_description).toBe('next[0].kind must be "error" or "lostReply"');
+  });
+
   it('latencyMs delays every REST answer', async () => {
     await portal.inspect('faults', { body: { latencyMs: 300 } });
     const started = performance.now();

@@ -16,7 +16,7 @@ import { readRaw } from '../http/body.ts';
 import { sendJson } from '../http/envelope.ts';
 import type { Portal } from '../portal/portal.ts';
 import type { RestApi } from '../rest.ts';
-import { noFaults, plans, type Faults, type Settings } from '../settings.ts';
+import { noFaults, plans, type Faults, type Settings, type TargetedFault } from '../settings.ts';
 import { pageHtml } from './page.ts';
 import { callView, screens, userView } from './views.ts';
 
@@ -130,6 +130,23 @@ function rateLimitOf(v: unknown, name: string): { rate: number; burst: number } 
   return { rate: num(r.rate, `${name}.rate`, 0.001), burst: num(r.burst, `${name}.burst`, 1) };
 }
 
+function targetedFaults(v: unknown): TargetedFault[] {
+  if (!Array.isArray(v)) throw new InspectError(400, 'next must be a list of {kind, method?, count}');
+  return v.map((item: unknown, i) => {
+    const r = (typeof item === 'object' && item !== null ? item : {}) as Json;
+    if (r.kind !== 'error' && r.kind !== 'lostReply')
+      throw new InspectError(400, `next[${i}].kind must be "error" or "lostReply"`);
+    if (r.method !== undefined && typeof r.method !== 'string')
+      throw new InspectError(400, `next[${i}].method must be a string`);
+    const count = r.count === undefined ? 1 : num(r.count, `next[${i}].count`, 1, 1_000_000);
+    return {
+      kind: r.kind,
+      count,
+      ...(typeof r.method === 'string' ? { method: r.method.toLowerCase() } : {}),
+    };
+  });
+}
+
 function applyFaults(portal: Portal, body: Json): Faults {
   const f = portal.faults;
   if ('outage' in body) {
@@ -141,6 +158,7 @@ function applyFaults(portal: Portal, body: Json): Faults {
   if ('latencyMs' in body) f.latencyMs = num(body.latencyMs, 'latencyMs', 0, 120_000);
   if ('errorRate' in body) f.errorRate = num(body.errorRate, 'errorRate', 0, 1);
   if ('lostReplyRate' in body) f.lostReplyRate = num(body.lostReplyRate, 'lostReplyRate', 0, 1);
+  if ('next' in body) f.next = targetedFaults(body.next);
   if ('processingSec' in body) f.processingSec = num(body.processingSec, 'processingSec', 0, 60);
   if ('rateLimit' in body)
     f.rateLimit = body.rateLimit === null ? null : rateLimitOf(body.rateLimit, 'rateLimit');
