@@ -1,0 +1,118 @@
+/**
+ * Settings from the environment, which win over the file: secrets belong in the environment (or a
+ * secret store that fills it), not in a file next to the code. Each variable names one key.
+ */
+
+export const ENV_PREFIX = 'B24_BRIDGE_';
+
+type Doc = Record<string, unknown>;
+type Env = Readonly<Record<string, string | undefined>>;
+
+function isRecord(value: unknown): value is Doc {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The object at `key`, made (or replaced) so that its `tag` field is `value`; other fields kept when the tag agrees. */
+function tagged(doc: Doc, key: string, tag: string, value: string, keep: readonly string[] = []): Doc {
+  const current = doc[key];
+  if (isRecord(current) && (current[tag] === undefined || current[tag] === value)) {
+    current[tag] = value;
+    return current;
+  }
+  const fresh: Doc = { [tag]: value };
+  if (isRecord(current)) for (const field of keep) if (field in current) fresh[field] = current[field];
+  doc[key] = fresh;
+  return fresh;
+}
+
+function object(doc: Doc, key: string): Doc {
+  const current = doc[key];
+  if (isRecord(current)) return current;
+  const fresh: Doc = {};
+  doc[key] = fresh;
+  return fresh;
+}
+
+/** Whole numbers become numbers; anything else stays text so the schema names the key. */
+const number = (text: string): string | number => (/^\d{1,9}$/.test(text) ? Number(text) : text);
+
+interface Variable {
+  /** The configuration key, for messages. */
+  readonly key: string;
+  readonly apply: (doc: Doc, value: string) => void;
+}
+
+export const envVariables: Readonly<Record<string, Variable>> = {
+  B24_BRIDGE_HOST: { key: 'server.host', apply: (d, v) => (object(d, 'server').host = v) },
+  B24_BRIDGE_PORT: { key: 'server.port', apply: (d, v) => (object(d, 'server').port = number(v)) },
+  B24_BRIDGE_PUBLIC_URL: { key: 'server.publicUrl', apply: (d, v) => (object(d, 'server').publicUrl = v) },
+  B24_BRIDGE_SQLITE_PATH: {
+    key: 'store.path',
+    apply: (d, v) => (tagged(d, 'store', 'kind', 'sqlite').path = v),
+  },
+  B24_BRIDGE_POSTGRES_URL: {
+    key: 'store.url',
+    apply: (d, v) => (tagged(d, 'store', 'kind', 'postgres').url = v),
+  },
+  B24_BRIDGE_BITRIX_CLIENT_ID: {
+    key: 'bitrix.clientId',
+    apply: (d, v) => (tagged(d, 'bitrix', 'mode', 'app', ['rateLimit']).clientId = v),
+  },
+  B24_BRIDGE_BITRIX_CLIENT_SECRET: {
+    key: 'bitrix.clientSecret',
+    apply: (d, v) => (tagged(d, 'bitrix', 'mode', 'app', ['rateLimit']).clientSecret = v),
+  },
+  B24_BRIDGE_BITRIX_WEBHOOK_URL: {
+    key: 'bitrix.url',
+    apply: (d, v) => (tagged(d, 'bitrix', 'mode', 'webhook', ['rateLimit']).url = v),
+  },
+  B24_BRIDGE_ADMIN_TOKEN: { key: 'admin.token', apply: (d, v) => (object(d, 'admin').token = v) },
+  B24_BRIDGE_ADMIN_PASSWORD: { key: 'admin.password', apply: (d, v) => (object(d, 'admin').password = v) },
+  B24_BRIDGE_LOG_LEVEL: { key: 'logging.level', apply: (d, v) => (object(d, 'logging').level = v) },
+};
+
+/** The file the loader reads when no path is given. */
+export const CONFIG_FILE_VARIABLE = 'B24_BRIDGE_CONFIG';
+
+/** `B24_BRIDGE_PBX_<ID>_TOKEN`: the token of PBX `<id>` (upper case, `-` as `_`). */
+const pbxToken = /^B24_BRIDGE_PBX_([A-Z0-9_]+)_TOKEN$/;
+
+const envNameOf = (pbxId: string) => pbxId.toUpperCase().replace(/-/g, '_');
+
+export interface EnvApplied {
+  readonly document: Doc;
+  /** Configuration key → the variable that set it, so messages can say where a bad value came from. */
+  readonly sources: ReadonlyMap<string, string>;
+  readonly warnings: readonly string[];
+}
+
+/** The document with the environment applied; the input is not changed. */
+export function applyEnv(input: unknown, env: Env): EnvApplied {
+  const document: Doc = isRecord(input) ? structuredClone(input) : {};
+  const sources = new Map<string, string>();
+  const warnings: string[] = [];
+  for (const [variable, value] of Object.entries(env).sort(([a], [b]) => a.localeCompare(b))) {
+    if (!variable.startsWith(ENV_PREFIX) || value === undefined || variable === CONFIG_FILE_VARIABLE)
+      continue;
+    const known = envVariables[variable];
+    if (known !== undefined) {
+      known.apply(document, value);
+      sources.set(known.key, variable);
+      continue;
+    }
+    const pbxId = pbxToken.exec(variable)?.[1];
+    if (pbxId !== undefined) {
+      const pbxes = Array.isArray(document.pbx) ? (document.pbx as unknown[]) : (document.pbx = []);
+      let index = pbxes.findIndex(
+        (p) => isRecord(p) && typeof p.id === 'string' && envNameOf(p.id) === pbxId,
+      );
+      if (index === -1) index = pbxes.push({ id: pbxId.toLowerCase().replace(/_/g, '-') }) - 1;
+      const pbx = pbxes[index];
+      if (isRecord(pbx)) pbx.token = value;
+      sources.set(`pbx[${index}].token`, variable);
+      continue;
+    }
+    warnings.push(`${variable} is not a setting of the bridge; ignored`);
+  }
+  return { document, sources, warnings };
+}

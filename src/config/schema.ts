@@ -1,0 +1,253 @@
+/**
+ * The one configuration of the bridge. Every section has defaults except the two that name
+ * secrets (`bitrix`, `pbx`), so a file only says what differs, and the defaults are the demo
+ * office of issue 6: a call to an extension rings it; line +74950000001 "Sales" sends known callers
+ * to their responsible manager and the rest to a simultaneous queue 101, 102, 103; line
+ * +74950000002 "Support" rings 101 → 102 → 103 for 5 s each; unknown inbound callers create a lead.
+ *
+ * Objects are strict: an unknown key is a typo until proven otherwise, and a typo in a
+ * configuration otherwise silently means "the default".
+ */
+import { z } from 'zod';
+import { extension, httpUrl, id, name, phone, port, seconds, secret, token, userId } from './fields.ts';
+
+const strategy = z.enum(['simultaneous', 'sequential'], { error: 'expected "simultaneous" or "sequential"' });
+
+export const queueSchema = z
+  .strictObject({
+    members: z
+      .array(extension, { error: 'expected a list of extensions, like ["101", "102"]' })
+      .min(1, { error: 'expected at least one member' }),
+    strategy: strategy.default('simultaneous'),
+    /** A sequential queue rings each member this long; a simultaneous one rings all of them this long. */
+    memberTimeoutSec: seconds(3600).default(20),
+    /** The PBX's own ring group for this queue, if it has one. */
+    extension: extension.optional(),
+  })
+  .superRefine((queue, ctx) => {
+    queue.members.forEach((member, index) => {
+      if (queue.members.indexOf(member) !== index)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['members', index],
+          message: 'this extension is already a member',
+        });
+    });
+  });
+
+const leadCreation = z
+  .enum(['all', 'inbound', 'outbound', 'none'], { error: 'expected "all", "inbound", "outbound" or "none"' })
+  .default('inbound');
+
+export const routingSchema = z.discriminatedUnion(
+  'kind',
+  [
+    z.strictObject({
+      kind: z.literal('direct'),
+      /** Ring this extension instead of the number dialled. */
+      extension: extension.optional(),
+      timeoutSec: seconds(3600).optional(),
+    }),
+    z.strictObject({ kind: z.literal('queue'), queue: queueSchema }),
+    z.strictObject({
+      kind: z.literal('responsible'),
+      responsibleTimeoutSec: seconds(3600).default(20),
+      then: queueSchema,
+    }),
+  ],
+  { error: 'expected kind "direct", "queue" or "responsible"' },
+);
+
+const lineRules = {
+  routing: routingSchema,
+  leadCreation,
+  crmSource: name('expected a CRM source id, like "CALL"', 50).optional(),
+  missedCallUserId: userId.optional(),
+};
+
+export const lineSchema = z.strictObject({
+  id,
+  /** For people: the admin UI and logs. */
+  name: name('expected a name for people, like "Sales"').optional(),
+  /** LINE_NUMBER in Bitrix24; a call reported on this line or to this number belongs here. */
+  number: phone.optional(),
+  /** More numbers (DIDs) that belong to this line. */
+  calledNumbers: z.array(phone, { error: 'expected a list of phone numbers' }).optional(),
+  ...lineRules,
+});
+
+const demoMembers = ['101', '102', '103'];
+
+/** The demo office's lines (issue 6). */
+export const demoLines: z.input<typeof lineSchema>[] = [
+  {
+    id: 'sales',
+    name: 'Sales',
+    number: '+74950000001',
+    routing: {
+      kind: 'responsible',
+      responsibleTimeoutSec: 20,
+      then: { members: demoMembers, strategy: 'simultaneous', memberTimeoutSec: 20 },
+    },
+    leadCreation: 'inbound',
+    crmSource: 'CALL',
+  },
+  {
+    id: 'support',
+    name: 'Support',
+    number: '+74950000002',
+    routing: { kind: 'queue', queue: { members: demoMembers, strategy: 'sequential', memberTimeoutSec: 5 } },
+    leadCreation: 'inbound',
+    crmSource: 'CALL',
+  },
+];
+
+export const engineSchema = z.strictObject({
+  /**
+   * Extensions the portal does not know (a lobby phone: userId null) or that should map otherwise
+   * than UF_PHONE_INNER says. The rest of the directory is read from the portal's users.
+   */
+  directory: z
+    .array(z.strictObject({ extension, userId: userId.nullable() }), {
+      error: 'expected a list of {extension, userId}',
+    })
+    .default([]),
+  lines: z
+    .array(lineSchema, { error: 'expected a list of lines' })
+    .prefault(demoLines)
+    .superRefine((lines, ctx) => {
+      lines.forEach((line, index) => {
+        if (lines.findIndex((other) => other.id === line.id) !== index)
+          ctx.addIssue({ code: 'custom', path: [index, 'id'], message: 'another line has this id' });
+      });
+    }),
+  /** The rules of calls that match no line: ring the number dialled. */
+  defaultLine: z.strictObject(lineRules).prefault({ routing: { kind: 'direct' }, crmSource: 'CALL' }),
+  /** Who a call is logged to when nobody else qualifies; without one such a call is not logged. */
+  defaultUserId: userId.optional(),
+  recording: z
+    .strictObject({
+      /** How long an answered call waits for its recording before it is finished without one. */
+      maxWaitSec: seconds().default(300),
+      /** How long the card stays up after hang-up while the recording is awaited. */
+      hideGraceSec: seconds(3600).default(2),
+    })
+    .prefault({}),
+  ringTimeoutSec: seconds(3600).default(30),
+  addToChat: z.boolean({ error: 'expected true or false' }).optional(),
+  originateTimeoutSec: seconds(3600).optional(),
+  maxCallSec: seconds().optional(),
+  retainSec: seconds().optional(),
+});
+
+const rateLimit = z
+  .strictObject({
+    /** Requests per second the portal's bucket drains: 2, or 5 on enterprise plans. */
+    rate: z.number({ error: 'expected requests per second, a number > 0' }).positive({
+      error: 'expected requests per second, a number > 0',
+    }),
+    /** Requests the bucket holds: 50, or 250 on enterprise plans. */
+    burst: z
+      .number({ error: 'expected a whole number ≥ 1' })
+      .int({ error: 'expected a whole number ≥ 1' })
+      .min(1, { error: 'expected a whole number ≥ 1' }),
+  })
+  .prefault({ rate: 2, burst: 50 });
+
+export const bitrixSchema = z.discriminatedUnion(
+  'mode',
+  [
+    z.strictObject({
+      /** Installed as a Bitrix24 application: OAuth, any number of portals. */
+      mode: z.literal('app'),
+      clientId: name('expected the application client_id', 200),
+      clientSecret: secret(token),
+      /** The OAuth server; the demo points it at the emulator. */
+      oauthUrl: httpUrl('the OAuth token URL').optional(),
+      rateLimit,
+    }),
+    z.strictObject({
+      /** An incoming webhook of one portal: `https://<portal>/rest/<user>/<secret>/`. */
+      mode: z.literal('webhook'),
+      url: secret(httpUrl('the incoming webhook URL')),
+      rateLimit,
+    }),
+  ],
+  { error: 'expected mode "app" or "webhook"' },
+);
+
+export const pbxKinds = ['webhook', 'simulator', 'asterisk'] as const;
+
+export const pbxSchema = z.strictObject({
+  id,
+  /** The bearer token this PBX presents on `/pbx/v1`. */
+  token: secret(token),
+  kind: z.enum(pbxKinds, { error: 'expected "webhook", "simulator" or "asterisk"' }).default('webhook'),
+  /** Where commands are POSTed; without it the PBX fetches them with `GET /pbx/v1/commands`. */
+  commandUrl: secret(httpUrl('the PBX command URL')).optional(),
+});
+
+export const storeSchema = z
+  .discriminatedUnion(
+    'kind',
+    [
+      z.strictObject({
+        kind: z.literal('sqlite'),
+        path: name('expected a file path', 4096).default('data/bridge.sqlite'),
+      }),
+      z.strictObject({
+        kind: z.literal('postgres'),
+        url: secret(z.url({ protocol: /^postgres(ql)?$/, error: 'expected a postgres:// connection URL' })),
+      }),
+    ],
+    { error: 'expected kind "sqlite" or "postgres"' },
+  )
+  .prefault({ kind: 'sqlite' });
+
+export const configSchema = z.strictObject({
+  /** Lets an editor find the JSON Schema; ignored. */
+  $schema: z.string().optional(),
+  server: z
+    .strictObject({
+      host: name('expected a host name or address to listen on', 255).default('127.0.0.1'),
+      port: port.default(3000),
+      /** How Bitrix24 and PBXes reach the bridge (event handler URLs, recording URLs). */
+      publicUrl: httpUrl('the public URL of the bridge').optional(),
+    })
+    .prefault({}),
+  store: storeSchema,
+  bitrix: bitrixSchema,
+  pbx: z
+    .array(pbxSchema, { error: 'expected a list of PBXes' })
+    .min(1, { error: 'expected at least one PBX' })
+    .superRefine((pbxes, ctx) => {
+      pbxes.forEach((pbx, index) => {
+        if (pbxes.findIndex((other) => other.id === pbx.id) !== index)
+          ctx.addIssue({ code: 'custom', path: [index, 'id'], message: 'another PBX has this id' });
+        // Said without the token: the message must not hold a secret.
+        if (pbxes.findIndex((other) => other.token === pbx.token) !== index)
+          ctx.addIssue({ code: 'custom', path: [index, 'token'], message: 'another PBX has the same token' });
+      });
+    }),
+  engine: engineSchema.prefault({}),
+  admin: z
+    .strictObject({
+      token: secret(token).optional(),
+      password: secret(token).optional(),
+    })
+    .prefault({}),
+  logging: z
+    .strictObject({
+      level: z
+        .enum(['debug', 'info', 'warn', 'error'], { error: 'expected "debug", "info", "warn" or "error"' })
+        .default('info'),
+      format: z.enum(['json', 'pretty'], { error: 'expected "json" or "pretty"' }).default('json'),
+    })
+    .prefault({}),
+});
+
+export type BridgeConfig = z.output<typeof configSchema>;
+/** What a configuration file may hold: everything with a default may be left out. */
+export type BridgeConfigInput = z.input<typeof configSchema>;
+export type LineSettings = z.output<typeof lineSchema>;
+export type PbxSettings = z.output<typeof pbxSchema>;
