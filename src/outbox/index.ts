@@ -1,0 +1,13 @@
+/** Durable, ordered delivery of the engine's Bitrix24 operations; outage replay; restart. */
+export {
+  Outbox,
+  type AcceptOptions,
+  type AcceptResult,
+  type EntryEvent,
+  type LinkState,
+  type OutboxEvents,
+  type OutboxOptions,
+} from './outbox.ts';
+export type { OutboxApi, RecordingSource, EntryResult } from './submit.ts';
+export { defaultDeliveryPolicy, type DeliveryPolicy } from './policy.ts';
+export { outageRewrites, planDelivery, type DeliveryPlan, type PlanContext } from './plan.ts';

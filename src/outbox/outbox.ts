@@ -1,0 +1,590 @@
+import { EventEmitter } from 'node:events';
+import {
+  BitrixError,
+  failureKind,
+  systemClock,
+  type CallIdInput,
+  type Clock,
+  type Pending,
+  type RegisteredCall,
+} from '../bitrix/index.ts';
+import {
+  allCalls,
+  getCall,
+  type Effect,
+  type Engine,
+  type EngineInput,
+  type EngineState,
+  type PbxEffect,
+} from '../core/index.ts';
+import { StoreError, type EntryUpdate, type OutboxEntry, type Store } from '../store/index.ts';
+import { isBitrixEffect, toNewEntry, type EntryPayload } from './entries.ts';
+import { outageRewrites, planDelivery, withUpdates, type PlannedEntry } from './plan.ts';
+import { defaultDeliveryPolicy, growingDelay, type DeliveryPolicy } from './policy.ts';
+import {
+  submitEntry,
+  type EntryResult,
+  type OutboxApi,
+  type RecordingSource,
+  type Submitted,
+} from './submit.ts';
+
+/** up: the portal answers; down: it cannot be reached (probed); attention: a person must act. */
+export type LinkState = 'up' | 'down' | 'attention';
+
+export interface OutboxOptions {
+  portalId: string;
+  store: Store;
+  engine: Engine;
+  api: OutboxApi;
+  /** Drives timers, probes and backoff; tests inject one they advance. Default: the system clock. */
+  clock?: Clock | undefined;
+  policy?: Partial<DeliveryPolicy> | undefined;
+  recordings?: RecordingSource | undefined;
+}
+
+export interface AcceptOptions {
+  /** The PBX's own id of the event: a repeat with the same key is stored once and stepped once. */
+  dedupeKey?: string | undefined;
+  /** Engine time for this step. Default: the clock's now. */
+  now?: number | undefined;
+}
+
+export interface AcceptResult {
+  /** The input was seen before (same dedupe key): nothing was done. */
+  duplicate: boolean;
+  /** What the PBX must be told (plans, transfers, originations): the caller carries them out. */
+  pbx: PbxEffect[];
+}
+
+export interface EntryEvent {
+  id: number;
+  opId: string;
+  kind: OutboxEntry['kind'];
+  status: OutboxEntry['status'];
+  code: string | undefined;
+}
+
+export interface OutboxEvents {
+  /** An input was stored and stepped (or recognised as a repeat). */
+  accepted: [{ input: EngineInput; duplicate: boolean; entries: number }];
+  /** Entries left for the client. */
+  submitted: [{ count: number; probe: boolean }];
+  /** An entry changed its status after an answer, or was dropped/failed by the planner. */
+  entry: [EntryEvent];
+  link: [{ state: LinkState; code: string | undefined }];
+  /** Nothing open: every entry is done, dropped or failed. */
+  idle: [];
+  /** Background work (a result, a timer, the pump) could not be stored; it is retried. */
+  fault: [{ where: string; error: unknown }];
+}
+
+/** Failures that say the portal cannot be reached at all, rather than refusing this one thing. */
+const linkCodes: ReadonlySet<string> = new Set(['NETWORK', 'TIMEOUT', 'SERVER_ERROR', 'BAD_RESPONSE']);
+
+function isLinkFailure(e: BitrixError): boolean {
+  if (e.code === 'DEPENDENCY_FAILED' && e.cause instanceof BitrixError) return isLinkFailure(e.cause);
+  return linkCodes.has(e.code);
+}
+
+const isCallNotFound = (e: BitrixError): boolean =>
+  e.code === 'PORTAL_ERROR' && /call is not found/i.test(e.portalDescription ?? '');
+
+/**
+ * The durable outbox of one portal: the engine's steps and the Bitrix24 operations they emit are
+ * stored together, then delivered in order per call, until the portal gives a definitive answer.
+ *
+ * - `accept(input)` steps the engine and stores the input, the changed state and every operation
+ *   in ONE transaction. If that fails the caller gets the StoreError and nothing changed, in the
+ *   store or in memory: the PBX is told 503 and sends the event again.
+ * - The pump reads the calls with open entries, plans (see plan.ts) and hands entries to the
+ *   client, which batches and prioritises across calls; one order key per call keeps each call's
+ *   operations in order. Results go back into the engine (`bitrix.registered`,
+ *   `bitrix.responsible`, `bitrix.failed`) in the same transaction that marks the entry done.
+ * - When the portal cannot be reached, the link is down: nothing is sent but a probe (a batch of
+ *   due entries) now and then; ended calls lose their card operations (outageRewrites).
+ * - `Outbox.open` over an existing store rebuilds the calls, re-arms their timers and sends again
+ *   whatever a dead process left in flight.
+ *
+ * All store writes of one outbox run one after another (a promise chain), so steps stay in order.
+ */
+export class Outbox extends EventEmitter<OutboxEvents> {
+  private state: EngineState;
+  private readonly policy: DeliveryPolicy;
+  private readonly clock: Clock;
+  /** Entries handed to the client and not yet settled, by id. */
+  private readonly inFlight = new Map<number, OutboxEntry>();
+  /** Registers in flight by call key: the call's show/hide reference their CALL_ID. */
+  private readonly registers = new Map<string, Pending<RegisteredCall>>();
+  private readonly timers = new Map<string, () => void>();
+  private chain: Promise<unknown> = Promise.resolve();
+  private linkState: LinkState = 'up';
+  private probeFailures = 0;
+  private probeDue = false;
+  private cancelProbe: (() => void) | null = null;
+  private retry: { at: number; cancel: () => void } | null = null;
+  private pumpQueued = false;
+  private idleNow = false;
+  private closed = false;
+
+  private constructor(
+    private readonly o: OutboxOptions,
+    state: EngineState,
+  ) {
+    super();
+    this.state = state;
+    this.clock = o.clock ?? systemClock;
+    this.policy = { ...defaultDeliveryPolicy, ...(o.policy ?? {}) };
+  }
+
+  /**
+   * Opens the outbox of a portal over its store: the engine state of live calls comes back, their
+   * timers are armed again, and entries a dead process left in flight become pending again.
+   *
+   * Sending those again is safe for every kind, by the same rules the client applies to its own
+   * repeats: a register carries the call key as EXTERNAL_CALL_ID, so the portal answers a repeat of
+   * the unfinished call with the same CALL_ID (and the call cannot be finished yet: a finish only
+   * goes once the register's CALL_ID is stored); show/hide are idempotent; a finish that did arrive
+   * makes the repeat answer "Call is not found", which counts as done; attachRecord replaces the
+   * recording; findResponsible is a read.
+   */
+  static async open(options: OutboxOptions): Promise<Outbox> {
+    const { store, portalId, engine } = options;
+    const stored = await store.loadEngine(portalId);
+    let state = engine.initialState();
+    if (stored) {
+      if (stored.version !== state.version) {
+        throw new StoreError(
+          'STORE_TOO_NEW',
+          `engine state version ${stored.version} is not ${state.version}`,
+        );
+      }
+      state = { version: state.version, seq: stored.seq, shards: stored.shards as EngineState['shards'] };
+    }
+    await store.requeueInFlight(portalId, (options.clock ?? systemClock).now());
+    const outbox = new Outbox(options, state);
+    for (const call of allCalls(state)) {
+      for (const [name, at] of Object.entries(call.timers)) outbox.armTimer(`${call.key}#${name}`, at);
+    }
+    outbox.schedulePump();
+    return outbox;
+  }
+
+  /** The engine state as last stored. */
+  get engineState(): EngineState {
+    return this.state;
+  }
+
+  get link(): LinkState {
+    return this.linkState;
+  }
+
+  /** Entries handed to the client by this outbox and not settled yet. */
+  get inFlightCount(): number {
+    return this.inFlight.size;
+  }
+
+  get isIdle(): boolean {
+    return this.idleNow && this.inFlight.size === 0 && !this.pumpQueued;
+  }
+
+  /** Steps the engine with `input` and stores everything it produced, all or nothing. */
+  accept(input: EngineInput, options: AcceptOptions = {}): Promise<AcceptResult> {
+    if (this.closed) return Promise.reject(new StoreError('STORE_CLOSED', 'the outbox is closed'));
+    return this.serial(() =>
+      this.step(input, options.now ?? this.clock.now(), options.dedupeKey ?? null, []),
+    );
+  }
+
+  /** Resolves once nothing is open (every entry done, dropped or failed). */
+  whenIdle(): Promise<void> {
+    if (this.isIdle) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (!this.isIdle) return;
+        this.off('idle', check);
+        resolve();
+      };
+      this.on('idle', check);
+    });
+  }
+
+  /** Stops timers and delivery. What is in flight settles in the client; the store keeps the rest. */
+  close(): void {
+    this.closed = true;
+    for (const cancel of this.timers.values()) cancel();
+    this.timers.clear();
+    this.cancelProbe?.();
+    this.cancelProbe = null;
+    this.retry?.cancel();
+    this.retry = null;
+  }
+
+  // --- steps ---
+
+  private async step(
+    input: EngineInput,
+    now: number,
+    dedupeKey: string | null,
+    entryUpdates: EntryUpdate[],
+  ): Promise<AcceptResult> {
+    const before = this.state;
+    const { state: after, effects } = this.o.engine.step(before, input, now);
+    // The engine copies only the shard it changed: identity tells which rows to rewrite.
+    const shards: Record<string, Record<string, unknown>> = {};
+    for (const [key, shard] of Object.entries(after.shards)) {
+      if (before.shards[key] !== shard) shards[key] = shard;
+    }
+    const newEntries = effects.filter(isBitrixEffect).map((e) => toNewEntry(e, now));
+    const outcome = await this.o.store.commitStep({
+      portalId: this.o.portalId,
+      now,
+      input: { type: input.type, dedupeKey, payload: input },
+      engine: { version: after.version, seq: after.seq, shards },
+      newEntries,
+      entryUpdates,
+    });
+    if (!outcome.stored) {
+      this.emit('accepted', { input, duplicate: true, entries: 0 });
+      return { duplicate: true, pbx: [] };
+    }
+    this.state = after;
+    this.applyTimers(effects);
+    if (newEntries.length > 0 || entryUpdates.length > 0) this.schedulePump();
+    this.emit('accepted', { input, duplicate: false, entries: newEntries.length });
+    return { duplicate: false, pbx: effects.filter((e): e is PbxEffect => e.type.startsWith('pbx.')) };
+  }
+
+  private applyTimers(effects: readonly Effect[]): void {
+    for (const e of effects) {
+      if (e.type === 'timer.start') this.armTimer(e.timerId, e.at);
+      else if (e.type === 'timer.cancel') {
+        this.timers.get(e.timerId)?.();
+        this.timers.delete(e.timerId);
+      }
+    }
+  }
+
+  /** Timers are not stored apart: they are in the calls' state, and re-armed from it on open. */
+  private armTimer(timerId: string, at: number): void {
+    if (this.closed) return;
+    this.timers.get(timerId)?.();
+    const cancel = this.clock.setTimer(Math.max(0, at - this.clock.now()), () => {
+      this.timers.delete(timerId);
+      this.serial(() => this.step({ type: 'timer.fired', timerId }, this.clock.now(), null, [])).catch(
+        (error: unknown) => {
+          this.fault('timer', error);
+          // The state still holds the timer: fire it again a little later.
+          this.armTimer(timerId, this.clock.now() + this.policy.entryMinDelayMs);
+        },
+      );
+    });
+    this.timers.set(timerId, cancel);
+  }
+
+  // --- delivery ---
+
+  private schedulePump(): void {
+    if (this.pumpQueued || this.closed) return;
+    this.pumpQueued = true;
+    // setImmediate: every answer of one batch request is handled before the next plan, so what
+    // those answers unblock leaves together as one batch.
+    setImmediate(() => {
+      this.serial(async () => {
+        this.pumpQueued = false;
+        await this.pump();
+      }).catch((error: unknown) => {
+        this.pumpQueued = false;
+        this.fault('pump', error);
+        this.armRetry(this.clock.now() + this.policy.entryMinDelayMs);
+      });
+    });
+  }
+
+  private async pump(): Promise<void> {
+    if (this.closed) return;
+    const now = this.clock.now();
+    const probe = this.linkState !== 'up';
+    if (probe && !this.probeDue) {
+      this.idleNow = false;
+      return;
+    }
+    const inFlightHere = new Set(this.inFlight.keys());
+    let entries = await this.o.store.openCalls(this.o.portalId);
+    if (probe) {
+      const rewrites = outageRewrites(entries, (key) => this.callEnded(key), inFlightHere);
+      if (rewrites.length > 0) {
+        await this.o.store.updateEntries(rewrites, now);
+        entries = withUpdates(entries, rewrites);
+        for (const u of rewrites) if (u.status) this.announce(entries, u.id, u.status, undefined);
+      }
+    }
+    const plan = planDelivery(entries, {
+      now,
+      inFlightHere,
+      limit: probe ? this.policy.probeSize : Number.POSITIVE_INFINITY,
+      ignoreBackoff: probe,
+    });
+    const marks = plan.submit.map((p): EntryUpdate => ({
+      id: p.entry.id,
+      status: 'in_flight',
+      addAttempt: true,
+    }));
+    // In flight is stored before the client sees the entry: after a crash, attempts > 0 says the
+    // portal may have acted on it.
+    await this.o.store.updateEntries([...plan.fail, ...marks], now);
+    for (const f of plan.fail) this.announce(entries, f.id, 'failed', f.lastError ?? undefined);
+    // close() may have come while the store was written.
+    if (this.stopped) return;
+    for (const p of plan.submit) this.submit(p);
+    if (probe) {
+      this.probeDue = false;
+      // Nothing could be sent: look again later (new entries may have come by then).
+      if (plan.submit.length === 0) this.armProbe(false);
+    }
+    if (plan.nextDueAt !== null) this.armRetry(plan.nextDueAt);
+    if (plan.submit.length > 0) this.emit('submitted', { count: plan.submit.length, probe });
+    this.idleNow = plan.open - plan.fail.length === 0;
+    if (this.isIdle) this.emit('idle');
+  }
+
+  private submit({ entry, callId }: PlannedEntry): void {
+    const payload = entry.payload as EntryPayload;
+    const target: CallIdInput | null = callId ?? this.registers.get(entry.callKey) ?? null;
+    this.inFlight.set(entry.id, { ...entry, attempts: entry.attempts + 1 });
+    let submitted: Submitted;
+    try {
+      submitted = submitEntry(
+        this.o.api,
+        payload,
+        target,
+        { orderKey: entry.callKey, label: entry.opId },
+        this.o.recordings,
+      );
+    } catch (error) {
+      submitted = { result: Promise.reject(error instanceof Error ? error : new Error(String(error))) };
+    }
+    if (submitted.register) this.registers.set(entry.callKey, submitted.register);
+    const sent = this.inFlight.get(entry.id) ?? entry;
+    submitted.result.then(
+      (result) => this.settle('result', () => this.succeeded(sent, result)),
+      (error: unknown) => this.settle('failure', () => this.failed(sent, error)),
+    );
+  }
+
+  /** Runs a result handler in order; one that cannot be stored is tried again later. */
+  private settle(where: string, fn: () => Promise<void>): void {
+    this.serial(fn).catch((error: unknown) => {
+      this.fault(where, error);
+      if (!this.closed) this.clock.setTimer(this.policy.entryMinDelayMs, () => this.settle(where, fn));
+    });
+  }
+
+  private forget(entry: OutboxEntry): void {
+    this.inFlight.delete(entry.id);
+    if (entry.kind === 'register') this.registers.delete(entry.callKey);
+  }
+
+  private async succeeded(entry: OutboxEntry, result: EntryResult): Promise<void> {
+    if (this.closed) return;
+    const now = this.clock.now();
+    this.linkUp();
+    let stored: unknown = result;
+    if (result.kind === 'register') {
+      const c = result.call;
+      stored = {
+        callId: c.callId,
+        crmEntityType: c.crmEntityType,
+        crmEntityId: c.crmEntityId,
+        createdLead: c.crmCreatedLead,
+      };
+    }
+    const done: EntryUpdate = { id: entry.id, status: 'done', result: stored, lastError: null };
+    if (result.kind === 'register') {
+      await this.step(
+        {
+          type: 'bitrix.registered',
+          callKey: entry.callKey,
+          bitrixCallId: result.call.callId,
+          crmEntityType: result.call.crmEntityType ?? '',
+          crmEntityId: result.call.crmEntityId,
+          createdLead: result.call.crmCreatedLead !== null,
+        },
+        now,
+        null,
+        [done],
+      );
+    } else if (result.kind === 'responsible') {
+      await this.step(
+        { type: 'bitrix.responsible', callKey: entry.callKey, userId: result.userId },
+        now,
+        null,
+        [done],
+      );
+    } else {
+      await this.o.store.updateEntries([done], now);
+    }
+    this.forget(entry);
+    this.emit('entry', { id: entry.id, opId: entry.opId, kind: entry.kind, status: 'done', code: undefined });
+    this.afterSettle();
+  }
+
+  private async failed(entry: OutboxEntry, error: unknown): Promise<void> {
+    if (this.closed) return;
+    const now = this.clock.now();
+    const e =
+      error instanceof BitrixError
+        ? error
+        : new BitrixError('INVALID_REQUEST', error instanceof Error ? error.message : 'unknown failure', {
+            cause: error,
+          });
+    const kind = failureKind(e);
+    let update: EntryUpdate;
+    let feedback: EngineInput | null = null;
+    if (kind === 'closed') {
+      // The client was shut down under us: the row stays in flight, and the next start sends it.
+      this.forget(entry);
+      return;
+    }
+    if (kind === 'unavailable') {
+      const link = isLinkFailure(e);
+      // A link failure waits for the link (probes), not for the entry's own backoff.
+      const delay = link
+        ? 0
+        : growingDelay(
+            this.policy.entryMinDelayMs,
+            this.policy.entryMaxDelayMs,
+            this.policy.factor,
+            entry.attempts,
+          );
+      update = { id: entry.id, status: 'pending', lastError: e.code, nextAttemptAt: now + delay };
+      if (link) this.linkDown(e.code, 'down');
+    } else if (kind === 'attention') {
+      update = {
+        id: entry.id,
+        status: 'pending',
+        lastError: e.code,
+        nextAttemptAt: now + this.policy.attentionDelayMs,
+      };
+      this.linkDown(e.code, 'attention');
+    } else if (entry.kind === 'finish' && isCallNotFound(e)) {
+      // The call we registered is gone: our earlier finish did arrive (its answer was lost, maybe
+      // in a process that died), or someone finished it. Either way the call is logged once.
+      update = {
+        id: entry.id,
+        status: 'done',
+        result: { kind: 'finish', outcome: 'already-finished' },
+        lastError: e.code,
+        note: 'already finished',
+      };
+    } else {
+      update = { id: entry.id, status: 'failed', lastError: e.code, note: e.message };
+      if (entry.kind === 'register' || entry.kind === 'findResponsible') {
+        feedback = {
+          type: 'bitrix.failed',
+          callKey: entry.callKey,
+          opId: entry.opId,
+          operation: entry.kind === 'register' ? 'bitrix.register' : 'bitrix.findResponsible',
+        };
+      }
+    }
+    if (feedback) await this.step(feedback, now, null, [update]);
+    else await this.o.store.updateEntries([update], now);
+    this.forget(entry);
+    this.emit('entry', {
+      id: entry.id,
+      opId: entry.opId,
+      kind: entry.kind,
+      status: update.status ?? 'pending',
+      code: e.code,
+    });
+    this.afterSettle();
+  }
+
+  private afterSettle(): void {
+    // A link that is down is probed once the last thing in flight has come back.
+    if (this.linkState !== 'up' && this.cancelProbe === null && this.inFlight.size === 0 && !this.probeDue) {
+      this.armProbe(true);
+    }
+    this.schedulePump();
+  }
+
+  // --- the link ---
+
+  private linkDown(code: string, state: Exclude<LinkState, 'up'>): void {
+    if (this.linkState === state) return;
+    this.linkState = state;
+    this.emit('link', { state, code });
+  }
+
+  private linkUp(): void {
+    if (this.linkState === 'up') return;
+    this.linkState = 'up';
+    this.probeFailures = 0;
+    this.probeDue = false;
+    this.cancelProbe?.();
+    this.cancelProbe = null;
+    this.emit('link', { state: 'up', code: undefined });
+  }
+
+  private armProbe(grow: boolean): void {
+    if (this.closed) return;
+    if (grow) this.probeFailures += 1;
+    const p = this.policy;
+    const delay =
+      this.linkState === 'attention'
+        ? p.attentionDelayMs
+        : growingDelay(p.probeMinDelayMs, p.probeMaxDelayMs, p.factor, Math.max(1, this.probeFailures));
+    this.cancelProbe?.();
+    this.cancelProbe = this.clock.setTimer(delay, () => {
+      this.cancelProbe = null;
+      this.probeDue = true;
+      this.schedulePump();
+    });
+  }
+
+  private armRetry(at: number): void {
+    if (this.closed || (this.retry !== null && this.retry.at <= at)) return;
+    this.retry?.cancel();
+    const cancel = this.clock.setTimer(Math.max(0, at - this.clock.now()), () => {
+      this.retry = null;
+      this.schedulePump();
+    });
+    this.retry = { at, cancel };
+  }
+
+  /** Ended, or no longer known to the engine (forgotten after its retention). */
+  private callEnded(callKey: string): boolean {
+    const at = callKey.lastIndexOf('@');
+    const call = at < 0 ? null : getCall(this.state, callKey.slice(0, at));
+    if (call?.key !== callKey) return true;
+    return call.phase === 'wrapping' || call.phase === 'done';
+  }
+
+  // --- plumbing ---
+
+  /** `closed`, read through a getter so that a check after an await is not narrowed away. */
+  private get stopped(): boolean {
+    return this.closed;
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private announce(
+    entries: readonly OutboxEntry[],
+    id: number,
+    status: OutboxEntry['status'],
+    code: string | undefined,
+  ): void {
+    const e = entries.find((x) => x.id === id);
+    if (e) this.emit('entry', { id, opId: e.opId, kind: e.kind, status, code });
+  }
+
+  private fault(where: string, error: unknown): void {
+    this.emit('fault', { where, error });
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * Hands one outbox entry to the Bitrix24 client. The outbox depends on this narrow slice of
+ * `PortalApi`, so tests can stand in for it; a real `PortalApi` satisfies it as is.
+ */
+import type {
+  AttachedRecord,
+  CallIdInput,
+  CardParams,
+  CrmKind,
+  CrmRecord,
+  FinishOutcome,
+  FinishParams,
+  Pending,
+  RecordFileParams,
+  RecordUrlParams,
+  RegisteredCall,
+  RegisterParams,
+  SubmitOptions,
+  CallType as ClientCallType,
+  CrmEntityType,
+} from '../bitrix/index.ts';
+import type { CallType } from '../core/index.ts';
+import type { EntryPayload } from './entries.ts';
+
+export interface OutboxApi {
+  readonly externalCall: {
+    register(p: RegisterParams, o?: SubmitOptions): Pending<RegisteredCall>;
+    show(p: CardParams, o?: SubmitOptions): Pending<boolean>;
+    hide(p: CardParams, o?: SubmitOptions): Pending<boolean>;
+    finish(p: FinishParams, o?: SubmitOptions): Pending<FinishOutcome>;
+    attachRecordUrl(p: RecordUrlParams, o?: SubmitOptions): Pending<AttachedRecord>;
+    uploadRecord(p: RecordFileParams, o?: SubmitOptions): Pending<AttachedRecord>;
+  };
+  readonly crm: {
+    get(kind: CrmKind, id: number, o?: SubmitOptions): Pending<CrmRecord | null>;
+  };
+}
+
+/** Where recordings uploaded by a PBX (`contentRef`) are read from; the engine never holds bytes. */
+export type RecordingSource = (contentRef: string) => Promise<Uint8Array>;
+
+/** What a settled entry yields, as stored in its `result`. */
+export type EntryResult =
+  | { kind: 'register'; call: RegisteredCall }
+  | { kind: 'card'; applied: boolean }
+  | { kind: 'finish'; outcome: 'finished' | 'already-finished' }
+  | { kind: 'record'; fileId: number }
+  | { kind: 'responsible'; userId: number | null };
+
+const callTypes: Readonly<Record<CallType, ClientCallType>> = { 1: 'outgoing', 2: 'incoming', 4: 'callback' };
+const crmTypes: ReadonlySet<string> = new Set(['CONTACT', 'COMPANY', 'LEAD']);
+const crmKinds: Readonly<Record<string, CrmKind>> = {
+  CONTACT: 'contact',
+  COMPANY: 'company',
+  LEAD: 'lead',
+  DEAL: 'deal',
+};
+
+export interface Submitted {
+  /** A register's Pending: later show/hide of the call reference its CALL_ID. */
+  register?: Pending<RegisteredCall>;
+  result: Promise<EntryResult>;
+}
+
+/**
+ * Submits the entry's operation. `callId` is the stored CALL_ID, or the call's register submitted
+ * in this process (show/hide ride on its `$result`). Returns the client's Pending mapped to the
+ * result the outbox stores.
+ */
+export function submitEntry(
+  api: OutboxApi,
+  payload: EntryPayload,
+  callId: CallIdInput | null,
+  options: SubmitOptions,
+  recordings: RecordingSource | undefined,
+): Submitted {
+  const need = (): CallIdInput => {
+    if (callId === null) throw new TypeError(`${payload.opId}: no CALL_ID to send ${payload.type} with`);
+    return callId;
+  };
+  switch (payload.type) {
+    case 'bitrix.register': {
+      const crmEntity =
+        payload.crmEntityType !== undefined &&
+        crmTypes.has(payload.crmEntityType) &&
+        payload.crmEntityId !== undefined
+          ? { type: payload.crmEntityType as CrmEntityType, id: payload.crmEntityId }
+          : undefined;
+      const p = api.externalCall.register(
+        {
+          userId: payload.userId,
+          phoneNumber: payload.phoneNumber,
+          type: callTypes[payload.callType],
+          // The call key: the same on every repeat, so the portal answers a repeat with the same
+          // CALL_ID instead of registering the call twice.
+          externalCallId: payload.externalCallId,
+          callStartDate: new Date(payload.callStartDate),
+          crmCreate: payload.crmCreate,
+          ...(payload.crmSource === undefined ? {} : { crmSource: payload.crmSource }),
+          ...(crmEntity === undefined ? {} : { crmEntity }),
+          show: payload.show,
+          ...(payload.callListId === undefined ? {} : { callListId: payload.callListId }),
+          ...(payload.lineNumber === undefined ? {} : { lineNumber: payload.lineNumber }),
+        },
+        options,
+      );
+      return { register: p, result: p.then((call) => ({ kind: 'register', call })) };
+    }
+    case 'bitrix.show':
+    case 'bitrix.hide': {
+      const params = { callId: need(), userIds: payload.userIds };
+      const p =
+        payload.type === 'bitrix.show'
+          ? api.externalCall.show(params, options)
+          : api.externalCall.hide(params, options);
+      return { result: p.then((applied) => ({ kind: 'card', applied })) };
+    }
+    case 'bitrix.finish': {
+      const p = api.externalCall.finish(
+        {
+          callId: need(),
+          userId: payload.userId,
+          duration: payload.durationSec,
+          statusCode: payload.statusCode,
+          ...(payload.failedReason === undefined ? {} : { failedReason: payload.failedReason }),
+          ...(payload.addToChat === undefined ? {} : { addToChat: payload.addToChat }),
+        },
+        options,
+      );
+      return { result: p.then((o) => ({ kind: 'finish', outcome: o.status })) };
+    }
+    case 'bitrix.attachRecord': {
+      const target = need();
+      if (payload.url !== undefined) {
+        const p = api.externalCall.attachRecordUrl(
+          { callId: target, recordUrl: payload.url, filename: payload.filename },
+          options,
+        );
+        return { result: p.then((r) => ({ kind: 'record', fileId: r.fileId })) };
+      }
+      const ref = payload.contentRef;
+      if (ref === undefined || recordings === undefined) {
+        throw new TypeError(`${payload.opId}: a recording without a URL and no recording source`);
+      }
+      // The bytes are read first, then submitted: the upload is a request of its own anyway.
+      const result = recordings(ref).then((content) =>
+        api.externalCall
+          .uploadRecord({ callId: target, filename: payload.filename, content }, options)
+          .then((r): EntryResult => ({ kind: 'record', fileId: r.fileId })),
+      );
+      return { result };
+    }
+    case 'bitrix.findResponsible': {
+      const kind = crmKinds[payload.crmEntityType.toUpperCase()];
+      if (kind === undefined) {
+        return { result: Promise.resolve({ kind: 'responsible', userId: null }) };
+      }
+      const p = api.crm.get(kind, payload.crmEntityId, options);
+      return { result: p.then((r) => ({ kind: 'responsible', userId: r?.assignedById ?? null })) };
+    }
+  }
+}

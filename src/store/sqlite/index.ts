@@ -1,0 +1,8 @@
+export { SqliteStore, defaultDatabasePath, type SqliteStoreOptions } from './store.ts';
+export {
+  appliedMigrations,
+  loadMigrations,
+  migrate,
+  type AppliedMigration,
+  type Migration,
+} from './migrate.ts';

@@ -1,0 +1,404 @@
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
+import type { PortalTokens, TokenStore } from '../../bitrix/index.ts';
+import { StoreError } from '../errors.ts';
+import type {
+  Backlog,
+  EntryUpdate,
+  OutboxEntry,
+  PortalRecord,
+  StepCommit,
+  StepOutcome,
+  Store,
+  StoredEngine,
+} from '../types.ts';
+import { toStoreError } from './errors.ts';
+import { loadMigrations, migrate } from './migrate.ts';
+
+export const defaultDatabasePath = './data/bridge.db';
+
+export interface SqliteStoreOptions {
+  /** Default `./data/bridge.db`; its folder is created (owner-only). `:memory:` for throwaway stores. */
+  path?: string;
+  /**
+   * `full` (default): a commit is on disk before `commitStep` resolves, so an event the PBX got a
+   * 202 for survives a power cut, not only a crash of the bridge. In WAL mode that costs one fsync
+   * of the WAL per commit, which a PBX's event rate (tens per second) affords. `normal` survives a
+   * crash of the process but may lose the last commits on a power cut: for tests and benchmarks.
+   */
+  synchronous?: 'full' | 'normal';
+  /** How long a write waits for another connection's lock before STORE_BUSY. Default 5 s. */
+  busyTimeoutMs?: number;
+  now?: () => number;
+  /**
+   * Called inside every write transaction, before it commits, with what is being written. A test
+   * that throws here makes the transaction roll back, as a crash before the commit would.
+   */
+  failpoint?: ((site: string) => void) | undefined;
+}
+
+interface EntryRow {
+  id: number;
+  portal_id: string;
+  call_key: string;
+  op_id: string;
+  seq: number;
+  lane: OutboxEntry['lane'];
+  kind: OutboxEntry['kind'];
+  payload: string;
+  status: OutboxEntry['status'];
+  attempts: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  note: string | null;
+  result: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+interface PortalRow {
+  member_id: string;
+  domain: string | null;
+  client_endpoint: string | null;
+  auth_kind: PortalRecord['authKind'];
+  webhook_url: string | null;
+}
+
+const json = (v: unknown): string => JSON.stringify(v ?? null);
+const parse = (s: string | null): unknown => (s === null ? null : JSON.parse(s));
+
+const toEntry = (r: EntryRow): OutboxEntry => ({
+  id: r.id,
+  portalId: r.portal_id,
+  callKey: r.call_key,
+  opId: r.op_id,
+  seq: r.seq,
+  lane: r.lane,
+  kind: r.kind,
+  payload: parse(r.payload),
+  status: r.status,
+  attempts: r.attempts,
+  nextAttemptAt: r.next_attempt_at,
+  lastError: r.last_error,
+  note: r.note,
+  result: parse(r.result),
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+const toPortal = (r: PortalRow): PortalRecord => ({
+  memberId: r.member_id,
+  domain: r.domain,
+  clientEndpoint: r.client_endpoint,
+  authKind: r.auth_kind,
+  webhookUrl: r.webhook_url,
+});
+
+/**
+ * The embedded store on better-sqlite3. The driver is synchronous: each method does its work at
+ * once, inside one transaction where it writes, and returns a settled promise. That keeps the
+ * `Store` contract a PostgreSQL store can meet, at no cost here.
+ */
+export class SqliteStore implements Store {
+  readonly tokens: TokenStore;
+  private readonly s: ReturnType<typeof prepare>;
+  private readonly now: () => number;
+  private closed = false;
+
+  private constructor(
+    private readonly db: Database,
+    private readonly options: SqliteStoreOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+    this.s = prepare(db);
+    this.tokens = {
+      get: (memberId) =>
+        this.run('read tokens', () => {
+          const row = this.s.getTokens.get(memberId);
+          return row ? (JSON.parse(row.tokens) as PortalTokens) : undefined;
+        }),
+      save: (memberId, tokens) =>
+        this.run('save tokens', () => {
+          this.write('tokens', () => this.s.saveTokens.run(memberId, JSON.stringify(tokens), this.now()));
+        }),
+    };
+  }
+
+  /** Opens (creating if need be) the database file and brings its schema up to date. */
+  static open(options: SqliteStoreOptions = {}): Promise<SqliteStore> {
+    const path = options.path ?? defaultDatabasePath;
+    try {
+      if (path !== ':memory:') ensureOwnerOnlyFile(path);
+      const db = new BetterSqlite3(path, { timeout: options.busyTimeoutMs ?? 5000 });
+      try {
+        // WAL: readers (the status CLI, the admin UI) never block the writer, and a commit is one
+        // append to the log instead of a rewrite of pages.
+        db.pragma('journal_mode = WAL');
+        db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+        db.pragma('foreign_keys = ON');
+        migrate(db, loadMigrations(), (options.now ?? Date.now)());
+      } catch (e) {
+        db.close();
+        throw e;
+      }
+      return Promise.resolve(new SqliteStore(db, options));
+    } catch (e) {
+      return Promise.reject(toStoreError(e, `open ${path}`));
+    }
+  }
+
+  /** The driver's handle, for diagnostics and tests (e.g. to simulate a full disk). */
+  get database(): Database {
+    return this.db;
+  }
+
+  savePortal(portal: PortalRecord, now: number): Promise<void> {
+    return this.run('save portal', () => {
+      this.write('portal', () =>
+        this.s.savePortal.run({
+          member_id: portal.memberId,
+          domain: portal.domain,
+          client_endpoint: portal.clientEndpoint,
+          auth_kind: portal.authKind,
+          webhook_url: portal.webhookUrl,
+          now,
+        }),
+      );
+    });
+  }
+
+  getPortal(memberId: string): Promise<PortalRecord | undefined> {
+    return this.run('read portal', () => {
+      const row = this.s.getPortal.get(memberId);
+      return row ? toPortal(row) : undefined;
+    });
+  }
+
+  listPortals(): Promise<PortalRecord[]> {
+    return this.run('list portals', () => this.s.listPortals.all().map(toPortal));
+  }
+
+  loadEngine(portalId: string): Promise<StoredEngine | undefined> {
+    return this.run('load engine', () => {
+      const meta = this.s.getMeta.get(portalId);
+      if (!meta) return undefined;
+      const shards: StoredEngine['shards'] = {};
+      for (const row of this.s.getShards.all(portalId)) {
+        shards[row.shard] = JSON.parse(row.calls) as Record<string, unknown>;
+      }
+      return { version: meta.version, seq: meta.seq, shards };
+    });
+  }
+
+  commitStep(c: StepCommit): Promise<StepOutcome> {
+    return this.run('store step', () =>
+      this.write('step', (): StepOutcome => {
+        const { input } = c;
+        if (input !== null) {
+          if (input.dedupeKey !== null && this.s.findInput.get(c.portalId, input.dedupeKey)) {
+            return { stored: false, reason: 'duplicate' };
+          }
+          this.s.addInput.run(c.portalId, input.dedupeKey, input.type, json(input.payload), c.now);
+        }
+        this.s.saveMeta.run(c.portalId, c.engine.version, c.engine.seq, c.now);
+        for (const [shard, calls] of Object.entries(c.engine.shards)) {
+          this.s.saveShard.run(c.portalId, shard, JSON.stringify(calls), c.now);
+        }
+        for (const e of c.newEntries) {
+          this.s.addEntry.run({
+            portal_id: c.portalId,
+            call_key: e.callKey,
+            op_id: e.opId,
+            seq: e.seq,
+            lane: e.lane,
+            kind: e.kind,
+            payload: json(e.payload),
+            next_attempt_at: e.nextAttemptAt,
+            now: c.now,
+          });
+        }
+        this.applyUpdates(c.entryUpdates, c.now);
+        return { stored: true };
+      }),
+    );
+  }
+
+  openCalls(portalId: string): Promise<OutboxEntry[]> {
+    return this.run('read open calls', () => this.s.openCalls.all(portalId, portalId).map(toEntry));
+  }
+
+  callEntries(portalId: string, callKey: string): Promise<OutboxEntry[]> {
+    return this.run('read call', () => this.s.callEntries.all(portalId, callKey).map(toEntry));
+  }
+
+  updateEntries(updates: readonly EntryUpdate[], now: number): Promise<void> {
+    if (updates.length === 0) return Promise.resolve();
+    return this.run('update entries', () => {
+      this.write('entries', () => this.applyUpdates(updates, now));
+    });
+  }
+
+  requeueInFlight(portalId: string, now: number): Promise<number> {
+    return this.run('requeue', () => this.write('requeue', () => this.s.requeue.run(now, portalId).changes));
+  }
+
+  backlog(portalId: string): Promise<Backlog> {
+    return this.run('read backlog', () => {
+      const counts = Object.fromEntries(
+        this.s.countByStatus.all(portalId).map((r) => [r.status, r.n]),
+      ) as Partial<Record<OutboxEntry['status'], number>>;
+      return {
+        pending: counts.pending ?? 0,
+        inFlight: counts.in_flight ?? 0,
+        failed: counts.failed ?? 0,
+        dropped: counts.dropped ?? 0,
+        oldestOpenAt: this.s.oldestOpen.get(portalId)?.at ?? null,
+      };
+    });
+  }
+
+  close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      this.db.close();
+    }
+    return Promise.resolve();
+  }
+
+  private applyUpdates(updates: readonly EntryUpdate[], now: number): void {
+    for (const u of updates) {
+      const has = (k: keyof EntryUpdate): number => (k in u ? 1 : 0);
+      this.s.updateEntry.run({
+        id: u.id,
+        now,
+        set_status: has('status'),
+        status: u.status ?? null,
+        add_attempt: u.addAttempt ? 1 : 0,
+        set_next: has('nextAttemptAt'),
+        next_attempt_at: u.nextAttemptAt ?? null,
+        set_error: has('lastError'),
+        last_error: u.lastError ?? null,
+        set_note: has('note'),
+        note: u.note ?? null,
+        set_result: has('result'),
+        result: json(u.result),
+        set_payload: has('payload'),
+        payload: json(u.payload),
+        set_lane: has('lane'),
+        lane: u.lane ?? null,
+      });
+    }
+  }
+
+  /** A write transaction (IMMEDIATE: take the write lock first, never upgrade a read lock). */
+  private write<T>(site: string, fn: () => T): T {
+    return this.db
+      .transaction(() => {
+        const out = fn();
+        this.options.failpoint?.(site);
+        return out;
+      })
+      .immediate();
+  }
+
+  private run<T>(doing: string, fn: () => T): Promise<T> {
+    if (this.closed) return Promise.reject(new StoreError('STORE_CLOSED', `${doing}: the store is closed`));
+    try {
+      return Promise.resolve(fn());
+    } catch (e) {
+      return Promise.reject(toStoreError(e, doing));
+    }
+  }
+}
+
+/** The file holds OAuth tokens and customers' numbers: owner-only, like an SSH key. */
+function ensureOwnerOnlyFile(path: string): void {
+  const dir = dirname(resolve(path));
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  closeSync(openSync(path, 'a', 0o600));
+  chmodSync(path, 0o600);
+}
+
+function prepare(db: Database) {
+  const st = <P extends unknown[] | object, R = unknown>(sql: string): Statement<P, R> =>
+    db.prepare<P, R>(sql);
+  return {
+    getTokens: st<[string], { tokens: string }>('SELECT tokens FROM portal_tokens WHERE member_id = ?'),
+    saveTokens: st<[string, string, number]>(
+      `INSERT INTO portal_tokens (member_id, tokens, updated_at) VALUES (?, ?, ?)
+       ON CONFLICT (member_id) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at`,
+    ),
+    savePortal: st<object>(
+      `INSERT INTO portals (member_id, domain, client_endpoint, auth_kind, webhook_url, created_at, updated_at)
+       VALUES (@member_id, @domain, @client_endpoint, @auth_kind, @webhook_url, @now, @now)
+       ON CONFLICT (member_id) DO UPDATE SET domain = excluded.domain,
+         client_endpoint = excluded.client_endpoint, auth_kind = excluded.auth_kind,
+         webhook_url = excluded.webhook_url, updated_at = excluded.updated_at`,
+    ),
+    getPortal: st<[string], PortalRow>('SELECT * FROM portals WHERE member_id = ?'),
+    listPortals: st<[], PortalRow>('SELECT * FROM portals ORDER BY member_id'),
+    getMeta: st<[string], { version: number; seq: number }>(
+      'SELECT version, seq FROM engine_meta WHERE portal_id = ?',
+    ),
+    getShards: st<[string], { shard: string; calls: string }>(
+      'SELECT shard, calls FROM engine_shards WHERE portal_id = ?',
+    ),
+    saveMeta: st<[string, number, number, number]>(
+      `INSERT INTO engine_meta (portal_id, version, seq, updated_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (portal_id) DO UPDATE SET version = excluded.version, seq = excluded.seq,
+         updated_at = excluded.updated_at`,
+    ),
+    saveShard: st<[string, string, string, number]>(
+      `INSERT INTO engine_shards (portal_id, shard, calls, updated_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (portal_id, shard) DO UPDATE SET calls = excluded.calls, updated_at = excluded.updated_at`,
+    ),
+    findInput: st<[string, string], { id: number }>(
+      'SELECT id FROM inputs WHERE portal_id = ? AND dedupe_key = ?',
+    ),
+    addInput: st<[string, string | null, string, string, number]>(
+      'INSERT INTO inputs (portal_id, dedupe_key, type, payload, received_at) VALUES (?, ?, ?, ?, ?)',
+    ),
+    // A replayed step re-emits the same op ids: the unique key makes it add nothing.
+    addEntry: st<object>(
+      `INSERT INTO outbox_entries (portal_id, call_key, op_id, seq, lane, kind, payload, status,
+         next_attempt_at, created_at, updated_at)
+       VALUES (@portal_id, @call_key, @op_id, @seq, @lane, @kind, @payload, 'pending',
+         @next_attempt_at, @now, @now)
+       ON CONFLICT (portal_id, op_id) DO NOTHING`,
+    ),
+    updateEntry: st<object>(
+      `UPDATE outbox_entries SET
+         status = CASE WHEN @set_status THEN @status ELSE status END,
+         attempts = attempts + @add_attempt,
+         next_attempt_at = CASE WHEN @set_next THEN @next_attempt_at ELSE next_attempt_at END,
+         last_error = CASE WHEN @set_error THEN @last_error ELSE last_error END,
+         note = CASE WHEN @set_note THEN @note ELSE note END,
+         result = CASE WHEN @set_result THEN @result ELSE result END,
+         payload = CASE WHEN @set_payload THEN @payload ELSE payload END,
+         lane = CASE WHEN @set_lane THEN @lane ELSE lane END,
+         updated_at = @now
+       WHERE id = @id`,
+    ),
+    openCalls: st<[string, string], EntryRow>(
+      `SELECT * FROM outbox_entries
+       WHERE portal_id = ? AND call_key IN (
+         SELECT call_key FROM outbox_entries WHERE portal_id = ? AND status IN ('pending', 'in_flight'))
+       ORDER BY call_key, seq`,
+    ),
+    callEntries: st<[string, string], EntryRow>(
+      'SELECT * FROM outbox_entries WHERE portal_id = ? AND call_key = ? ORDER BY seq',
+    ),
+    requeue: st<[number, string]>(
+      `UPDATE outbox_entries SET status = 'pending', updated_at = ?
+       WHERE portal_id = ? AND status = 'in_flight'`,
+    ),
+    countByStatus: st<[string], { status: OutboxEntry['status']; n: number }>(
+      'SELECT status, count(*) AS n FROM outbox_entries WHERE portal_id = ? GROUP BY status',
+    ),
+    oldestOpen: st<[string], { at: number | null }>(
+      `SELECT min(created_at) AS at FROM outbox_entries
+       WHERE portal_id = ? AND status IN ('pending', 'in_flight')`,
+    ),
+  };
+}

@@ -1,0 +1,141 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEngine } from '../../src/core/index.ts';
+import { Outbox } from '../../src/outbox/index.ts';
+import { SqliteStore } from '../../src/store/index.ts';
+import { startHarness, type Harness } from '../bitrix/helpers.ts';
+import { config, inboundCall, ManualClock, tempDir, timeOf, until, type EmulatorCall } from './helpers.ts';
+
+/**
+ * Scenario 6: 500 calls happen on the PBX while the portal refuses every connection. When the
+ * link returns, each is logged as register SHOW=0 with its real start date + finish: no card, in
+ * at most 20 requests (10 batches of 50 registers, then 10 of 50 finishes).
+ */
+describe('outage replay', () => {
+  let h: Harness;
+  const tmp = tempDir();
+  beforeAll(async () => {
+    h = await startHarness({
+      // The client gives up on a request quickly; the outbox owns the long wait.
+      client: { retry: { minDelayMs: 1, maxDelayMs: 5, maxAttempts: 2 } },
+    });
+  });
+  afterAll(async () => {
+    await h.close();
+    tmp.cleanup();
+  });
+
+  it('logs 500 calls made during a full outage without a card, in at most 20 requests', async () => {
+    const started = performance.now();
+    await h.faults({ outage: 'refuse' });
+    const store = await SqliteStore.open({ path: join(tmp.dir, 'bridge.db') });
+    const clock = new ManualClock(Date.now());
+    const outbox = await Outbox.open({
+      portalId: h.memberId,
+      store,
+      engine: createEngine(config),
+      api: h.api,
+      clock,
+      policy: { probeMinDelayMs: 1000, probeMaxDelayMs: 1000 },
+    });
+    const down = until(outbox, 'link', (e) => e.state === 'down');
+
+    // Calls 70 s apart, from twelve hours ago: each with its own start, talk time and agent.
+    const base = Math.floor((Date.now() - 12 * 3600_000) / 1000) * 1000;
+    const calls = Array.from({ length: 500 }, (_, n) => inboundCall(n, base + n * 70_000));
+    for (const call of calls) {
+      for (const { input, dedupeKey } of call.inputs) {
+        const r = await outbox.accept(input, { dedupeKey, now: timeOf(input) });
+        expect(r.duplicate).toBe(false);
+      }
+    }
+    await down;
+    if (outbox.inFlightCount > 0) await until(outbox, 'entry', () => outbox.inFlightCount === 0);
+    expect(await h.inspect<EmulatorCall[]>('calls')).toHaveLength(0);
+    const fedAt = performance.now();
+
+    // The link comes back; the next probe finds it.
+    await h.clearFaults();
+    h.mark();
+    const idle = outbox.whenIdle();
+    clock.advance(1000);
+    await idle;
+    const recoveryRequests = h.requests.length;
+    const recoveredAt = performance.now();
+
+    const seen = await h.inspect<EmulatorCall[]>('calls');
+    expect(seen).toHaveLength(500);
+    expect(new Set(seen.map((c) => c.externalCallId)).size).toBe(500);
+    const byExternal = new Map(seen.map((c) => [c.externalCallId, c]));
+    for (const call of calls) {
+      const got = byExternal.get(`${call.callId}@${call.startedAt}`);
+      expect(got, call.callId).toBeDefined();
+      expect(got?.finished).toBe(true);
+      expect(got?.shown).toBe(false);
+      expect(Date.parse(got?.startDate ?? '')).toBe(call.startedAt);
+      expect(got?.duration).toBe(call.durationSec);
+      expect(got?.userId).toBe(call.userId);
+      expect(got?.finishedBy).toBe(call.userId);
+      expect(got?.statusCode).toBe('200');
+    }
+    expect(recoveryRequests).toBeLessThanOrEqual(20);
+    const backlog = await store.backlog(h.memberId);
+    expect(backlog).toMatchObject({ pending: 0, inFlight: 0, failed: 0 });
+    console.log(
+      `outage replay: ${recoveryRequests} requests after recovery (${h.requests
+        .map((r) => r.commands.length)
+        .join(',')} commands), ${backlog.dropped} card ops dropped; feeding 2000 inputs ${Math.round(
+        fedAt - started,
+      )} ms, recovery ${Math.round(recoveredAt - fedAt)} ms`,
+    );
+    outbox.close();
+    await store.close();
+  });
+
+  it('gives a call still live when the link returns its card, and none to the ended ones', async () => {
+    await h.faults({ outage: 'refuse' });
+    const store = await SqliteStore.open({ path: join(tmp.dir, 'live.db') });
+    const clock = new ManualClock(Date.now());
+    const outbox = await Outbox.open({
+      portalId: h.memberId,
+      store,
+      engine: createEngine(config),
+      api: h.api,
+      clock,
+      policy: { probeMinDelayMs: 1000, probeMaxDelayMs: 1000 },
+    });
+    const down = until(outbox, 'link', (e) => e.state === 'down');
+    const base = Math.floor((Date.now() - 600_000) / 1000) * 1000;
+    const calls = Array.from({ length: 4 }, (_, n) => inboundCall(1000 + n, base + n * 70_000));
+    const live = calls[3]!;
+    for (const call of calls) {
+      // The last call has rung but is still going on when the link returns.
+      const inputs = call === live ? call.inputs.slice(0, 2) : call.inputs;
+      for (const { input, dedupeKey } of inputs)
+        await outbox.accept(input, { dedupeKey, now: timeOf(input) });
+    }
+    await down;
+    if (outbox.inFlightCount > 0) await until(outbox, 'entry', () => outbox.inFlightCount === 0);
+    await h.clearFaults();
+    const idle = outbox.whenIdle();
+    clock.advance(1000);
+    await idle;
+    const find = async (c: typeof live) =>
+      (
+        await h.inspect<EmulatorCall[]>(
+          `calls?externalCallId=${encodeURIComponent(`${c.callId}@${c.startedAt}`)}`,
+        )
+      )[0];
+    const liveNow = await find(live);
+    expect(liveNow).toMatchObject({ shown: true, finished: false });
+    for (const c of calls.slice(0, 3)) expect(await find(c)).toMatchObject({ shown: false, finished: true });
+
+    // It ends normally afterwards.
+    for (const { input, dedupeKey } of live.inputs.slice(2))
+      await outbox.accept(input, { dedupeKey, now: timeOf(input) });
+    await outbox.whenIdle();
+    expect(await find(live)).toMatchObject({ shown: true, finished: true, duration: live.durationSec });
+    outbox.close();
+    await store.close();
+  });
+});
