@@ -17,6 +17,6 @@ export { EngineConfigError } from './config.ts';
 export type * from './inputs.ts';
 export type * from './effects.ts';
 export type { Call, EngineState, LegState, Phase } from './state.ts';
-export { allCalls, getCall, initialState } from './state.ts';
+export { allCalls, findCallByKey, getCall, initialState } from './state.ts';
 export { busyExtensions, isBusy } from './presence.ts';
 export { CardLedger } from './ledger.ts';

@@ -10,7 +10,7 @@ import {
 } from '../bitrix/index.ts';
 import {
   allCalls,
-  getCall,
+  findCallByKey,
   type Effect,
   type Engine,
   type EngineInput,
@@ -555,9 +555,8 @@ export class Outbox extends EventEmitter<OutboxEvents> {
 
   /** Ended, or no longer known to the engine (forgotten after its retention). */
   private callEnded(callKey: string): boolean {
-    const at = callKey.lastIndexOf('@');
-    const call = at < 0 ? null : getCall(this.state, callKey.slice(0, at));
-    if (call?.key !== callKey) return true;
+    const call = findCallByKey(this.state, callKey);
+    if (!call) return true;
     return call.phase === 'wrapping' || call.phase === 'done';
   }
 
