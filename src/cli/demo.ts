@@ -1,0 +1,95 @@
+/**
+ * `b24-bridge demo`: the emulated portal (in this process), the bridge on a fresh SQLite file, and
+ * the bridge installed into the portal as an application through the real install flow.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEmulator, type AppInstallation } from 'b24-emulator';
+import { startBridge, type Bridge } from '../bridge/index.ts';
+import { ConfigError, DEMO_PBX_TOKEN, demoDocument, parseConfig } from '../config/index.ts';
+
+export interface DemoOptions {
+  port: number;
+  emulatorPort: number;
+  simulator: boolean;
+  host?: string;
+}
+
+export interface Demo {
+  bridge: Bridge;
+  emulatorUrl: string;
+  close(): Promise<void>;
+}
+
+export async function startDemo(options: DemoOptions): Promise<Demo> {
+  const host = options.host ?? '127.0.0.1';
+  const emulator = await startEmulator({ port: options.emulatorPort, host });
+  let bridge: Bridge | undefined;
+  try {
+    const clientId = 'local.b24bridge.demo';
+    const clientSecret = randomBytes(24).toString('hex');
+    // A fresh database each run: the emulated portal starts empty each run too.
+    const dir = mkdtempSync(join(tmpdir(), 'b24-bridge-demo-'));
+    const parsed = parseConfig(
+      demoDocument({
+        clientId,
+        clientSecret,
+        oauthUrl: `${emulator.url}/oauth/token/`,
+        // The schema wants a real port; 0 (any free one) is passed to the listener below.
+        port: options.port === 0 ? 3000 : options.port,
+        simulator: options.simulator,
+        sqlitePath: join(dir, 'demo.sqlite'),
+      }),
+    );
+    if (!parsed.ok) throw parsed.error;
+    bridge = await startBridge(parsed.config, { port: options.port, host });
+    const res = await fetch(`${emulator.url}/_emulator/apps`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        clientId,
+        clientSecret,
+        name: 'b24-bridge (demo)',
+        installUrl: `${bridge.url}/bitrix/install`,
+        scopes: ['telephony', 'crm', 'user'],
+      }),
+    });
+    const installed = (await res.json()) as Partial<AppInstallation>;
+    const status = installed.installCallback?.status;
+    if (!res.ok || status !== 200)
+      throw new ConfigError('CONFIG_INVALID', [
+        {
+          key: '',
+          message: `the emulated portal could not install the bridge (install callback: ${String(status ?? installed.installCallback?.error ?? res.status)})`,
+        },
+      ]);
+  } catch (e) {
+    await bridge?.close();
+    await emulator.close();
+    throw e;
+  }
+  const running = bridge;
+  return {
+    bridge: running,
+    emulatorUrl: emulator.url,
+    close: async () => {
+      await running.close();
+      await emulator.close();
+    },
+  };
+}
+
+/** What the demo prints; tests read the URLs from these lines, so their wording is a contract. */
+export function demoBanner(demo: Demo, simulatorAsked: boolean): string[] {
+  return [
+    `b24-bridge demo is running`,
+    `  admin:    ${demo.bridge.url}/`,
+    `  emulator: ${demo.emulatorUrl}/_emulator/`,
+    `  PBX API:  ${demo.bridge.url}/pbx/v1 (Authorization: Bearer ${DEMO_PBX_TOKEN})`,
+    simulatorAsked
+      ? '  PBX simulator: not available yet in this version; the PBX is whoever calls the API'
+      : '  no simulator: the PBX is whoever calls the API; commands wait at GET /pbx/v1/commands',
+  ];
+}

@@ -1,0 +1,3 @@
+/** The command line's parts, for tests and other entry points (the bin runs `main.ts`). */
+export { startDemo, demoBanner, type Demo, type DemoOptions } from './demo.ts';
+export { readStatus, formatStatus, type PortalStatus } from './status.ts';

@@ -1,0 +1,105 @@
+/** The `b24-bridge` command line: `demo`, `serve --config FILE`, `status`. */
+import { parseArgs } from 'node:util';
+import { startBridge } from '../bridge/index.ts';
+import { ConfigError, loadConfig } from '../config/index.ts';
+import { demoBanner, startDemo } from './demo.ts';
+import { formatStatus, readStatus } from './status.ts';
+
+const usage = `Usage:
+  b24-bridge demo [--port 3000] [--emulator-port 39100] [--no-simulator]
+      the emulated Bitrix24 portal and the bridge installed into it, on one machine
+  b24-bridge serve [--config FILE]
+      runs the bridge (the file, then B24_BRIDGE_* variables over it)
+  b24-bridge status [--config FILE]
+      what waits for Bitrix24, per portal`;
+
+function fail(message: string, code = 2): never {
+  console.error(`b24-bridge: ${message}`);
+  process.exit(code);
+}
+
+function portOf(value: string | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535) fail(`${flag} must be a port number 0–65535`);
+  return port;
+}
+
+function untilSignal(close: () => Promise<void>): void {
+  const stop = (): void => {
+    void close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: rest,
+      options: {
+        port: { type: 'string' },
+        'emulator-port': { type: 'string' },
+        'no-simulator': { type: 'boolean', default: false },
+        config: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+    }));
+  } catch (e) {
+    fail(`${(e as Error).message}\n\n${usage}`);
+  }
+  if (
+    values.help ||
+    command === undefined ||
+    command === 'help' ||
+    command === '--help' ||
+    command === '-h'
+  ) {
+    console.log(usage);
+    return;
+  }
+  switch (command) {
+    case 'demo': {
+      const simulator = !values['no-simulator'];
+      const demo = await startDemo({
+        port: portOf(values.port, '--port', 3000),
+        emulatorPort: portOf(values['emulator-port'], '--emulator-port', 39100),
+        simulator,
+      });
+      for (const line of demoBanner(demo, simulator)) console.log(line);
+      untilSignal(() => demo.close());
+      return;
+    }
+    case 'serve': {
+      const { config, warnings } = loadConfig(values.config === undefined ? {} : { file: values.config });
+      for (const w of warnings) console.warn(`b24-bridge: ${w}`);
+      const port = values.port === undefined ? undefined : portOf(values.port, '--port', 0);
+      const bridge = await startBridge(config, { port, logger: { level: config.logging.level } });
+      console.log(`b24-bridge listening on ${bridge.url}`);
+      untilSignal(() => bridge.close());
+      return;
+    }
+    case 'status': {
+      const { config } = loadConfig(values.config === undefined ? {} : { file: values.config });
+      for (const line of formatStatus(await readStatus(config))) console.log(line);
+      return;
+    }
+    default:
+      fail(`unknown command ${JSON.stringify(command.slice(0, 40))}\n\n${usage}`);
+  }
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  // Typed errors carry messages written for people (no secrets); anything else is a bug: its stack.
+  if (e instanceof ConfigError) fail(e.message, 1);
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === 'string' && e instanceof Error) fail(`${code}: ${e.message}`, 1);
+  console.error(e);
+  process.exit(1);
+});

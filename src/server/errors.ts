@@ -1,0 +1,64 @@
+/**
+ * The server's one error handler: every typed error of the bridge becomes a JSON answer
+ * `{error: {code, message, path?}}` with a status that tells the caller what to do (fix the
+ * request, repeat it later, or call a person). Never a stack trace, never a secret: messages of
+ * typed errors are written to be shown; anything untyped is logged and answered as INTERNAL.
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { BitrixError } from '../bitrix/index.ts';
+import { ConfigError } from '../config/index.ts';
+import { PbxApiError } from '../pbx/webhook/index.ts';
+import { StoreError } from '../store/index.ts';
+
+export interface ErrorBody {
+  error: { code: string; message: string; path?: string; location?: string; problems?: readonly unknown[] };
+}
+
+/** An error of the server itself (no portal yet, a bad install callback) with its own status. */
+export class ServerError extends Error {
+  readonly code: string;
+  readonly status: number;
+
+  constructor(code: string, status: number, message: string, options: { cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ServerError';
+    this.code = code;
+    this.status = status;
+  }
+}
+
+export function errorAnswer(error: unknown): { status: number; body: ErrorBody } {
+  if (error instanceof PbxApiError) return { status: error.status, body: error.toJSON() };
+  if (error instanceof ServerError)
+    return { status: error.status, body: { error: { code: error.code, message: error.message } } };
+  if (error instanceof StoreError)
+    // Not stored, so not acknowledged: the PBX (or the portal) sends it again later.
+    return {
+      status: 503,
+      body: { error: { code: error.code, message: `not stored, repeat later: ${error.message}` } },
+    };
+  if (error instanceof BitrixError)
+    return { status: 502, body: { error: { code: error.code, message: error.message } } };
+  if (error instanceof ConfigError)
+    return { status: 500, body: { error: { code: error.code, message: error.message } } };
+  const fastifyError = error as Partial<FastifyError>;
+  if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+    return {
+      status: 413,
+      body: { error: { code: 'BODY_TOO_LARGE', message: 'the body is over the size limit', path: '' } },
+    };
+  const status = fastifyError.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500)
+    // fastify's own refusals (unsupported media type, bad URL): their messages name no data.
+    return {
+      status,
+      body: { error: { code: fastifyError.code ?? 'BAD_REQUEST', message: fastifyError.message ?? '' } },
+    };
+  return { status: 500, body: { error: { code: 'INTERNAL', message: 'internal error' } } };
+}
+
+export function handleError(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  const { status, body } = errorAnswer(error);
+  if (status >= 500) request.log.error({ err: error, code: body.error.code }, 'request failed');
+  void reply.status(status).send(body);
+}

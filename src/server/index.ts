@@ -1,0 +1,7 @@
+/** The HTTP server: the PBX API (`/pbx/v1`), the Bitrix24 install callback, `/healthz`. */
+export { buildServer, type BridgeServer, type ServerOptions } from './server.ts';
+export { CommandBoard, type CommandBoardOptions } from './commands.ts';
+export { errorAnswer, ServerError, type ErrorBody } from './errors.ts';
+export { fallbackPlan } from './fallback-plan.ts';
+export { parseInstallCallback, type InstallCallback, type InstallHandler } from './install.ts';
+export type { EventIntake, PbxApiOptions } from './pbx-api.ts';

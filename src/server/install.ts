@@ -1,0 +1,86 @@
+/**
+ * `POST /bitrix/install`: the portal's install callback (the app's installation page), form
+ * encoded, with the portal's domain in the query. The server only reads and checks the fields;
+ * the bridge verifies the tokens with the portal before anything is stored.
+ */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { ServerError } from './errors.ts';
+
+export interface InstallCallback {
+  memberId: string;
+  domain: string;
+  /** `https://<domain>/rest/` (http when the portal says PROTOCOL=0: the emulator). */
+  clientEndpoint: string;
+  /** The OAuth server's REST endpoint (SERVER_ENDPOINT). */
+  serverEndpoint: string | undefined;
+  /** Secrets: never logged. */
+  accessToken: string;
+  refreshToken: string;
+  expiresInSec: number;
+  applicationToken: string | undefined;
+}
+
+export type InstallHandler = (callback: InstallCallback) => Promise<void>;
+
+const text = (max: number) => z.string().trim().min(1).max(max);
+
+const formSchema = z.object({
+  AUTH_ID: text(500),
+  REFRESH_ID: text(500),
+  AUTH_EXPIRES: z.coerce.number().int().min(1).max(86_400).optional(),
+  member_id: text(100),
+  APPLICATION_TOKEN: text(200).optional(),
+  SERVER_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+});
+
+const querySchema = z.object({
+  // host[:port]; nothing that could turn the REST endpoint into another URL.
+  DOMAIN: z.string().regex(/^[A-Za-z0-9.-]{1,253}(:\d{1,5})?$/),
+  PROTOCOL: z.enum(['0', '1']).optional(),
+});
+
+/** The callback as typed values; names the first field it refuses, never a value. */
+export function parseInstallCallback(form: unknown, query: unknown): InstallCallback {
+  const f = formSchema.safeParse(form);
+  const q = querySchema.safeParse(query);
+  const issue = !f.success ? f.error.issues[0] : !q.success ? q.error.issues[0] : undefined;
+  if (!f.success || !q.success) {
+    const field = issue?.path.join('.') ?? '';
+    throw new ServerError('INVALID_INSTALL', 400, `the install callback has no valid ${field}`);
+  }
+  const scheme = q.data.PROTOCOL === '0' ? 'http' : 'https';
+  return {
+    memberId: f.data.member_id,
+    domain: q.data.DOMAIN,
+    clientEndpoint: `${scheme}://${q.data.DOMAIN}/rest/`,
+    serverEndpoint: f.data.SERVER_ENDPOINT,
+    accessToken: f.data.AUTH_ID,
+    refreshToken: f.data.REFRESH_ID,
+    expiresInSec: f.data.AUTH_EXPIRES ?? 3600,
+    applicationToken: f.data.APPLICATION_TOKEN,
+  };
+}
+
+/** Inside Bitrix24 the page must call installFinish; the emulator completes on its own. */
+const installedPage = `<!doctype html>
+<html><head><meta charset="utf-8"><title>b24-bridge</title>
+<script src="//api.bitrix24.com/api/v1/"></script></head>
+<body><p>b24-bridge is installed.</p>
+<script>if (window.BX24) BX24.init(function () { BX24.installFinish(); });</script>
+</body></html>`;
+
+export function registerInstall(app: FastifyInstance, install: InstallHandler): void {
+  app.register((scope, _options, done) => {
+    scope.addContentTypeParser(
+      'application/x-www-form-urlencoded',
+      { parseAs: 'string', bodyLimit: 64 * 1024 },
+      (_request, body, next) => next(null, Object.fromEntries(new URLSearchParams(body as string))),
+    );
+    scope.post('/bitrix/install', async (request, reply) => {
+      await install(parseInstallCallback(request.body, request.query));
+      return reply.type('text/html; charset=utf-8').send(installedPage);
+    });
+    done();
+  });
+}

@@ -1,0 +1,215 @@
+/**
+ * The generic PBX API, `/pbx/v1`: HTTP wiring of `src/pbx/webhook` (parsing, validation, token)
+ * to the portal's outbox. Bodies arrive as raw bytes (any content type, at most 1 MiB) because the
+ * webhook parser owns size, UTF-8 and JSON errors, so they name the problem in the API's terms.
+ */
+import { createHash } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { BridgeConfig } from '../config/index.ts';
+import type { PbxEffect } from '../core/index.ts';
+import type { Outbox } from '../outbox/index.ts';
+import { commandOf, type PbxCommand, type PlanStep, type RouteRequested } from '../pbx/index.ts';
+import {
+  authenticatePbx,
+  DEFAULT_MAX_BODY_BYTES,
+  parseCommandAck,
+  parseCommandId,
+  parseCommandsQuery,
+  parseEventsBody,
+  parseJsonBody,
+  parseRouteBody,
+  PbxApiError,
+  pbxOpenApiDocument,
+  routeResponse,
+  toEngineEvents,
+  type ApiEvent,
+  type StoreRecording,
+} from '../pbx/webhook/index.ts';
+import type { CommandBoard } from './commands.ts';
+import { ServerError } from './errors.ts';
+import { fallbackPlan } from './fallback-plan.ts';
+
+/** What the PBX API needs of an outbox: stepping the engine durably. */
+export type EventIntake = Pick<Outbox, 'accept'>;
+
+export interface PbxApiOptions {
+  config: BridgeConfig;
+  /** The outbox of the portal a PBX's calls belong to; undefined while no portal is connected. */
+  outboxFor: (pbxId: string) => EventIntake | undefined;
+  commands: CommandBoard;
+  /** Where inline recordings (`contentBase64`) go; without it they are refused (503). */
+  storeRecording?: StoreRecording | undefined;
+  /** `POST /route` answers the configured fallback plan after this long. Default 300 ms. */
+  routeTimeoutMs?: number | undefined;
+  now?: (() => number) | undefined;
+  /** Told when the engine's answer to a route came after the fallback was sent. */
+  onLateRoute?: ((pbxId: string, callId: string) => void) | undefined;
+}
+
+const sha = (data: string | Uint8Array): string =>
+  createHash('sha256').update(data).digest('hex').slice(0, 32);
+
+/**
+ * The journal's dedupe key of an event, so a repeated event is stepped once. An event with its own
+ * `at` is the same event whenever it comes; one without `at` is only recognisable as part of the
+ * same request repeated (same bytes, same position), since its time is the time it arrived.
+ */
+function dedupeKeyOf(pbxId: string, event: ApiEvent, raw: Buffer, index: number): string {
+  return event.at == null
+    ? `${pbxId}/${event.callId}/${event.type}/body:${sha(raw)}:${index}`
+    : `${pbxId}/${event.callId}/${event.type}/event:${sha(JSON.stringify(event))}`;
+}
+
+const noRecordingStore: StoreRecording = () =>
+  Promise.reject(new Error('this bridge stores no uploaded recordings yet'));
+
+export function registerPbxApi(app: FastifyInstance, options: PbxApiOptions): void {
+  const { config, commands } = options;
+  const now = options.now ?? Date.now;
+  const routeTimeoutMs = options.routeTimeoutMs ?? 300;
+  const credentials = config.pbx.map((p) => ({ id: p.id, token: p.token }));
+
+  const authenticate = (request: FastifyRequest): string => {
+    const result = authenticatePbx(request.headers.authorization, credentials);
+    if (!result.ok) throw result.error;
+    return result.value;
+  };
+  const outboxOf = (pbxId: string): EventIntake => {
+    const outbox = options.outboxFor(pbxId);
+    if (!outbox) throw new ServerError('NO_PORTAL', 503, 'no Bitrix24 portal is connected yet; repeat later');
+    return outbox;
+  };
+  /** Transfers and originations go to the PBX's queue of commands; plans are answered in place. */
+  const dispatch = (pbxId: string, effects: readonly PbxEffect[]): void => {
+    for (const effect of effects) if (effect.type !== 'pbx.plan') commands.post(pbxId, commandOf(effect));
+  };
+
+  app.register(
+    (pbx, _options, done) => {
+      pbx.removeAllContentTypeParsers();
+      pbx.addContentTypeParser(
+        '*',
+        { parseAs: 'buffer', bodyLimit: DEFAULT_MAX_BODY_BYTES },
+        (_r, body, next) => next(null, body),
+      );
+      const rawOf = (request: FastifyRequest): Buffer =>
+        Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+
+      pbx.get('/openapi.json', (_request, reply) =>
+        reply.send(
+          pbxOpenApiDocument(
+            config.server.publicUrl === undefined ? {} : { serverUrl: config.server.publicUrl },
+          ),
+        ),
+      );
+
+      pbx.post('/events', async (request, reply) => {
+        const pbxId = authenticate(request);
+        const receivedAt = now();
+        const raw = rawOf(request);
+        const parsed = parseEventsBody(raw);
+        if (!parsed.ok) throw parsed.error;
+        const outbox = outboxOf(pbxId);
+        const events = await toEngineEvents(parsed.value, {
+          receivedAt,
+          storeRecording: options.storeRecording ?? noRecordingStore,
+        });
+        // One after the other, each stored before the next: a store failure midway answers 503,
+        // and the PBX's repeat of the whole request steps only the rest (same dedupe keys).
+        for (const [index, event] of events.entries()) {
+          const apiEvent = parsed.value[index];
+          const dedupeKey = apiEvent === undefined ? undefined : dedupeKeyOf(pbxId, apiEvent, raw, index);
+          const result = await outbox.accept(event, { dedupeKey });
+          dispatch(pbxId, result.pbx);
+        }
+        return reply.status(202).send({ accepted: events.length });
+      });
+
+      pbx.post('/route', async (request) => {
+        const pbxId = authenticate(request);
+        const parsed = parseRouteBody(rawOf(request));
+        if (!parsed.ok) throw parsed.error;
+        return routeResponse(await route(pbxId, parsed.value));
+      });
+
+      pbx.get('/commands', async (request) => {
+        const pbxId = authenticate(request);
+        const query = parseCommandsQuery(request.query as Record<string, unknown>);
+        if (!query.ok) throw query.error;
+        const hangUp = new AbortController();
+        request.raw.once('close', () => hangUp.abort());
+        const list: PbxCommand[] = await commands.take(
+          pbxId,
+          query.value.limit,
+          query.value.waitSec * 1000,
+          hangUp.signal,
+        );
+        return list;
+      });
+
+      pbx.post('/commands/:commandId/ack', async (request, reply) => {
+        const pbxId = authenticate(request);
+        const id = parseCommandId((request.params as { commandId?: unknown }).commandId);
+        if (!id.ok) throw id.error;
+        const raw = rawOf(request);
+        let body: unknown = undefined;
+        if (raw.length > 0) {
+          const json = parseJsonBody(raw);
+          if (!json.ok) throw json.error;
+          body = json.value;
+        }
+        const ack = parseCommandAck(body);
+        if (!ack.ok) throw ack.error;
+        // A failed command is only logged for now: the engine's own timeouts (originate, transfer)
+        // carry the call on; telling the engine at once needs an input it does not have yet.
+        if (ack.value.status === 'failed')
+          request.log.warn({ pbxId, commandId: id.value, reason: ack.value.reason }, 'PBX command failed');
+        if (commands.ack(pbxId, id.value) === 'unknown')
+          throw new PbxApiError([
+            {
+              code: 'UNKNOWN_COMMAND',
+              path: '/commandId',
+              location: 'path',
+              message: 'no command of this id was sent to this PBX',
+            },
+          ]);
+        return reply.status(204).send();
+      });
+      done();
+    },
+    { prefix: '/pbx/v1' },
+  );
+
+  /**
+   * The engine's plan, or the configured fallback when the engine's step is not stored within
+   * `routeTimeoutMs` (or fails). A step that lands late still stands in the engine; the PBX rings
+   * the fallback, and its own events (ringing, answered) tell the engine what really happened.
+   */
+  async function route(pbxId: string, request: RouteRequested): Promise<readonly PlanStep[]> {
+    const fallback = (): PlanStep[] => fallbackPlan(config.engine, request);
+    const outbox = options.outboxFor(pbxId);
+    if (!outbox) return fallback();
+    let timer: NodeJS.Timeout | undefined;
+    let late = false;
+    const engineAnswer = outbox.accept(request).then(
+      (result) => {
+        dispatch(pbxId, result.pbx);
+        if (late) options.onLateRoute?.(pbxId, request.callId);
+        const plan = result.pbx.find((e) => e.type === 'pbx.plan');
+        return plan?.plan ?? fallback();
+      },
+      () => fallback(),
+    );
+    const timeout = new Promise<PlanStep[]>((resolve) => {
+      timer = setTimeout(() => {
+        late = true;
+        resolve(fallback());
+      }, routeTimeoutMs);
+    });
+    try {
+      return await Promise.race([engineAnswer, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

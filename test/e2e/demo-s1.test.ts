@@ -1,0 +1,128 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * Scenario 1 through the HTTP API alone, with the bridge as a real process (`b24-bridge demo
+ * --no-simulator`, the emulator in it): a call to extension 101 shows the card to Anna (user 2),
+ * hides it at hang-up, and is finished by her with the duration of the PBX's `at` times once the
+ * recording arrives.
+ */
+const bin = fileURLToPath(new URL('../../bin/b24-bridge.js', import.meta.url));
+
+interface EmulatorCall {
+  externalCallId: string | null;
+  userId: number;
+  finished: boolean;
+  finishedBy: number | null;
+  duration: number | null;
+  statusCode: string | null;
+}
+interface Card {
+  userId: number;
+  callId: string;
+}
+
+let child: ChildProcess;
+let bridgeUrl = '';
+let emulatorUrl = '';
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 20; Date.now() < deadline; delay = Math.min(delay * 2, 250)) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, delay));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function inspect<T>(path: string): Promise<T> {
+  const res = await fetch(`${emulatorUrl}/_emulator/${path}`);
+  return (await res.json()) as T;
+}
+
+async function send(events: unknown): Promise<Response> {
+  return fetch(`${bridgeUrl}/pbx/v1/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer demo-token' },
+    body: JSON.stringify(events),
+  });
+}
+
+describe('the demo as a process: scenario 1 over the PBX API', () => {
+  beforeAll(async () => {
+    child = spawn(process.execPath, [bin, 'demo', '--no-simulator', '--port', '0', '--emulator-port', '0'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the demo did not start:\n${out}\n${err}`)), 15_000);
+      child.once('exit', (code) =>
+        reject(new Error(`the demo exited with ${String(code)}:\n${out}\n${err}`)),
+      );
+      child.stdout?.on('data', (d: Buffer) => {
+        out += d.toString();
+        const admin = /admin:\s+(http:\/\/\S+?)\/?\s/.exec(out);
+        const emulator = /emulator:\s+(http:\/\/\S+?)\/_emulator\/?\s/.exec(out);
+        if (admin?.[1] !== undefined && emulator?.[1] !== undefined) {
+          bridgeUrl = admin[1];
+          emulatorUrl = emulator[1];
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+  });
+
+  afterAll(async () => {
+    if (child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  });
+
+  it('shows the card to user 2, hides it, and finishes the call with its recording', async () => {
+    const start = Date.parse('2026-03-10T12:00:00.000Z');
+    const iso = (offsetSec: number): string => new Date(start + offsetSec * 1000).toISOString();
+    const callId = `e2e-s1-${Date.now()}`;
+    const started = await send([
+      { type: 'call.started', callId, direction: 'inbound', from: '+79161234567', to: '101', at: iso(0) },
+      { type: 'call.ringing', callId, extensions: ['101'], at: iso(1) },
+    ]);
+    expect(started.status).toBe(202);
+    expect(await started.json()).toEqual({ accepted: 2 });
+
+    await waitFor('the card of user 2', async () => {
+      const cards = await inspect<Card[]>('cards');
+      return cards.find((c) => c.userId === 2);
+    });
+
+    expect((await send({ type: 'call.answered', callId, extension: '101', at: iso(4) })).status).toBe(202);
+    expect((await send({ type: 'call.ended', callId, reason: 'completed', at: iso(46) })).status).toBe(202);
+    // A repeated event is harmless.
+    expect((await send({ type: 'call.ended', callId, reason: 'completed', at: iso(46) })).status).toBe(202);
+    const recording = await send({
+      type: 'recording.ready',
+      callId,
+      url: 'https://pbx.example.com/recordings/e2e-s1.mp3',
+      at: iso(50),
+    });
+    expect(recording.status).toBe(202);
+
+    const call = await waitFor('the finished call', async () => {
+      const calls = await inspect<EmulatorCall[]>(
+        `calls?externalCallId=${encodeURIComponent(`${callId}@${start}`)}`,
+      );
+      const found = calls[0];
+      return found?.finished === true ? found : undefined;
+    });
+    expect(call).toMatchObject({ userId: 2, finishedBy: 2, duration: 42, statusCode: '200' });
+    await waitFor('the card to be gone', async () => {
+      const cards = await inspect<Card[]>('cards');
+      return cards.length === 0 ? true : undefined;
+    });
+  });
+});
