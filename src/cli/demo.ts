@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { startEmulator, type AppInstallation } from 'b24-emulator';
 import { startBridge, type Bridge } from '../bridge/index.ts';
 import { ConfigError, DEMO_PBX_TOKEN, demoDocument, parseConfig } from '../config/index.ts';
+import { startSimulator, type Simulator } from '../pbx/simulator/index.ts';
 
 export interface DemoOptions {
   port: number;
@@ -20,13 +21,19 @@ export interface DemoOptions {
 export interface Demo {
   bridge: Bridge;
   emulatorUrl: string;
+  simulator: Simulator | null;
   close(): Promise<void>;
 }
+
+/** Enough calls that a person watching the emulator's page sees cards pop within a minute. */
+const DEMO_CALLS_PER_MINUTE = 5;
 
 export async function startDemo(options: DemoOptions): Promise<Demo> {
   const host = options.host ?? '127.0.0.1';
   const emulator = await startEmulator({ port: options.emulatorPort, host });
   let bridge: Bridge | undefined;
+  let simulator: Simulator | null = null;
+  let stream: { stop(): void } | null = null;
   try {
     const clientId = 'local.b24bridge.demo';
     const clientSecret = randomBytes(24).toString('hex');
@@ -65,16 +72,35 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
           message: `the emulated portal could not install the bridge (install callback: ${String(status ?? installed.installCallback?.error ?? res.status)})`,
         },
       ]);
+    if (options.simulator) {
+      // The simulated office speaks the public PBX API over HTTP, like any PBX would. Short talks
+      // and few calls at once keep agents coming free, so a watcher sees every scenario soon.
+      simulator = await startSimulator({
+        bridgeUrl: bridge.url,
+        token: DEMO_PBX_TOKEN,
+        recordings: { host },
+        talkSec: [8, 25],
+        recordingDelaySec: [1, 4],
+      });
+      stream = simulator.steadyStream({ callsPerMinute: DEMO_CALLS_PER_MINUTE, maxConcurrentCalls: 2 });
+    }
   } catch (e) {
+    stream?.stop();
+    await simulator?.stop();
     await bridge?.close();
     await emulator.close();
     throw e;
   }
   const running = bridge;
+  const sim = simulator;
+  const calls = stream;
   return {
     bridge: running,
     emulatorUrl: emulator.url,
+    simulator: sim,
     close: async () => {
+      calls?.stop();
+      await sim?.stop();
       await running.close();
       await emulator.close();
     },
@@ -88,8 +114,8 @@ export function demoBanner(demo: Demo, simulatorAsked: boolean): string[] {
     `  admin:    ${demo.bridge.url}/`,
     `  emulator: ${demo.emulatorUrl}/_emulator/`,
     `  PBX API:  ${demo.bridge.url}/pbx/v1 (Authorization: Bearer ${DEMO_PBX_TOKEN})`,
-    simulatorAsked
-      ? '  PBX simulator: not available yet in this version; the PBX is whoever calls the API'
+    simulatorAsked && demo.simulator
+      ? `  PBX simulator: about ${DEMO_CALLS_PER_MINUTE} calls a minute from known and unknown callers`
       : '  no simulator: the PBX is whoever calls the API; commands wait at GET /pbx/v1/commands',
   ];
 }
