@@ -6,6 +6,8 @@ import { BitrixClient, type ClientOptions } from '../bitrix/index.ts';
 import { ConfigError, type BridgeConfig } from '../config/index.ts';
 import { buildServer, type BridgeServer, type InstallCallback, type ServerOptions } from '../server/index.ts';
 import { SqliteStore, type PortalRecord, type Store } from '../store/index.ts';
+import { dirname, join, resolve } from 'node:path';
+import { RecordingStore } from '../server/index.ts';
 import { registerLines, tokensOf, verifyInstall } from './install.ts';
 import { connectPortal, type ConnectContext, type PortalRuntime } from './portal.ts';
 
@@ -34,6 +36,13 @@ export interface Bridge {
 /** A webhook portal has no member_id of its own until asked; its host names it meanwhile. */
 const webhookMemberId = (url: string): string => `webhook:${new URL(url).host}`;
 
+/**
+ * The bridge's own client retry defaults: few, quick tries. The durable outbox is the long-term
+ * retry layer (it probes an unreachable portal and rewrites the card operations of calls that have
+ * ended); it only learns of an outage when the client gives up, so the client must give up soon.
+ */
+export const bridgeClientRetry = { maxAttempts: 2, minDelayMs: 200, maxDelayMs: 2_000 } as const;
+
 export async function startBridge(config: BridgeConfig, options: BridgeOptions = {}): Promise<Bridge> {
   if (config.store.kind !== 'sqlite')
     throw new ConfigError('CONFIG_INVALID', [
@@ -46,9 +55,27 @@ export async function startBridge(config: BridgeConfig, options: BridgeOptions =
       ? { clientId: bitrix.clientId, clientSecret: bitrix.clientSecret, oauthUrl: bitrix.oauthUrl }
       : undefined;
   const store = await SqliteStore.open({ path: config.store.path });
-  const client = new BitrixClient({ ...(options.client ?? {}), app, tokenStore: store.tokens });
+  const client = new BitrixClient({
+    retry: bridgeClientRetry,
+    ...(options.client ?? {}),
+    app,
+    tokenStore: store.tokens,
+  });
   const portals = new Map<string, PortalRuntime>();
-  const ctx: ConnectContext = { config, store, client, warn };
+  // Beside the database: the store's data directory is where the bridge keeps what it must find again.
+  const recordings = await RecordingStore.open(join(dirname(resolve(config.store.path)), 'recordings'));
+  /** Where the portal downloads recordings from: the public URL, else where the server listens. */
+  let baseUrl = config.server.publicUrl?.replace(/\/+$/, '') ?? '';
+  const ctx: ConnectContext = {
+    config,
+    store,
+    client,
+    warn,
+    recordings: {
+      recordings: async (ref) => (await recordings.get(ref)).content,
+      recordingUrl: (ref) => (baseUrl === '' ? undefined : `${baseUrl}/recordings/${ref}`),
+    },
+  };
 
   try {
     if (bitrix.mode === 'webhook') {
@@ -100,6 +127,7 @@ export async function startBridge(config: BridgeConfig, options: BridgeOptions =
     else {
       runtime = await connectPortal(ctx, record, tokens);
       portals.set(record.memberId, runtime);
+      wire(runtime);
     }
     await registerLines(runtime.api, config);
   }
@@ -114,15 +142,25 @@ export async function startBridge(config: BridgeConfig, options: BridgeOptions =
     config,
     outboxFor,
     ...(app ? { install } : {}),
+    recordings,
     logger: options.logger,
     health: () => ({
       portals: [...portals.values()].map((p) => ({ memberId: p.memberId, link: p.outbox.link })),
     }),
   });
+  /**
+   * Every step's transfers and originations reach the PBX, not only those of a PBX's own request:
+   * a timer's or a Bitrix24 result's step (the responsible manager found, S3) emits them too.
+   */
+  function wire(runtime: PortalRuntime): void {
+    runtime.outbox.on('pbx', ({ effects }) => server.router.dispatch(effects));
+  }
+  for (const runtime of portals.values()) wire(runtime);
   const host = options.host ?? config.server.host;
   const port = options.port ?? config.server.port;
   const address = await server.app.listen({ host, port });
   const url = address.replace('[::1]', 'localhost');
+  if (baseUrl === '') baseUrl = url;
 
   return {
     url,

@@ -5,7 +5,7 @@
 import type { BitrixClient, PortalApi, PortalTokens } from '../bitrix/index.ts';
 import { toEngineConfig, type BridgeConfig } from '../config/index.ts';
 import { createEngine, type DirectoryEntry } from '../core/index.ts';
-import { Outbox } from '../outbox/index.ts';
+import { Outbox, type OutboxOptions } from '../outbox/index.ts';
 import type { PortalRecord, Store } from '../store/index.ts';
 
 export interface PortalRuntime {
@@ -19,6 +19,8 @@ export interface ConnectContext {
   store: Store;
   client: BitrixClient;
   warn: (message: string) => void;
+  /** Uploaded recordings: read for a file upload, or served by URL (preferred). */
+  recordings?: Pick<OutboxOptions, 'recordings' | 'recordingUrl'> | undefined;
 }
 
 /** Extension → user from the portal's active users (UF_PHONE_INNER). */
@@ -58,6 +60,12 @@ export async function connectPortal(
     );
   }
   const engine = createEngine(toEngineConfig(config, directory, { onConflict: ctx.warn }));
-  const outbox = await Outbox.open({ portalId: record.memberId, store, engine, api });
+  const outbox = await Outbox.open({
+    portalId: record.memberId,
+    store,
+    engine,
+    api,
+    ...(ctx.recordings ?? {}),
+  });
   return { memberId: record.memberId, api, outbox };
 }

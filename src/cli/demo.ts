@@ -51,7 +51,13 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
       }),
     );
     if (!parsed.ok) throw parsed.error;
-    bridge = await startBridge(parsed.config, { port: options.port, host });
+    // Port 0: the public URL is not known before listening; the bridge then uses where it listens
+    // (the portal downloads uploaded recordings from it).
+    const config =
+      options.port === 0
+        ? { ...parsed.config, server: { ...parsed.config.server, publicUrl: undefined } }
+        : parsed.config;
+    bridge = await startBridge(config, { port: options.port, host });
     const res = await fetch(`${emulator.url}/_emulator/apps`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

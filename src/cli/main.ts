@@ -1,8 +1,9 @@
-/** The `b24-bridge` command line: `demo`, `serve --config FILE`, `status`. */
+/** The `b24-bridge` command line: `demo`, `serve --config FILE`, `status`, `replay`. */
 import { parseArgs } from 'node:util';
 import { startBridge } from '../bridge/index.ts';
 import { ConfigError, loadConfig } from '../config/index.ts';
 import { demoBanner, startDemo } from './demo.ts';
+import { replay } from './replay.ts';
 import { formatStatus, readStatus } from './status.ts';
 
 const usage = `Usage:
@@ -11,7 +12,10 @@ const usage = `Usage:
   b24-bridge serve [--config FILE]
       runs the bridge (the file, then B24_BRIDGE_* variables over it)
   b24-bridge status [--config FILE]
-      what waits for Bitrix24, per portal`;
+      what waits for Bitrix24, per portal
+  b24-bridge replay [--config FILE] [--portal MEMBER_ID] [--dry-run]
+      what waits (per portal: entries, oldest, calls), then delivers it now, while the bridge is
+      stopped; --dry-run only shows it`;
 
 function fail(message: string, code = 2): never {
   console.error(`b24-bridge: ${message}`);
@@ -47,6 +51,8 @@ async function main(argv: string[]): Promise<void> {
         'emulator-port': { type: 'string' },
         'no-simulator': { type: 'boolean', default: false },
         config: { type: 'string' },
+        portal: { type: 'string' },
+        'dry-run': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -80,7 +86,12 @@ async function main(argv: string[]): Promise<void> {
       const { config, warnings } = loadConfig(values.config === undefined ? {} : { file: values.config });
       for (const w of warnings) console.warn(`b24-bridge: ${w}`);
       const port = values.port === undefined ? undefined : portOf(values.port, '--port', 0);
-      const bridge = await startBridge(config, { port, logger: { level: config.logging.level } });
+      const retry = config.bitrix.retry;
+      const bridge = await startBridge(config, {
+        port,
+        logger: { level: config.logging.level },
+        ...(retry === undefined ? {} : { client: { retry } }),
+      });
       console.log(`b24-bridge listening on ${bridge.url}`);
       untilSignal(() => bridge.close());
       return;
@@ -88,6 +99,17 @@ async function main(argv: string[]): Promise<void> {
     case 'status': {
       const { config } = loadConfig(values.config === undefined ? {} : { file: values.config });
       for (const line of formatStatus(await readStatus(config))) console.log(line);
+      return;
+    }
+    case 'replay': {
+      const { config } = loadConfig(values.config === undefined ? {} : { file: values.config });
+      const outcome = await replay(config, {
+        portal: values.portal,
+        dryRun: values['dry-run'],
+        out: process.stdout,
+      });
+      // 1: something still waits (the portal cannot be reached), so a script can try again later.
+      if (!outcome.complete) process.exitCode = 1;
       return;
     }
     default:

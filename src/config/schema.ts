@@ -154,6 +154,33 @@ const rateLimit = z
   })
   .prefault({ rate: 2, burst: 50 });
 
+const wholeMs = (what: string) =>
+  z
+    .number({ error: `expected ${what} in milliseconds, a whole number ≥ 0` })
+    .int({ error: `expected ${what} in milliseconds, a whole number ≥ 0` })
+    .min(0, { error: `expected ${what} in milliseconds, a whole number ≥ 0` })
+    .max(600_000, { error: `expected ${what} in milliseconds, at most 600000` });
+
+/**
+ * How hard the client tries one request before it gives the failure to the outbox. The outbox
+ * waits out an outage by itself (probes), and only sees the link down once the client gives up:
+ * with the client's defaults (5 tries, portal-wide pauses growing to 30 s) that takes minutes
+ * with a long queue. Fewer, quicker tries let the outbox take over sooner. Absent: the bridge's
+ * own short defaults (`bridgeClientRetry`: 2 tries, 200 ms to 2 s).
+ */
+const retry = z
+  .strictObject({
+    maxAttempts: z
+      .number({ error: 'expected a whole number from 1 to 20' })
+      .int({ error: 'expected a whole number from 1 to 20' })
+      .min(1, { error: 'expected a whole number from 1 to 20' })
+      .max(20, { error: 'expected a whole number from 1 to 20' })
+      .optional(),
+    minDelayMs: wholeMs('the first pause').optional(),
+    maxDelayMs: wholeMs('the longest pause').optional(),
+  })
+  .optional();
+
 export const bitrixSchema = z.discriminatedUnion(
   'mode',
   [
@@ -165,12 +192,14 @@ export const bitrixSchema = z.discriminatedUnion(
       /** The OAuth server; the demo points it at the emulator. */
       oauthUrl: httpUrl('the OAuth token URL').optional(),
       rateLimit,
+      retry,
     }),
     z.strictObject({
       /** An incoming webhook of one portal: `https://<portal>/rest/<user>/<secret>/`. */
       mode: z.literal('webhook'),
       url: secret(httpUrl('the incoming webhook URL')),
       rateLimit,
+      retry,
     }),
   ],
   { error: 'expected mode "app" or "webhook"' },

@@ -8,6 +8,6 @@ export {
   type OutboxEvents,
   type OutboxOptions,
 } from './outbox.ts';
-export type { OutboxApi, RecordingSource, EntryResult } from './submit.ts';
+export type { OutboxApi, RecordingSource, RecordingUrl, EntryResult } from './submit.ts';
 export { defaultDeliveryPolicy, type DeliveryPolicy } from './policy.ts';
 export { outageRewrites, planDelivery, type DeliveryPlan, type PlanContext } from './plan.ts';

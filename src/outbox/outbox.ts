@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import {
   BitrixError,
@@ -26,6 +27,7 @@ import {
   type EntryResult,
   type OutboxApi,
   type RecordingSource,
+  type RecordingUrl,
   type Submitted,
 } from './submit.ts';
 
@@ -41,6 +43,8 @@ export interface OutboxOptions {
   clock?: Clock | undefined;
   policy?: Partial<DeliveryPolicy> | undefined;
   recordings?: RecordingSource | undefined;
+  /** Where the portal downloads an uploaded recording (preferred to uploading its bytes). */
+  recordingUrl?: RecordingUrl | undefined;
 }
 
 export interface AcceptOptions {
@@ -73,6 +77,12 @@ export interface OutboxEvents {
   /** An entry changed its status after an answer, or was dropped/failed by the planner. */
   entry: [EntryEvent];
   link: [{ state: LinkState; code: string | undefined }];
+  /**
+   * A stored step told the PBX something (a plan, a transfer, an origination): from `accept`, and
+   * equally from the outbox's own steps (a timer, a Bitrix24 result such as `bitrix.responsible`),
+   * whose effects no caller would otherwise see. Emitted once per stored step, never for a repeat.
+   */
+  pbx: [{ input: EngineInput; effects: PbxEffect[] }];
   /** Nothing open: every entry is done, dropped or failed. */
   idle: [];
   /** Background work (a result, a timer, the pump) could not be stored; it is retried. */
@@ -86,6 +96,8 @@ function isLinkFailure(e: BitrixError): boolean {
   if (e.code === 'DEPENDENCY_FAILED' && e.cause instanceof BitrixError) return isLinkFailure(e.cause);
   return linkCodes.has(e.code);
 }
+
+const isPbxEffect = (e: Effect): e is PbxEffect => e.type.startsWith('pbx.');
 
 const isCallNotFound = (e: BitrixError): boolean =>
   e.code === 'PORTAL_ERROR' && /call is not found/i.test(e.portalDescription ?? '');
@@ -196,6 +208,38 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     );
   }
 
+  /**
+   * Steps the engine with every input in order and stores them all in ONE transaction, all or
+   * nothing: a PBX batch that cannot be stored leaves nothing behind, so its repeat is whole.
+   *
+   * The store writes one journal row per commit, so the batch is one commit. Its dedupe key is the
+   * single event's own key for a batch of one (the same as `accept`), and a digest of every
+   * event's key otherwise: the PBX's repeat of the same request is recognised whole.
+   * TODO(store): a `commitSteps` with a journal row per input would also recognise one event
+   * repeated inside a different batch; until then that relies on the engine ignoring repeats.
+   */
+  acceptMany(
+    inputs: readonly { input: EngineInput; dedupeKey?: string | undefined }[],
+    options: { now?: number | undefined } = {},
+  ): Promise<AcceptResult> {
+    if (this.closed) return Promise.reject(new StoreError('STORE_CLOSED', 'the outbox is closed'));
+    const first = inputs[0];
+    if (first === undefined) return Promise.resolve({ duplicate: false, pbx: [] });
+    if (inputs.length === 1)
+      return this.accept(first.input, { dedupeKey: first.dedupeKey, now: options.now });
+    const keys = inputs.map((i) => i.dedupeKey);
+    const dedupeKey = keys.every((k) => k !== undefined)
+      ? `batch:${createHash('sha256').update(keys.join('\n')).digest('hex').slice(0, 32)}`
+      : null;
+    return this.serial(() =>
+      this.stepMany(
+        inputs.map((i) => i.input),
+        options.now ?? this.clock.now(),
+        dedupeKey,
+      ),
+    );
+  }
+
   /** Resolves once nothing is open (every entry done, dropped or failed). */
   whenIdle(): Promise<void> {
     if (this.isIdle) return Promise.resolve();
@@ -252,7 +296,54 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     this.applyTimers(effects);
     if (newEntries.length > 0 || entryUpdates.length > 0) this.schedulePump();
     this.emit('accepted', { input, duplicate: false, entries: newEntries.length });
-    return { duplicate: false, pbx: effects.filter((e): e is PbxEffect => e.type.startsWith('pbx.')) };
+    const pbx = effects.filter(isPbxEffect);
+    if (pbx.length > 0) this.emit('pbx', { input, effects: pbx });
+    return { duplicate: false, pbx };
+  }
+
+  /** `step` over several inputs, committed as one: the state only changes if the commit lands. */
+  private async stepMany(
+    inputs: readonly EngineInput[],
+    now: number,
+    dedupeKey: string | null,
+  ): Promise<AcceptResult> {
+    const before = this.state;
+    let state = before;
+    const steps: { input: EngineInput; effects: readonly Effect[] }[] = [];
+    for (const input of inputs) {
+      const out = this.o.engine.step(state, input, now);
+      state = out.state;
+      steps.push({ input, effects: out.effects });
+    }
+    const shards: Record<string, Record<string, unknown>> = {};
+    for (const [key, shard] of Object.entries(state.shards)) {
+      if (before.shards[key] !== shard) shards[key] = shard;
+    }
+    const newEntries = steps.flatMap((s) => s.effects.filter(isBitrixEffect).map((e) => toNewEntry(e, now)));
+    const outcome = await this.o.store.commitStep({
+      portalId: this.o.portalId,
+      now,
+      input: { type: 'pbx.batch', dedupeKey, payload: inputs },
+      engine: { version: state.version, seq: state.seq, shards },
+      newEntries,
+      entryUpdates: [],
+    });
+    if (!outcome.stored) {
+      for (const input of inputs) this.emit('accepted', { input, duplicate: true, entries: 0 });
+      return { duplicate: true, pbx: [] };
+    }
+    this.state = state;
+    const pbx: PbxEffect[] = [];
+    for (const s of steps) {
+      this.applyTimers(s.effects);
+      const entries = s.effects.filter(isBitrixEffect).length;
+      this.emit('accepted', { input: s.input, duplicate: false, entries });
+      const mine = s.effects.filter(isPbxEffect);
+      if (mine.length > 0) this.emit('pbx', { input: s.input, effects: mine });
+      pbx.push(...mine);
+    }
+    if (newEntries.length > 0) this.schedulePump();
+    return { duplicate: false, pbx };
   }
 
   private applyTimers(effects: readonly Effect[]): void {
@@ -360,6 +451,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
         target,
         { orderKey: entry.callKey, label: entry.opId },
         this.o.recordings,
+        this.o.recordingUrl,
       );
     } catch (error) {
       submitted = { result: Promise.reject(error instanceof Error ? error : new Error(String(error))) };

@@ -39,6 +39,12 @@ export interface OutboxApi {
 /** Where recordings uploaded by a PBX (`contentRef`) are read from; the engine never holds bytes. */
 export type RecordingSource = (contentRef: string) => Promise<Uint8Array>;
 
+/**
+ * The URL at which the portal can download an uploaded recording (the bridge serves it), or
+ * undefined when there is none: then the bytes are uploaded as a file.
+ */
+export type RecordingUrl = (contentRef: string) => string | undefined;
+
 /** What a settled entry yields, as stored in its `result`. */
 export type EntryResult =
   | { kind: 'register'; call: RegisteredCall }
@@ -73,6 +79,7 @@ export function submitEntry(
   callId: CallIdInput | null,
   options: SubmitOptions,
   recordings: RecordingSource | undefined,
+  recordingUrl?: RecordingUrl,
 ): Submitted {
   const need = (): CallIdInput => {
     if (callId === null) throw new TypeError(`${payload.opId}: no CALL_ID to send ${payload.type} with`);
@@ -139,6 +146,15 @@ export function submitEntry(
         return { result: p.then((r) => ({ kind: 'record', fileId: r.fileId })) };
       }
       const ref = payload.contentRef;
+      // By URL when the bridge serves it: RECORD_URL rides in a batch, a file upload cannot.
+      const served = ref === undefined ? undefined : recordingUrl?.(ref);
+      if (served !== undefined) {
+        const p = api.externalCall.attachRecordUrl(
+          { callId: target, recordUrl: served, filename: payload.filename },
+          options,
+        );
+        return { result: p.then((r) => ({ kind: 'record', fileId: r.fileId })) };
+      }
       if (ref === undefined || recordings === undefined) {
         throw new TypeError(`${payload.opId}: a recording without a URL and no recording source`);
       }

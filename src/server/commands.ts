@@ -46,7 +46,8 @@ export class CommandBoard {
       held = new Map();
       this.byPbx.set(pbxId, held);
     }
-    if (held.has(command.commandId)) return;
+    // Acknowledged already: a late second dispatch of the same command must not queue it again.
+    if (held.has(command.commandId) || this.acked.has(`${pbxId}\n${command.commandId}`)) return;
     held.set(command.commandId, { command, handedOutUntil: 0 });
     const waiter = this.waiters.get(pbxId)?.values().next().value;
     if (waiter) {

@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { BridgeConfig } from '../config/index.ts';
 import type { PbxEffect } from '../core/index.ts';
 import type { Outbox } from '../outbox/index.ts';
-import { commandOf, type PbxCommand, type PlanStep, type RouteRequested } from '../pbx/index.ts';
+import { type PbxCommand, type PlanStep, type RouteRequested } from '../pbx/index.ts';
 import {
   authenticatePbx,
   DEFAULT_MAX_BODY_BYTES,
@@ -25,18 +25,24 @@ import {
   type ApiEvent,
   type StoreRecording,
 } from '../pbx/webhook/index.ts';
+import { CommandRouter } from './command-router.ts';
 import type { CommandBoard } from './commands.ts';
 import { ServerError } from './errors.ts';
 import { fallbackPlan } from './fallback-plan.ts';
 
-/** What the PBX API needs of an outbox: stepping the engine durably. */
-export type EventIntake = Pick<Outbox, 'accept'>;
+/**
+ * What the PBX API needs of an outbox: stepping the engine durably. `acceptMany` stores a batch
+ * all or nothing; an intake without it (a test's stand-in) gets the events one by one.
+ */
+export type EventIntake = Pick<Outbox, 'accept'> & Partial<Pick<Outbox, 'acceptMany'>>;
 
 export interface PbxApiOptions {
   config: BridgeConfig;
   /** The outbox of the portal a PBX's calls belong to; undefined while no portal is connected. */
   outboxFor: (pbxId: string) => EventIntake | undefined;
   commands: CommandBoard;
+  /** Carries transfers/originations to their PBX; by default straight onto `commands`. */
+  router?: CommandRouter | undefined;
   /** Where inline recordings (`contentBase64`) go; without it they are refused (503). */
   storeRecording?: StoreRecording | undefined;
   /** `POST /route` answers the configured fallback plan after this long. Default 300 ms. */
@@ -79,9 +85,15 @@ export function registerPbxApi(app: FastifyInstance, options: PbxApiOptions): vo
     if (!outbox) throw new ServerError('NO_PORTAL', 503, 'no Bitrix24 portal is connected yet; repeat later');
     return outbox;
   };
-  /** Transfers and originations go to the PBX's queue of commands; plans are answered in place. */
+  const router =
+    options.router ??
+    new CommandRouter({ pbxes: config.pbx.map((p) => ({ id: p.id, token: p.token })), board: commands });
+  /**
+   * Transfers and originations go to the PBX; plans are answered in place. The bridge also hands
+   * the outbox's `pbx` events to the same router (steps of timers and results); it acts once.
+   */
   const dispatch = (pbxId: string, effects: readonly PbxEffect[]): void => {
-    for (const effect of effects) if (effect.type !== 'pbx.plan') commands.post(pbxId, commandOf(effect));
+    router.dispatch(effects, pbxId);
   };
 
   app.register(
@@ -114,13 +126,21 @@ export function registerPbxApi(app: FastifyInstance, options: PbxApiOptions): vo
           receivedAt,
           storeRecording: options.storeRecording ?? noRecordingStore,
         });
-        // One after the other, each stored before the next: a store failure midway answers 503,
-        // and the PBX's repeat of the whole request steps only the rest (same dedupe keys).
-        for (const [index, event] of events.entries()) {
+        const inputs = events.map((event, index) => {
           const apiEvent = parsed.value[index];
-          const dedupeKey = apiEvent === undefined ? undefined : dedupeKeyOf(pbxId, apiEvent, raw, index);
-          const result = await outbox.accept(event, { dedupeKey });
-          dispatch(pbxId, result.pbx);
+          router.remember(pbxId, event.callId);
+          return {
+            input: event,
+            dedupeKey: apiEvent === undefined ? undefined : dedupeKeyOf(pbxId, apiEvent, raw, index),
+          };
+        });
+        if (outbox.acceptMany) {
+          // All or nothing: a store failure answers 503 with nothing stored, and the repeat is whole.
+          dispatch(pbxId, (await outbox.acceptMany(inputs)).pbx);
+        } else {
+          // One after the other, each stored before the next: the repeat steps only the rest.
+          for (const i of inputs)
+            dispatch(pbxId, (await outbox.accept(i.input, { dedupeKey: i.dedupeKey })).pbx);
         }
         return reply.status(202).send({ accepted: events.length });
       });
@@ -191,6 +211,7 @@ export function registerPbxApi(app: FastifyInstance, options: PbxApiOptions): vo
     if (!outbox) return fallback();
     let timer: NodeJS.Timeout | undefined;
     let late = false;
+    router.remember(pbxId, request.callId);
     const engineAnswer = outbox.accept(request).then(
       (result) => {
         dispatch(pbxId, result.pbx);

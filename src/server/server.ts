@@ -5,8 +5,10 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { BridgeConfig } from '../config/index.ts';
 import type { StoreRecording } from '../pbx/webhook/index.ts';
+import { CommandRouter } from './command-router.ts';
 import { CommandBoard } from './commands.ts';
-import { handleError } from './errors.ts';
+import { handleError, ServerError } from './errors.ts';
+import { RecordingStoreError, type RecordingStore } from './recordings.ts';
 import { registerInstall, type InstallHandler } from './install.ts';
 import { registerPbxApi, type EventIntake } from './pbx-api.ts';
 
@@ -16,8 +18,13 @@ export interface ServerOptions {
   outboxFor: (pbxId: string) => EventIntake | undefined;
   /** Commands waiting for the PBXes; a fresh in-memory board by default. */
   commands?: CommandBoard | undefined;
+  /** Carries transfers/originations to their PBX (commandUrl or long poll); one over `commands` by default. */
+  router?: CommandRouter | undefined;
   /** The install callback; without it `/bitrix/install` is not served (webhook mode). */
   install?: InstallHandler | undefined;
+  /** Inline recordings: stored here and served to the portal at `GET /recordings/<ref>`. */
+  recordings?: RecordingStore | undefined;
+  /** Instead of `recordings` (tests): where inline recordings go; nothing is served then. */
   storeRecording?: StoreRecording | undefined;
   routeTimeoutMs?: number | undefined;
   /** What `/healthz` adds to `{status: "ok"}`. */
@@ -28,6 +35,7 @@ export interface ServerOptions {
 export interface BridgeServer {
   app: FastifyInstance;
   commands: CommandBoard;
+  router: CommandRouter;
 }
 
 export function buildServer(options: ServerOptions): BridgeServer {
@@ -37,6 +45,18 @@ export function buildServer(options: ServerOptions): BridgeServer {
     requestTimeout: 60_000,
   });
   const commands = options.commands ?? new CommandBoard();
+  const recordings = options.recordings;
+  const router =
+    options.router ??
+    new CommandRouter({
+      pbxes: options.config.pbx.map((p) => ({ id: p.id, token: p.token, commandUrl: p.commandUrl })),
+      board: commands,
+      onPostFailed: (pbxId, commandId, reason) =>
+        app.log.warn(
+          { pbxId, commandId, reason },
+          'PBX command URL did not take the command; it waits at the long poll',
+        ),
+    });
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send({
@@ -55,11 +75,35 @@ export function buildServer(options: ServerOptions): BridgeServer {
     config: options.config,
     outboxFor: options.outboxFor,
     commands,
-    storeRecording: options.storeRecording,
+    router,
+    storeRecording: options.storeRecording ?? (recordings ? (upload) => recordings.put(upload) : undefined),
     routeTimeoutMs: options.routeTimeoutMs,
     onLateRoute: (pbxId, callId) => app.log.warn({ pbxId, callId }, 'route answered with the fallback plan'),
   });
+  if (recordings) {
+    // No token: the portal fetches the URL it was given, and the ref itself is unguessable.
+    app.get('/recordings/:ref', async (request, reply) => {
+      const { ref } = request.params as { ref: string };
+      let file;
+      try {
+        file = await recordings.get(ref);
+      } catch (cause) {
+        if (cause instanceof RecordingStoreError && cause.code === 'RECORDING_NOT_FOUND')
+          throw new ServerError('RECORDING_NOT_FOUND', 404, 'no such recording', { cause });
+        throw cause;
+      }
+      const name = (file.filename ?? `${ref.slice(0, 16)}.mp3`).replace(/[^\w.-]/g, '_');
+      return reply
+        .header('content-type', 'application/octet-stream')
+        .header('content-disposition', `attachment; filename="${name}"`)
+        .header('cache-control', 'private, max-age=86400')
+        .send(file.content);
+    });
+  }
   if (options.install) registerInstall(app, options.install);
-  app.addHook('onClose', () => commands.close());
-  return { app, commands };
+  app.addHook('onClose', () => {
+    router.close();
+    commands.close();
+  });
+  return { app, commands, router };
 }

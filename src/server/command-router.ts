@@ -1,0 +1,120 @@
+/**
+ * Carries the engine's transfers and originations to the PBX whose call they are about: POSTed to
+ * the PBX's `commandUrl` when it has one (a 2xx acknowledges the command), otherwise queued on the
+ * CommandBoard for `GET /pbx/v1/commands`. Effects may reach it twice (the answer of `accept` and
+ * the outbox's `pbx` event of the same step): it acts on a `commandId` once.
+ */
+import type { PbxEffect } from '../core/index.ts';
+import { commandOf, type PbxCommand } from '../pbx/index.ts';
+import type { CommandBoard } from './commands.ts';
+
+const MAX_REMEMBERED = 10_000;
+
+export interface CommandTarget {
+  id: string;
+  /** A secret (it may carry credentials): never logged. */
+  commandUrl?: string | undefined;
+  token: string;
+}
+
+export interface CommandRouterOptions {
+  pbxes: readonly CommandTarget[];
+  board: CommandBoard;
+  /** POST attempts before a command falls back to the long poll. Default 5. */
+  attempts?: number | undefined;
+  /** First delay between attempts (doubling). Default 500 ms. */
+  retryDelayMs?: number | undefined;
+  fetch?: typeof fetch | undefined;
+  /** Told when a POST failed for good (the command then waits at the long poll). */
+  onPostFailed?: ((pbxId: string, commandId: string, reason: string) => void) | undefined;
+}
+
+/** A bounded set: the oldest members are forgotten first (a Set keeps insertion order). */
+class Recent<K, V> {
+  private readonly map = new Map<K, V>();
+  get(key: K): V | undefined {
+    return this.map.get(key);
+  }
+  set(key: K, value: V): void {
+    this.map.delete(key);
+    this.map.set(key, value);
+    if (this.map.size > MAX_REMEMBERED) {
+      const oldest = this.map.keys().next();
+      if (oldest.done !== true) this.map.delete(oldest.value);
+    }
+  }
+}
+
+export class CommandRouter {
+  private readonly callOwners = new Recent<string, string>();
+  private readonly sent = new Recent<string, true>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private closed = false;
+
+  constructor(private readonly o: CommandRouterOptions) {}
+
+  /** Which PBX reported a call (by the PBX's own `callId`): its commands go back there. */
+  remember(pbxId: string, callId: string): void {
+    this.callOwners.set(callId, pbxId);
+  }
+
+  /** Transfers and originations of any step; plans are answered in place by `/route`. */
+  dispatch(effects: readonly PbxEffect[], pbxIdHint?: string): void {
+    for (const effect of effects) {
+      if (effect.type === 'pbx.plan') continue;
+      if (this.sent.get(effect.commandId)) continue;
+      // A call the bridge started itself (click-to-call) belongs to no PBX yet: the first one.
+      const pbxId = pbxIdHint ?? this.callOwners.get(effect.callId) ?? this.o.pbxes[0]?.id;
+      if (pbxId === undefined) continue;
+      this.sent.set(effect.commandId, true);
+      this.callOwners.set(effect.callId, pbxId);
+      const command = commandOf(effect);
+      const target = this.o.pbxes.find((p) => p.id === pbxId);
+      if (target?.commandUrl === undefined) this.o.board.post(pbxId, command);
+      else void this.post(target, command, target.commandUrl, 1);
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+  }
+
+  private async post(
+    target: CommandTarget,
+    command: PbxCommand,
+    url: string,
+    attempt: number,
+  ): Promise<void> {
+    if (this.closed) return;
+    const attempts = this.o.attempts ?? 5;
+    let reason: string;
+    try {
+      const res = await (this.o.fetch ?? fetch)(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${target.token}` },
+        body: JSON.stringify(command),
+        signal: AbortSignal.timeout(10_000),
+      });
+      await res.arrayBuffer().catch(() => undefined);
+      if (res.ok) return;
+      reason = `HTTP ${String(res.status)}`;
+    } catch (e) {
+      // The URL may hold credentials: only the error's code or name goes into the reason.
+      reason = (e as { code?: string }).code ?? (e as Error).name;
+    }
+    if (attempt >= attempts) {
+      this.o.onPostFailed?.(target.id, command.commandId, reason);
+      // Not lost: the PBX can still fetch it.
+      this.o.board.post(target.id, command);
+      return;
+    }
+    const delay = (this.o.retryDelayMs ?? 500) * 2 ** (attempt - 1);
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      void this.post(target, command, url, attempt + 1);
+    }, delay);
+    this.timers.add(timer);
+  }
+}
