@@ -133,6 +133,12 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   private linkState: LinkState = 'up';
   private probeFailures = 0;
   private probeDue = false;
+  /**
+   * After a restart the outbox cannot know whether the portal was reachable meanwhile: the first
+   * delivery treats calls that have already ended as an outage would (no card for a call that is
+   * over), whatever the link state.
+   */
+  private reconcileEnded = false;
   private cancelProbe: (() => void) | null = null;
   private retry: { at: number; cancel: () => void } | null = null;
   private pumpQueued = false;
@@ -175,6 +181,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     }
     await store.requeueInFlight(portalId, (options.clock ?? systemClock).now());
     const outbox = new Outbox(options, state);
+    outbox.reconcileEnded = true;
     for (const call of allCalls(state)) {
       for (const [name, at] of Object.entries(call.timers)) outbox.armTimer(`${call.key}#${name}`, at);
     }
@@ -402,7 +409,8 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     }
     const inFlightHere = new Set(this.inFlight.keys());
     let entries = await this.o.store.openCalls(this.o.portalId);
-    if (probe) {
+    if (probe || this.reconcileEnded) {
+      this.reconcileEnded = false;
       const rewrites = outageRewrites(entries, (key) => this.callEnded(key), inFlightHere);
       if (rewrites.length > 0) {
         await this.o.store.updateEntries(rewrites, now);
