@@ -1,6 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDemoProcess, stopProcess } from './processes.ts';
 
 /**
  * Scenario 1 through the HTTP API alone, with the bridge as a real process (`b24-bridge demo
@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
  * hides it at hang-up, and is finished by her with the duration of the PBX's `at` times once the
  * recording arrives.
  */
-const bin = fileURLToPath(new URL('../../bin/b24-bridge.js', import.meta.url));
 
 interface EmulatorCall {
   externalCallId: string | null;
@@ -52,37 +51,16 @@ async function send(events: unknown): Promise<Response> {
 
 describe('the demo as a process: scenario 1 over the PBX API', () => {
   beforeAll(async () => {
-    child = spawn(process.execPath, [bin, 'demo', '--no-simulator', '--port', '0', '--emulator-port', '0'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the demo did not start:\n${out}\n${err}`)), 15_000);
-      child.once('exit', (code) =>
-        reject(new Error(`the demo exited with ${String(code)}:\n${out}\n${err}`)),
-      );
-      child.stdout?.on('data', (d: Buffer) => {
-        out += d.toString();
-        const admin = /admin:\s+(http:\/\/\S+?)\/?\s/.exec(out);
-        const emulator = /emulator:\s+(http:\/\/\S+?)\/_emulator\/?\s/.exec(out);
-        if (admin?.[1] !== undefined && emulator?.[1] !== undefined) {
-          bridgeUrl = admin[1];
-          emulatorUrl = emulator[1];
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
+    ({ child, bridgeUrl, emulatorUrl } = await startDemoProcess([
+      '--no-simulator',
+      '--port',
+      '0',
+      '--emulator-port',
+      '0',
+    ]));
   });
 
-  afterAll(async () => {
-    if (child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
-  });
+  afterAll(() => stopProcess(child));
 
   it('shows the card to user 2, hides it, and finishes the call with its recording', async () => {
     const start = Date.parse('2026-03-10T12:00:00.000Z');

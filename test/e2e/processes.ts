@@ -310,3 +310,38 @@ export function entryCounts(sqlitePath: string): Record<string, number> {
     db.close();
   }
 }
+
+export interface DemoProcess {
+  child: ChildProcess;
+  bridgeUrl: string;
+  emulatorUrl: string;
+}
+
+/** `b24-bridge demo …` as a real process, resolved once it has printed its admin and emulator URLs. */
+export function startDemoProcess(args: readonly string[]): Promise<DemoProcess> {
+  const child = spawn(process.execPath, [bridgeBin, 'demo', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  return new Promise<DemoProcess>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the demo did not start:\n${out}\n${err}`)), 15_000);
+    child.once('exit', (code) => reject(new Error(`the demo exited with ${String(code)}:\n${out}\n${err}`)));
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const admin = /admin:\s+(http:\/\/\S+?)\/?\s/.exec(out);
+      const emulator = /emulator:\s+(http:\/\/\S+?)\/_emulator\/?\s/.exec(out);
+      if (admin?.[1] !== undefined && emulator?.[1] !== undefined) {
+        clearTimeout(timer);
+        resolve({ child, bridgeUrl: admin[1], emulatorUrl: emulator[1] });
+      }
+    });
+  });
+}
+
+/** SIGTERM, then wait for the process to be gone. */
+export async function stopProcess(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}

@@ -1,13 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDemoProcess, stopProcess } from './processes.ts';
 
 /**
  * Scenarios 2a, 2b, 3, 5 and 6 through the HTTP API alone, with the bridge as a real process
  * (`b24-bridge demo --no-simulator`, the emulator in it): the test plays the PBX, and judges by the
  * emulator's `/_emulator/` state. S4 (click-to-call) needs the portal's events (issue 7).
  */
-const bin = fileURLToPath(new URL('../../bin/b24-bridge.js', import.meta.url));
 
 interface EmulatorCall {
   callId: string;
@@ -98,37 +97,16 @@ const noCards = (): Promise<true> =>
 
 describe('the demo as a process: scenarios 2, 3, 5, 6 over the PBX API', () => {
   beforeAll(async () => {
-    child = spawn(process.execPath, [bin, 'demo', '--no-simulator', '--port', '0', '--emulator-port', '0'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the demo did not start:\n${out}\n${err}`)), 15_000);
-      child.once('exit', (code) =>
-        reject(new Error(`the demo exited with ${String(code)}:\n${out}\n${err}`)),
-      );
-      child.stdout?.on('data', (d: Buffer) => {
-        out += d.toString();
-        const admin = /admin:\s+(http:\/\/\S+?)\/?\s/.exec(out);
-        const emulator = /emulator:\s+(http:\/\/\S+?)\/_emulator\/?\s/.exec(out);
-        if (admin?.[1] !== undefined && emulator?.[1] !== undefined) {
-          bridgeUrl = admin[1];
-          emulatorUrl = emulator[1];
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
+    ({ child, bridgeUrl, emulatorUrl } = await startDemoProcess([
+      '--no-simulator',
+      '--port',
+      '0',
+      '--emulator-port',
+      '0',
+    ]));
   });
 
-  afterAll(async () => {
-    if (child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
-  });
+  afterAll(() => stopProcess(child));
 
   it('S2a: an unknown caller on Sales rings 101, 102, 103 at once; the answer hides the others', async () => {
     const { callId, at, start } = newCall('s2a');
