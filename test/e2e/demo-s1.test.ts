@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDemoProcess, stopProcess } from './processes.ts';
+import { sendEvents, startDemoProcess, stopProcess, waitFor } from './processes.ts';
 
 /**
  * Scenario 1 through the HTTP API alone, with the bridge as a real process (`b24-bridge demo
@@ -26,28 +26,12 @@ let child: ChildProcess;
 let bridgeUrl = '';
 let emulatorUrl = '';
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (let delay = 20; Date.now() < deadline; delay = Math.min(delay * 2, 250)) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, delay));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 async function inspect<T>(path: string): Promise<T> {
   const res = await fetch(`${emulatorUrl}/_emulator/${path}`);
   return (await res.json()) as T;
 }
 
-async function send(events: unknown): Promise<Response> {
-  return fetch(`${bridgeUrl}/pbx/v1/events`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: 'Bearer demo-token' },
-    body: JSON.stringify(events),
-  });
-}
+const send = (events: unknown): Promise<Response> => sendEvents(bridgeUrl, events);
 
 describe('the demo as a process: scenario 1 over the PBX API', () => {
   beforeAll(async () => {

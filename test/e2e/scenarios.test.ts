@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDemoProcess, stopProcess } from './processes.ts';
+import { sendEvents, startDemoProcess, stopProcess, waitFor } from './processes.ts';
 
 /**
  * Scenarios 2a, 2b, 3, 5 and 6 through the HTTP API alone, with the bridge as a real process
@@ -37,16 +37,6 @@ const auth = { authorization: 'Bearer demo-token' };
 const base = Date.now();
 let n = 0;
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (let delay = 20; Date.now() < deadline; delay = Math.min(delay * 2, 200)) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, delay));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 async function inspect<T>(path: string): Promise<T> {
   const res = await fetch(`${emulatorUrl}/_emulator/${path}`);
   return (await res.json()) as T;
@@ -61,7 +51,7 @@ async function post(path: string, body: unknown): Promise<Response> {
 }
 
 async function send(events: unknown): Promise<void> {
-  const res = await post('/pbx/v1/events', events);
+  const res = await sendEvents(bridgeUrl, events);
   expect(res.status, await res.clone().text()).toBe(202);
 }
 
