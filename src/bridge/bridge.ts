@@ -85,6 +85,7 @@ export async function startBridge(config: BridgeConfig, options: BridgeOptions =
         clientEndpoint: null,
         authKind: 'webhook',
         webhookUrl: bitrix.url,
+        applicationToken: null,
       };
       await store.savePortal(record, Date.now());
       portals.set(record.memberId, await connectPortal(ctx, record));
@@ -118,10 +119,9 @@ export async function startBridge(config: BridgeConfig, options: BridgeOptions =
       clientEndpoint: callback.clientEndpoint,
       authKind: 'oauth',
       webhookUrl: null,
+      applicationToken: callback.applicationToken ?? null,
     };
     await store.savePortal(record, Date.now());
-    // TODO(issue 7): keep callback.applicationToken (the store has no field for it yet) to check
-    // the portal's events.
     let runtime = portals.get(record.memberId);
     if (runtime) await client.setTokens(record.memberId, tokens);
     else {

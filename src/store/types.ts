@@ -20,6 +20,11 @@ export interface PortalRecord {
   authKind: 'oauth' | 'webhook';
   /** A secret: never logged. */
   webhookUrl: string | null;
+  /**
+   * The install's `application_token` (OAuth apps): every event of this portal must carry it.
+   * A secret: never logged. Null for webhook portals and until an install stored one.
+   */
+  applicationToken: string | null;
 }
 
 /** The engine state of one portal as stored: its counter and its shards of calls (JSON). */
@@ -109,6 +114,12 @@ export interface Store {
   savePortal(portal: PortalRecord, now: number): Promise<void>;
   getPortal(memberId: string): Promise<PortalRecord | undefined>;
   listPortals(): Promise<PortalRecord[]>;
+  /**
+   * The app was uninstalled: the portal, its tokens and its engine state go, and its open outbox
+   * entries are dropped (the portal would refuse them). The journal and finished entries stay
+   * for the record. A later install starts afresh.
+   */
+  deletePortal(memberId: string, now: number): Promise<void>;
 
   loadEngine(portalId: string): Promise<StoredEngine | undefined>;
   /** Journal + engine shards + new entries + entry updates, in one transaction. */

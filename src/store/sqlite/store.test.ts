@@ -149,19 +149,25 @@ describe('SqliteStore', () => {
   it('keeps portals and their tokens (the client’s TokenStore)', async () => {
     const path = tempPath();
     const store = await SqliteStore.open({ path });
-    await store.savePortal(
-      { memberId: 'm1', domain: 'a.bitrix24.ru', clientEndpoint: null, authKind: 'oauth', webhookUrl: null },
-      1,
-    );
+    const m1 = {
+      memberId: 'm1',
+      domain: 'a.bitrix24.ru',
+      clientEndpoint: null,
+      authKind: 'oauth',
+      webhookUrl: null,
+      applicationToken: 'app-token-1',
+    } as const;
+    await store.savePortal(m1, 1);
     await store.tokens.save('m1', { accessToken: 'a', refreshToken: 'r', expiresAt: 5 });
     await store.tokens.save('m1', { accessToken: 'a2', refreshToken: 'r2', expiresAt: 6 });
     await store.close();
     const again = await SqliteStore.open({ path });
     expect(await again.tokens.get('m1')).toEqual({ accessToken: 'a2', refreshToken: 'r2', expiresAt: 6 });
     expect(await again.tokens.get('m2')).toBeUndefined();
-    expect(await again.listPortals()).toEqual([
-      { memberId: 'm1', domain: 'a.bitrix24.ru', clientEndpoint: null, authKind: 'oauth', webhookUrl: null },
-    ]);
+    expect(await again.listPortals()).toEqual([m1]);
+    await again.deletePortal('m1', 7);
+    expect(await again.listPortals()).toEqual([]);
+    expect(await again.tokens.get('m1')).toBeUndefined();
     await again.close();
   });
 });

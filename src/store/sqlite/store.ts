@@ -63,6 +63,7 @@ interface PortalRow {
   client_endpoint: string | null;
   auth_kind: PortalRecord['authKind'];
   webhook_url: string | null;
+  application_token: string | null;
 }
 
 const json = (v: unknown): string => JSON.stringify(v ?? null);
@@ -93,6 +94,7 @@ const toPortal = (r: PortalRow): PortalRecord => ({
   clientEndpoint: r.client_endpoint,
   authKind: r.auth_kind,
   webhookUrl: r.webhook_url,
+  applicationToken: r.application_token,
 });
 
 /**
@@ -162,6 +164,7 @@ export class SqliteStore implements Store {
           client_endpoint: portal.clientEndpoint,
           auth_kind: portal.authKind,
           webhook_url: portal.webhookUrl,
+          application_token: portal.applicationToken,
           now,
         }),
       );
@@ -177,6 +180,18 @@ export class SqliteStore implements Store {
 
   listPortals(): Promise<PortalRecord[]> {
     return this.run('list portals', () => this.s.listPortals.all().map(toPortal));
+  }
+
+  deletePortal(memberId: string, now: number): Promise<void> {
+    return this.run('delete portal', () => {
+      this.write('delete portal', () => {
+        this.s.deletePortal.run(memberId);
+        this.s.deleteTokens.run(memberId);
+        this.s.deleteMeta.run(memberId);
+        this.s.deleteShards.run(memberId);
+        this.s.dropOpen.run(now, memberId);
+      });
+    });
   }
 
   loadEngine(portalId: string): Promise<StoredEngine | undefined> {
@@ -330,11 +345,21 @@ function prepare(db: Database) {
        ON CONFLICT (member_id) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at`,
     ),
     savePortal: st<object>(
-      `INSERT INTO portals (member_id, domain, client_endpoint, auth_kind, webhook_url, created_at, updated_at)
-       VALUES (@member_id, @domain, @client_endpoint, @auth_kind, @webhook_url, @now, @now)
+      `INSERT INTO portals (member_id, domain, client_endpoint, auth_kind, webhook_url, application_token,
+         created_at, updated_at)
+       VALUES (@member_id, @domain, @client_endpoint, @auth_kind, @webhook_url, @application_token, @now, @now)
        ON CONFLICT (member_id) DO UPDATE SET domain = excluded.domain,
          client_endpoint = excluded.client_endpoint, auth_kind = excluded.auth_kind,
-         webhook_url = excluded.webhook_url, updated_at = excluded.updated_at`,
+         webhook_url = excluded.webhook_url, application_token = excluded.application_token,
+         updated_at = excluded.updated_at`,
+    ),
+    deletePortal: st<[string]>('DELETE FROM portals WHERE member_id = ?'),
+    deleteTokens: st<[string]>('DELETE FROM portal_tokens WHERE member_id = ?'),
+    deleteMeta: st<[string]>('DELETE FROM engine_meta WHERE portal_id = ?'),
+    deleteShards: st<[string]>('DELETE FROM engine_shards WHERE portal_id = ?'),
+    dropOpen: st<[number, string]>(
+      `UPDATE outbox_entries SET status = 'dropped', note = 'the app was uninstalled', updated_at = ?
+       WHERE portal_id = ? AND status IN ('pending', 'in_flight')`,
     ),
     getPortal: st<[string], PortalRow>('SELECT * FROM portals WHERE member_id = ?'),
     listPortals: st<[], PortalRow>('SELECT * FROM portals ORDER BY member_id'),
