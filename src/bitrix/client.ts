@@ -4,7 +4,7 @@ import { systemClock, type Clock } from './clock.ts';
 import { PortalDispatcher, type DispatcherState } from './dispatcher.ts';
 import { BitrixError } from './errors.ts';
 import type { ClientEvents, Emit } from './events.ts';
-import { standardPlan, type RateLimit } from './limiter.ts';
+import { standardPlan, type RateLimit, type SharedBudget } from './limiter.ts';
 import { Pending } from './pending.ts';
 import { retryPolicy, type RetryOverrides, type RetryPolicy } from './retry.ts';
 import {
@@ -12,6 +12,7 @@ import {
   TokenKeeper,
   type AppCredentials,
   type PortalTokens,
+  type RefreshLock,
   type TokenStore,
 } from './tokens.ts';
 import type { HttpOptions } from './transport.ts';
@@ -61,6 +62,11 @@ export interface ClientOptions {
   /** Requests kept free below the portal's bucket size. Default 1. */
   headroom?: number | undefined;
   userAgent?: string | undefined;
+  /**
+   * Several bridge instances serve the same portals: their requests share one budget per portal,
+   * and one refresh of a portal's tokens runs at a time across them (see `Store.coordination`).
+   */
+  shared?: { budget?: SharedBudget | undefined; refreshLock?: RefreshLock | undefined } | undefined;
 }
 
 export interface PortalState extends DispatcherState {
@@ -135,6 +141,7 @@ export class BitrixClient extends EventEmitter<ClientEvents> {
           needsReinstall: (reason) => this.announce('needsReinstall', { memberId, reason }),
         },
         this.options.refreshAheadMs ?? 60_000,
+        this.options.shared?.refreshLock,
       );
       if (auth.tokens) await keeper.replace(auth.tokens);
       else await keeper.load();
@@ -149,6 +156,7 @@ export class BitrixClient extends EventEmitter<ClientEvents> {
       keeper,
       rateLimit: config.rateLimit ?? standardPlan,
       headroom: this.options.headroom ?? 1,
+      sharedBudget: this.options.shared?.budget,
       maxBatch: Math.min(BATCH_LIMIT, Math.max(1, this.options.maxBatch ?? BATCH_LIMIT)),
       maxInFlight: Math.max(1, this.options.maxInFlight ?? 4),
       clock: this.clock,
@@ -187,6 +195,14 @@ export class BitrixClient extends EventEmitter<ClientEvents> {
     }
     await keeper.replace(tokens);
     dispatcher.wake();
+  }
+
+  /** The app was uninstalled from the portal: what is queued for it fails as CLOSED. */
+  removePortal(memberId: string): void {
+    const entry = this.portals.get(memberId);
+    if (!entry) return;
+    entry.dispatcher.close();
+    this.portals.delete(memberId);
   }
 
   /** The portal moved to another plan. */

@@ -3,7 +3,7 @@ import { batchCommands, readBatch } from './batch.ts';
 import { pick, resolveRefs, Ref, type RefResolver } from './encode.ts';
 import { BitrixError } from './errors.ts';
 import type { Emit } from './events.ts';
-import { LeakyBucket, OperatingLimits, type RateLimit } from './limiter.ts';
+import { LeakyBucket, OperatingLimits, type RateLimit, type SharedBudget } from './limiter.ts';
 import { lanes, type Command, type Lane } from './methods.ts';
 import { nextTimeReady, Operation, selectBatch, targetOf, type SubmitOptions } from './queue.ts';
 import { backoffMs, type RetryPolicy } from './retry.ts';
@@ -32,6 +32,8 @@ export interface DispatcherOptions {
   keeper: TokenKeeper | undefined;
   rateLimit: RateLimit;
   headroom: number;
+  /** The portal's bucket shared with other instances: a request leaves only with a place in it. */
+  sharedBudget?: SharedBudget | undefined;
   maxBatch: number;
   maxInFlight: number;
   clock: Clock;
@@ -63,8 +65,13 @@ export class PortalDispatcher {
   private pumpQueued = false;
   private cancelWake: (() => void) | null = null;
   private closed = false;
+  /** The shared budget: a place taken (and when), and whether one is being asked for. */
+  private grantedAt: number | null = null;
+  private asking = false;
+  private rateLimit: RateLimit;
 
   constructor(private readonly o: DispatcherOptions) {
+    this.rateLimit = o.rateLimit;
     this.bucket = new LeakyBucket(o.rateLimit, o.headroom);
     this.operating = new OperatingLimits(o.policy.operatingFallbackMs);
   }
@@ -74,6 +81,7 @@ export class PortalDispatcher {
   }
 
   setRateLimit(limit: RateLimit): void {
+    this.rateLimit = limit;
     this.bucket.setLimit(limit);
   }
 
@@ -165,6 +173,39 @@ export class PortalDispatcher {
     });
   }
 
+  /**
+   * With a shared budget, a request leaves only with a place taken in it. Taking one is a
+   * database round trip, so the pump asks and stops; the answer schedules the pump again. A place
+   * not used soon is dropped: the shared bucket counted it when it was taken, and a request
+   * leaving much later would arrive on a bucket that drained meanwhile.
+   */
+  private useGrant(now: number): boolean {
+    const budget = this.o.sharedBudget;
+    if (!budget) return true;
+    if (this.grantedAt !== null && now - this.grantedAt <= 1000) {
+      this.grantedAt = null;
+      return true;
+    }
+    this.grantedAt = null;
+    if (this.asking) return false;
+    this.asking = true;
+    budget.take(this.o.memberId, this.rateLimit, this.o.headroom).then(
+      (waitMs) => {
+        this.asking = false;
+        if (waitMs <= 0) {
+          this.grantedAt = this.o.clock.now();
+          this.schedule();
+        } else this.wakeIn(waitMs);
+      },
+      () => {
+        // The database cannot be asked: nothing leaves without a place; ask again shortly.
+        this.asking = false;
+        this.wakeIn(1000);
+      },
+    );
+    return false;
+  }
+
   private wakeIn(ms: number): void {
     this.cancelWake?.();
     this.cancelWake = this.o.clock.setTimer(ms, () => {
@@ -199,6 +240,7 @@ export class PortalDispatcher {
         if (at !== null) this.wakeIn(at - now);
         break;
       }
+      if (!this.useGrant(now)) break;
       this.bucket.take(now);
       const chosen = new Set(selection.ops);
       this.queue = this.queue.filter((op) => !chosen.has(op));
@@ -385,6 +427,7 @@ export class PortalDispatcher {
         // Other apps share the portal's bucket: believe the portal, fill ours, and back off more
         // with each refusal in a row (spec §1.6 guidance).
         this.bucket.fill(now);
+        this.o.sharedBudget?.fill(this.o.memberId, this.rateLimit).catch(() => undefined);
         this.limitStreak += 1;
         const waitMs = backoffMs(policy, this.limitStreak, random);
         this.pausedUntil = Math.max(this.pausedUntil, now + waitMs);

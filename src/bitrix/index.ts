@@ -28,6 +28,14 @@ export {
   type RetryPolicy,
   type RetryRule,
 } from './retry.ts';
-export { enterprisePlan, standardPlan, type RateLimit } from './limiter.ts';
-export { MemoryTokenStore, type AppCredentials, type PortalTokens, type TokenStore } from './tokens.ts';
+export { enterprisePlan, standardPlan, type RateLimit, type SharedBudget } from './limiter.ts';
+export {
+  MemoryTokenStore,
+  refreshGrant,
+  defaultOAuthUrl,
+  type AppCredentials,
+  type PortalTokens,
+  type RefreshLock,
+  type TokenStore,
+} from './tokens.ts';
 export { systemClock, type Clock } from './clock.ts';

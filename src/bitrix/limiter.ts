@@ -72,6 +72,22 @@ export class LeakyBucket {
 }
 
 /**
+ * The portal's bucket kept where several bridge instances see it (a row in PostgreSQL), so that
+ * together they never send more than the portal allows: each request takes a place in it before
+ * it leaves, besides the instance's own `LeakyBucket`. The shared bucket runs on one clock (the
+ * database's), since the instances' clocks may differ.
+ */
+export interface SharedBudget {
+  /**
+   * Takes one request for the portal if the shared bucket has room below `burst - headroom`:
+   * resolves 0, or, leaving the bucket as it was, how many milliseconds until it may have room.
+   */
+  take(memberId: string, limit: RateLimit, headroom: number): Promise<number>;
+  /** The portal said QUERY_LIMIT_EXCEEDED: the shared bucket is full, for every instance. */
+  fill(memberId: string, limit: RateLimit): Promise<void>;
+}
+
+/**
  * Methods whose operating-time budget is spent (429 OPERATION_TIME_LIMIT): they wait until the
  * portal's `operating_reset_at`, while other methods carry on (the budget is per method).
  */

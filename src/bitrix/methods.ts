@@ -141,6 +141,8 @@ const catalogue: Readonly<Record<string, (p: WireParams) => Traits>> = {
   'event.bind': () => ({ ...read, repeatSafe: false }),
   'event.unbind': () => read,
   'event.get': () => read,
+  /* Sends ONAPPTEST to the app's handlers: a repeat only sends another test event. */
+  'event.test': () => read,
   'app.info': () => read,
 };
 

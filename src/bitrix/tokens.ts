@@ -12,6 +12,11 @@ export interface PortalTokens {
   /** The portal's REST endpoint as the OAuth server last reported it (it moves with the domain). */
   clientEndpoint?: string | undefined;
   /**
+   * The portal's member_id as the OAuth server reported it with these tokens: the one fact about
+   * an install callback that a forger cannot choose (the bridge compares it at install).
+   */
+  memberId?: string | undefined;
+  /**
    * Set when the OAuth server refused the refresh token or the app: nothing but a re-installation
    * (which brings new tokens) helps, so the bridge stops asking instead of looping.
    */
@@ -22,6 +27,16 @@ export interface PortalTokens {
 export interface TokenStore {
   get(memberId: string): Promise<PortalTokens | undefined>;
   save(memberId: string, tokens: PortalTokens): Promise<void>;
+}
+
+/**
+ * Makes a refresh single-flight across processes that share the token store (several bridge
+ * instances on one database): `fn` runs while no other process runs its own for the portal.
+ * The keeper reads the tokens again once it holds the lock: another instance may have refreshed
+ * meanwhile, and its refresh token is the only valid one now.
+ */
+export interface RefreshLock {
+  withLock<T>(memberId: string, fn: () => Promise<T>): Promise<T>;
 }
 
 export class MemoryTokenStore implements TokenStore {
@@ -107,6 +122,7 @@ export async function refreshGrant(
     refreshToken: refresh,
     expiresAt: now + (Number.isFinite(lifetime) && lifetime > 0 ? lifetime : 3600) * 1000,
     clientEndpoint: typeof json.client_endpoint === 'string' ? json.client_endpoint : undefined,
+    memberId: typeof json.member_id === 'string' ? json.member_id : undefined,
   };
 }
 
@@ -133,6 +149,8 @@ export class TokenKeeper {
     private readonly hooks: TokenKeeperHooks,
     /** Refresh this long before the access token expires (not on every call: spec §5.4). */
     private readonly aheadMs: number,
+    /** Other processes refresh this portal too (several instances on one database). */
+    private readonly lock?: RefreshLock | undefined,
   ) {}
 
   /** Reads the store once, so that a stored `needsReinstall` is visible before the first call. */
@@ -174,7 +192,16 @@ export class TokenKeeper {
    * out (another caller refreshed, or a re-installation saved new ones), those are the answer.
    */
   refresh(stale: string): Promise<string> {
-    this.inflight ??= this.doRefresh(stale).finally(() => {
+    const lock = this.lock;
+    const run = lock
+      ? () =>
+          lock.withLock(this.memberId, async () => {
+            // Another instance may have refreshed while we waited for the lock: its tokens win.
+            this.cached = (await this.store.get(this.memberId)) ?? this.cached;
+            return this.doRefresh(stale);
+          })
+      : () => this.doRefresh(stale);
+    this.inflight ??= run().finally(() => {
       this.inflight = null;
     });
     return this.inflight;

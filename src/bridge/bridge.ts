@@ -3,13 +3,25 @@
  * Bitrix24 client, one engine + outbox per connected portal, and the HTTP server.
  */
 import { BitrixClient, type ClientOptions } from '../bitrix/index.ts';
-import { ConfigError, type BridgeConfig } from '../config/index.ts';
-import { buildServer, type BridgeServer, type InstallCallback, type ServerOptions } from '../server/index.ts';
-import { SqliteStore, type PortalRecord, type Store } from '../store/index.ts';
+import type { BridgeConfig } from '../config/index.ts';
+import {
+  buildServer,
+  type BitrixEvent,
+  type BridgeServer,
+  type InstallCallback,
+  type ServerOptions,
+} from '../server/index.ts';
+import { openStore, sealerFromEnv, type PortalRecord, type Store } from '../store/index.ts';
 import { dirname, join, resolve } from 'node:path';
 import { RecordingStore } from '../server/index.ts';
-import { registerLines, tokensOf, verifyInstall } from './install.ts';
+import { BitrixApp } from './bitrix-app.ts';
+import { startPbxAdapters } from './adapters.ts';
+import { pendingOriginations } from '../core/index.ts';
 import { connectPortal, type ConnectContext, type PortalRuntime } from './portal.ts';
+import { linesFilePath, withEditedLines } from './lines-file.ts';
+import { observeBridge } from './observe.ts';
+import type { Registry } from '../metrics/index.ts';
+import { addConfigSecrets, tokensAsSecrets, type SecretSet } from '../log/index.ts';
 
 export interface BridgeOptions {
   /** Instead of `server.port`; 0 picks a free port. */
@@ -18,6 +30,12 @@ export interface BridgeOptions {
   /** Told of things an operator should know (a portal that cannot be read, a line conflict). */
   warn?: ((message: string) => void) | undefined;
   logger?: ServerOptions['logger'];
+  /** The logger (src/log/) for the server; wins over `logger`. */
+  loggerInstance?: ServerOptions['loggerInstance'];
+  /** Where `/metrics` figures go; the process-wide registry by default. */
+  metrics?: Registry | undefined;
+  /** The log scrubber: OAuth tokens are added to it as they are loaded or issued. */
+  secrets?: SecretSet | undefined;
   client?: Omit<ClientOptions, 'app' | 'tokenStore'> | undefined;
 }
 
@@ -43,27 +61,36 @@ const webhookMemberId = (url: string): string => `webhook:${new URL(url).host}`;
  */
 export const bridgeClientRetry = { maxAttempts: 2, minDelayMs: 200, maxDelayMs: 2_000 } as const;
 
-export async function startBridge(config: BridgeConfig, options: BridgeOptions = {}): Promise<Bridge> {
-  if (config.store.kind !== 'sqlite')
-    throw new ConfigError('CONFIG_INVALID', [
-      { key: 'store.kind', message: 'only "sqlite" is supported by this version' },
-    ]);
+export async function startBridge(given: BridgeConfig, options: BridgeOptions = {}): Promise<Bridge> {
+  // Queues edited in the admin UI (admin-lines.json beside the store) win over the file's.
+  const config = withEditedLines(given, linesFilePath(given));
+  if (options.secrets) addConfigSecrets(options.secrets, config);
   const warn = options.warn ?? ((message: string) => console.warn(`b24-bridge: ${message}`));
   const bitrix = config.bitrix;
   const app =
     bitrix.mode === 'app'
       ? { clientId: bitrix.clientId, clientSecret: bitrix.clientSecret, oauthUrl: bitrix.oauthUrl }
       : undefined;
-  const store = await SqliteStore.open({ path: config.store.path });
+  const { sealer, sealed } = sealerFromEnv();
+  if (!sealed)
+    warn(
+      'B24_BRIDGE_STORE_KEY is not set: portal tokens are stored unencrypted' +
+        (config.store.kind === 'sqlite' ? ` in ${config.store.path} (a file only its owner can read)` : ''),
+    );
+  const store = await openStore(config, sealer);
   const client = new BitrixClient({
     retry: bridgeClientRetry,
     ...(options.client ?? {}),
     app,
-    tokenStore: store.tokens,
+    // Several instances on one PostgreSQL: one rate budget and one token refresh per portal.
+    shared: store.coordination,
+    tokenStore: options.secrets ? tokensAsSecrets(store.tokens, options.secrets) : store.tokens,
   });
   const portals = new Map<string, PortalRuntime>();
   // Beside the database: the store's data directory is where the bridge keeps what it must find again.
-  const recordings = await RecordingStore.open(join(dirname(resolve(config.store.path)), 'recordings'));
+  // On PostgreSQL (several instances) that is ./data: see the README on shared recordings.
+  const dataDir = config.store.kind === 'sqlite' ? dirname(resolve(config.store.path)) : resolve('data');
+  const recordings = await RecordingStore.open(join(dataDir, 'recordings'));
   /** Where the portal downloads recordings from: the public URL, else where the server listens. */
   let baseUrl = config.server.publicUrl?.replace(/\/+$/, '') ?? '';
   const ctx: ConnectContext = {
@@ -96,56 +123,94 @@ export async function startBridge(config: BridgeConfig, options: BridgeOptions =
       }
     }
   } catch (e) {
-    for (const p of portals.values()) p.outbox.close();
+    for (const p of portals.values()) p.close();
     client.close();
     await store.close();
     throw e;
   }
 
-  /** Installs serialize: two callbacks of one portal must not connect it twice. */
-  let installs: Promise<unknown> = Promise.resolve();
-  const install = (callback: InstallCallback): Promise<void> => {
-    const run = installs.then(() => installPortal(callback));
-    installs = run.catch(() => undefined);
-    return run;
+  /** A PBX's `portal` names a member_id or a domain. */
+  const serves = (pbx: BridgeConfig['pbx'][number], runtime: PortalRuntime): boolean =>
+    pbx.portal === runtime.memberId || pbx.portal === runtime.record.domain;
+  /**
+   * The portal a PBX's calls belong to: the one its `portal` names; without one, the only portal.
+   * With several portals an unassigned PBX gets none (its events are refused): calls never cross
+   * portals.
+   */
+  const portalOfPbx = (pbxId: string): PortalRuntime | undefined => {
+    const pbx = config.pbx.find((p) => p.id === pbxId);
+    if (!pbx) return undefined;
+    if (pbx.portal !== undefined) return [...portals.values()].find((r) => serves(pbx, r));
+    return portals.size === 1 ? portals.values().next().value : undefined;
   };
-  async function installPortal(callback: InstallCallback): Promise<void> {
-    if (!app) return;
-    const tokens = tokensOf(callback, Date.now());
-    await verifyInstall(app, callback, tokens);
-    const record: PortalRecord = {
-      memberId: callback.memberId,
-      domain: callback.domain,
-      clientEndpoint: callback.clientEndpoint,
-      authKind: 'oauth',
-      webhookUrl: null,
-      applicationToken: callback.applicationToken ?? null,
-    };
-    await store.savePortal(record, Date.now());
-    let runtime = portals.get(record.memberId);
-    if (runtime) await client.setTokens(record.memberId, tokens);
-    else {
-      runtime = await connectPortal(ctx, record, tokens);
-      portals.set(record.memberId, runtime);
-      wire(runtime);
-    }
-    await registerLines(runtime.api, config);
-  }
+  /** The PBXes of a portal: those naming it, or the unassigned ones while it is the only portal. */
+  const pbxOf = (memberId: string): string[] => {
+    const runtime = portals.get(memberId);
+    if (!runtime) return [];
+    return config.pbx
+      .filter((p) => (p.portal === undefined ? portals.size === 1 : serves(p, runtime)))
+      .map((p) => p.id);
+  };
+  const outboxFor = (pbxId: string) => portalOfPbx(pbxId)?.outbox;
 
   /**
-   * The portal a PBX's calls belong to. The configuration does not map PBXes to portals yet, so
-   * every PBX serves the first connected portal: right for one office, wrong for several portals.
+   * Bitrix24 refuses register/finish to incoming webhooks (WRONG_AUTH_TYPE, spec §2): in webhook
+   * mode that is a configuration error, not an outage, and it is said once, plainly.
    */
-  const outboxFor = (_pbxId: string) => portals.values().next().value?.outbox;
+  let configProblem: string | null = null;
+  if (bitrix.mode === 'webhook')
+    client.on('operation', (op) => {
+      if (op.ok || op.code !== 'ACCESS_DENIED' || configProblem !== null) return;
+      if (!/^telephony\.externalcall\.(register|finish)$/i.test(op.method)) return;
+      configProblem =
+        'the portal refuses telephony.externalcall.register/finish to an incoming webhook ' +
+        '(WRONG_AUTH_TYPE): install the bridge as a Bitrix24 application (bitrix.mode "app")';
+      warn(`configuration error: ${configProblem}`);
+    });
+
+  const observed = observeBridge({
+    config,
+    client,
+    store,
+    portals,
+    registry: options.metrics,
+    secrets: options.secrets,
+    log: () => server.app.log,
+  });
+  const bitrixApp = app
+    ? new BitrixApp({
+        app,
+        store,
+        client,
+        portals,
+        connect: async (record, tokens) => {
+          const runtime = await connectPortal(ctx, record, tokens);
+          wire(runtime);
+          return runtime;
+        },
+        publicUrl: () => baseUrl,
+        pbxOf,
+        warn,
+      })
+    : undefined;
 
   const server = buildServer({
     config,
     outboxFor,
-    ...(app ? { install } : {}),
+    ...(bitrixApp
+      ? {
+          install: (callback: InstallCallback) => bitrixApp.install(callback),
+          bitrixEvents: (event: BitrixEvent) => bitrixApp.event(event),
+          appPage: bitrixApp,
+        }
+      : {}),
     recordings,
     logger: options.logger,
+    loggerInstance: options.loggerInstance,
+    admin: observed.admin,
     health: () => ({
       portals: [...portals.values()].map((p) => ({ memberId: p.memberId, link: p.outbox.link })),
+      ...(configProblem === null ? {} : { problem: configProblem }),
     }),
   });
   /**
@@ -153,7 +218,10 @@ export async function startBridge(config: BridgeConfig, options: BridgeOptions =
    * a timer's or a Bitrix24 result's step (the responsible manager found, S3) emits them too.
    */
   function wire(runtime: PortalRuntime): void {
-    runtime.outbox.on('pbx', ({ effects }) => server.router.dispatch(effects));
+    observed.watch(runtime);
+    runtime.outbox.on('pbx', ({ effects }) =>
+      server.router.dispatch(effects, undefined, pbxOf(runtime.memberId)[0]),
+    );
   }
   for (const runtime of portals.values()) wire(runtime);
   const host = options.host ?? config.server.host;
@@ -161,6 +229,22 @@ export async function startBridge(config: BridgeConfig, options: BridgeOptions =
   const address = await server.app.listen({ host, port });
   const url = address.replace('[::1]', 'localhost');
   if (baseUrl === '') baseUrl = url;
+  // PBXes the bridge talks to itself (Asterisk over AMI): they connect in the background.
+  const pbxAdapters = await startPbxAdapters({
+    config,
+    outboxFor,
+    router: server.router,
+    storeRecording: (upload) => recordings.put(upload),
+    log: (level, message, data) => server.app.log[level](data ?? {}, message),
+  });
+  // Commands wait in memory: originations a previous process asked for and the PBX has not
+  // reported on yet are sent again (the PBX acts on a commandId once).
+  for (const runtime of portals.values())
+    server.router.dispatch(
+      pendingOriginations(runtime.outbox.engineState),
+      undefined,
+      pbxOf(runtime.memberId)[0],
+    );
 
   return {
     url,
@@ -170,9 +254,13 @@ export async function startBridge(config: BridgeConfig, options: BridgeOptions =
     server,
     portals,
     close: async () => {
+      await pbxAdapters.stop();
       await server.app.close();
-      for (const p of portals.values()) p.outbox.close();
+      observed.close();
+      for (const p of portals.values()) p.close();
       client.close();
+      // Several instances: hand this one's calls to the others now rather than at lease expiry.
+      await Promise.all([...portals.values()].map((p) => p.outbox.release().catch(() => undefined)));
       await store.close();
     },
   };

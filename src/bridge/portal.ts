@@ -2,16 +2,40 @@
  * One connected portal: its typed API in the client, its engine (the configuration plus the
  * portal's extension directory) and its durable outbox.
  */
-import type { BitrixClient, PortalApi, PortalTokens } from '../bitrix/index.ts';
+import type { BitrixClient, PortalApi, PortalTokens, PortalUser } from '../bitrix/index.ts';
 import { toEngineConfig, type BridgeConfig } from '../config/index.ts';
 import { createEngine, type DirectoryEntry } from '../core/index.ts';
 import { Outbox, type OutboxOptions } from '../outbox/index.ts';
 import type { PortalRecord, Store } from '../store/index.ts';
+import { directoryCachePath, loadDirectoryCache, saveDirectoryCache } from './directory-cache.ts';
+
+/** The portal's extension map as last read (a failed read keeps the last good one). */
+export interface DirectoryState {
+  /** Active users, with or without an extension. */
+  users: PortalUser[];
+  refreshedAt: number | null;
+  /** Why the last read failed (an error code), or null. */
+  error: string | null;
+}
 
 export interface PortalRuntime {
   memberId: string;
+  record: PortalRecord;
   api: PortalApi;
   outbox: Outbox;
+  /** The engine rules of this portal: its own `portals[]` entry, else the top-level `engine`. */
+  rules: BridgeConfig['engine'];
+  directory: DirectoryState;
+  /** Reads the users again; on success the engine maps extensions by the new list. */
+  refreshDirectory(): Promise<DirectoryState>;
+  /** Stops its timers and closes its outbox. */
+  close(): void;
+}
+
+/** The rules for a portal: a `portals[]` entry naming its member_id or domain wins. */
+export function rulesFor(config: BridgeConfig, record: Pick<PortalRecord, 'memberId' | 'domain'>) {
+  const own = config.portals.find((p) => p.portal === record.memberId || p.portal === record.domain);
+  return own?.engine ?? config.engine;
 }
 
 export interface ConnectContext {
@@ -23,10 +47,14 @@ export interface ConnectContext {
   recordings?: Pick<OutboxOptions, 'recordings' | 'recordingUrl'> | undefined;
 }
 
-/** Extension → user from the portal's active users (UF_PHONE_INNER). */
-export async function readDirectory(api: PortalApi): Promise<DirectoryEntry[]> {
-  const users = await api.user.all({ filter: { ACTIVE: true } });
+/** Extension → user from the portal's active users (UF_PHONE_INNER); users without one are left out. */
+export function directoryOf(users: readonly PortalUser[]): DirectoryEntry[] {
   return users.flatMap((u) => (u.extension === null ? [] : [{ extension: u.extension, userId: u.id }]));
+}
+
+/** Every active user, all pages. */
+export async function readDirectory(api: PortalApi): Promise<DirectoryEntry[]> {
+  return directoryOf(await api.user.all({ filter: { ACTIVE: true } }));
 }
 
 /**
@@ -50,22 +78,85 @@ export async function connectPortal(
         : { kind: 'oauth', ...(tokens ? { tokens } : {}) },
     rateLimit: config.bitrix.rateLimit,
   });
-  let directory: DirectoryEntry[] = [];
-  try {
-    directory = await readDirectory(api);
-  } catch (e) {
+  const rules = rulesFor(config, record);
+  const engineFor = (users: readonly PortalUser[]) =>
+    createEngine(toEngineConfig({ ...config, engine: rules }, directoryOf(users), { onConflict: ctx.warn }));
+  const directory: DirectoryState = { users: [], refreshedAt: null, error: null };
+  const cachePath = directoryCachePath(config, record.memberId);
+  const read = async (): Promise<boolean> => {
+    try {
+      directory.users = await api.user.all({ filter: { ACTIVE: true } });
+      directory.refreshedAt = Date.now();
+      directory.error = null;
+      // Kept for a start while the portal cannot be read; a failed write only loses that.
+      saveDirectoryCache(cachePath, directory.users, directory.refreshedAt).catch(() => undefined);
+      return true;
+    } catch (e) {
+      directory.error = (e as { code?: string }).code ?? 'ERROR';
+      return false;
+    }
+  };
+  const readAtStart = await read();
+  if (!readAtStart) {
+    // A restart during an outage: the last directory read, rather than no extension at all.
+    const cached = loadDirectoryCache(cachePath);
+    if (cached) {
+      directory.users = cached.users;
+      directory.refreshedAt = cached.savedAt;
+    }
     ctx.warn(
-      `portal ${record.memberId}: cannot read its users (${(e as { code?: string }).code ?? 'error'}); ` +
-        'only the configured directory maps extensions until the next start',
+      `portal ${record.memberId}: cannot read its users (${directory.error ?? 'error'}); ` +
+        (cached
+          ? `extensions map as last read (${new Date(cached.savedAt).toISOString()}) until it can`
+          : 'only the configured directory maps extensions until the next refresh'),
     );
   }
-  const engine = createEngine(toEngineConfig(config, directory, { onConflict: ctx.warn }));
   const outbox = await Outbox.open({
     portalId: record.memberId,
     store,
-    engine,
+    engine: engineFor(directory.users),
     api,
     ...(ctx.recordings ?? {}),
   });
-  return { memberId: record.memberId, api, outbox };
+  let refreshing: Promise<DirectoryState> | null = null;
+  const refreshDirectory = (): Promise<DirectoryState> => {
+    // One read at a time: a click on the page during the periodic refresh joins it.
+    refreshing ??= read()
+      .then((ok) => {
+        if (ok) outbox.setEngine(engineFor(directory.users));
+        return directory;
+      })
+      .finally(() => {
+        refreshing = null;
+      });
+    return refreshing;
+  };
+  const refreshSec = config.bitrix.mode === 'app' ? config.bitrix.directoryRefreshSec : 900;
+  const timer = setInterval(() => void refreshDirectory(), refreshSec * 1000);
+  timer.unref();
+  // A read that failed at start is tried again soon, not only at the next periodic refresh.
+  let retry: NodeJS.Timeout | null = null;
+  const retryRead = (delayMs: number): void => {
+    retry = setTimeout(() => {
+      void refreshDirectory().then((d) => {
+        if (d.error !== null) retryRead(Math.min(delayMs * 2, refreshSec * 1000));
+      });
+    }, delayMs);
+    retry.unref();
+  };
+  if (!readAtStart) retryRead(Math.min(5_000, refreshSec * 1000));
+  return {
+    memberId: record.memberId,
+    record,
+    api,
+    outbox,
+    rules,
+    directory,
+    refreshDirectory,
+    close: () => {
+      clearInterval(timer);
+      if (retry) clearTimeout(retry);
+      outbox.close();
+    },
+  };
 }

@@ -10,12 +10,20 @@ import { startEmulator, type AppInstallation } from 'b24-emulator';
 import { startBridge, type Bridge } from '../bridge/index.ts';
 import { ConfigError, DEMO_PBX_TOKEN, demoDocument, parseConfig } from '../config/index.ts';
 import { startSimulator, type Simulator } from '../pbx/simulator/index.ts';
+import type { BridgeOptions } from '../bridge/index.ts';
+
+/** The admin UI's password in the demo, printed at start; a real installation sets its own. */
+export const DEMO_ADMIN_PASSWORD = 'demo-admin';
 
 export interface DemoOptions {
   port: number;
   emulatorPort: number;
   simulator: boolean;
   host?: string;
+  /** Secrets to use instead of the demo's own (the log-scan test sets them, so it knows them). */
+  secrets?: { clientSecret?: string; adminPassword?: string; pbxToken?: string } | undefined;
+  /** How the bridge logs (the CLI gives it its logger). */
+  bridge?: Pick<BridgeOptions, 'loggerInstance' | 'warn' | 'secrets'> | undefined;
 }
 
 export interface Demo {
@@ -36,20 +44,24 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
   let stream: { stop(): void } | null = null;
   try {
     const clientId = 'local.b24bridge.demo';
-    const clientSecret = randomBytes(24).toString('hex');
+    const clientSecret = options.secrets?.clientSecret ?? randomBytes(24).toString('hex');
+    const pbxToken = options.secrets?.pbxToken ?? DEMO_PBX_TOKEN;
     // A fresh database each run: the emulated portal starts empty each run too.
     const dir = mkdtempSync(join(tmpdir(), 'b24-bridge-demo-'));
-    const parsed = parseConfig(
-      demoDocument({
-        clientId,
-        clientSecret,
-        oauthUrl: `${emulator.url}/oauth/token/`,
-        // The schema wants a real port; 0 (any free one) is passed to the listener below.
-        port: options.port === 0 ? 3000 : options.port,
-        simulator: options.simulator,
-        sqlitePath: join(dir, 'demo.sqlite'),
-      }),
-    );
+    const document = demoDocument({
+      clientId,
+      clientSecret,
+      oauthUrl: `${emulator.url}/oauth/token/`,
+      // The schema wants a real port; 0 (any free one) is passed to the listener below.
+      port: options.port === 0 ? 3000 : options.port,
+      simulator: options.simulator,
+      sqlitePath: join(dir, 'demo.sqlite'),
+    });
+    const parsed = parseConfig({
+      ...document,
+      pbx: document.pbx.map((p) => ({ ...p, token: pbxToken })),
+      admin: { password: options.secrets?.adminPassword ?? DEMO_ADMIN_PASSWORD },
+    });
     if (!parsed.ok) throw parsed.error;
     // Port 0: the public URL is not known before listening; the bridge then uses where it listens
     // (the portal downloads uploaded recordings from it).
@@ -57,7 +69,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
       options.port === 0
         ? { ...parsed.config, server: { ...parsed.config.server, publicUrl: undefined } }
         : parsed.config;
-    bridge = await startBridge(config, { port: options.port, host });
+    bridge = await startBridge(config, { ...(options.bridge ?? {}), port: options.port, host });
     const res = await fetch(`${emulator.url}/_emulator/apps`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -83,7 +95,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
       // and few calls at once keep agents coming free, so a watcher sees every scenario soon.
       simulator = await startSimulator({
         bridgeUrl: bridge.url,
-        token: DEMO_PBX_TOKEN,
+        token: pbxToken,
         recordings: { host },
         talkSec: [8, 25],
         recordingDelaySec: [1, 4],
@@ -115,11 +127,14 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
 
 /** What the demo prints; tests read the URLs from these lines, so their wording is a contract. */
 export function demoBanner(demo: Demo, simulatorAsked: boolean): string[] {
+  // Only the demo's own, public values are printed; secrets given from outside never are.
+  const password = demo.bridge.config.admin.password;
+  const token = demo.bridge.config.pbx[0]?.token;
   return [
     `b24-bridge demo is running`,
-    `  admin:    ${demo.bridge.url}/`,
+    `  admin:    ${demo.bridge.url}/ (password: ${password === DEMO_ADMIN_PASSWORD ? DEMO_ADMIN_PASSWORD : 'as given in B24_BRIDGE_ADMIN_PASSWORD'})`,
     `  emulator: ${demo.emulatorUrl}/_emulator/`,
-    `  PBX API:  ${demo.bridge.url}/pbx/v1 (Authorization: Bearer ${DEMO_PBX_TOKEN})`,
+    `  PBX API:  ${demo.bridge.url}/pbx/v1 (Authorization: Bearer ${token === DEMO_PBX_TOKEN ? DEMO_PBX_TOKEN : 'the token given'})`,
     simulatorAsked && demo.simulator
       ? `  PBX simulator: about ${DEMO_CALLS_PER_MINUTE} calls a minute from known and unknown callers`
       : '  no simulator: the PBX is whoever calls the API; commands wait at GET /pbx/v1/commands',

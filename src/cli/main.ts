@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { startBridge } from '../bridge/index.ts';
 import { ConfigError, loadConfig } from '../config/index.ts';
+import { addConfigSecrets, createLogger, SecretSet, type LogLevel } from '../log/index.ts';
 import { demoBanner, startDemo } from './demo.ts';
 import { replay } from './replay.ts';
 import { formatStatus, readStatus } from './status.ts';
@@ -73,10 +74,27 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'demo': {
       const simulator = !values['no-simulator'];
+      const env = process.env;
+      const secrets = new SecretSet();
+      const level = env.B24_BRIDGE_LOG_LEVEL;
+      const log = createLogger({
+        level: level === 'debug' || level === 'warn' || level === 'error' ? level : 'info',
+        format: 'pretty',
+        secrets,
+      });
       const demo = await startDemo({
         port: portOf(values.port, '--port', 3000),
         emulatorPort: portOf(values['emulator-port'], '--emulator-port', 39100),
         simulator,
+        // Secrets from outside (a test that must know them); the demo makes its own otherwise.
+        secrets: {
+          ...(env.B24_BRIDGE_BITRIX_CLIENT_SECRET
+            ? { clientSecret: env.B24_BRIDGE_BITRIX_CLIENT_SECRET }
+            : {}),
+          ...(env.B24_BRIDGE_ADMIN_PASSWORD ? { adminPassword: env.B24_BRIDGE_ADMIN_PASSWORD } : {}),
+          ...(env.B24_BRIDGE_PBX_DEMO_TOKEN ? { pbxToken: env.B24_BRIDGE_PBX_DEMO_TOKEN } : {}),
+        },
+        bridge: { loggerInstance: log, secrets, warn: (message) => log.warn(message) },
       });
       for (const line of demoBanner(demo, simulator)) console.log(line);
       untilSignal(() => demo.close());
@@ -84,14 +102,24 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'serve': {
       const { config, warnings } = loadConfig(values.config === undefined ? {} : { file: values.config });
-      for (const w of warnings) console.warn(`b24-bridge: ${w}`);
+      const secrets = new SecretSet();
+      addConfigSecrets(secrets, config);
+      const log = createLogger({
+        level: config.logging.level satisfies LogLevel,
+        format: config.logging.format,
+        secrets,
+      });
+      for (const w of warnings) log.warn(w);
       const port = values.port === undefined ? undefined : portOf(values.port, '--port', 0);
       const retry = config.bitrix.retry;
       const bridge = await startBridge(config, {
         port,
-        logger: { level: config.logging.level },
+        loggerInstance: log,
+        secrets,
+        warn: (message) => log.warn(message),
         ...(retry === undefined ? {} : { client: { retry } }),
       });
+      log.info({ url: bridge.url }, 'b24-bridge listening');
       console.log(`b24-bridge listening on ${bridge.url}`);
       untilSignal(() => bridge.close());
       return;

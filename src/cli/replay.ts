@@ -11,11 +11,11 @@ import { BitrixClient } from '../bitrix/index.ts';
 import { bridgeClientRetry, connectPortal, type PortalRuntime } from '../bridge/index.ts';
 import type { BridgeConfig } from '../config/index.ts';
 import type { EntryEvent, LinkState } from '../outbox/index.ts';
-import { SqliteStore, type PortalRecord, type Store } from '../store/index.ts';
+import { openStore, sealerFromEnv, type PortalRecord, type Store } from '../store/index.ts';
 
 /** A refusal of the replay command, with a stable `code` for scripts. */
 export class ReplayError extends Error {
-  readonly code: 'REPLAY_BRIDGE_RUNNING' | 'REPLAY_UNKNOWN_PORTAL' | 'REPLAY_UNSUPPORTED_STORE';
+  readonly code: 'REPLAY_BRIDGE_RUNNING' | 'REPLAY_UNKNOWN_PORTAL';
 
   constructor(code: ReplayError['code'], message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -177,8 +177,6 @@ async function deliver(
 }
 
 export async function replay(config: BridgeConfig, options: ReplayOptions): Promise<ReplayOutcome> {
-  if (config.store.kind !== 'sqlite')
-    throw new ReplayError('REPLAY_UNSUPPORTED_STORE', 'replay reads SQLite stores only in this version');
   const { out } = options;
   const dryRun = options.dryRun === true;
   const warn = options.warn ?? ((message: string) => console.error(`b24-bridge: ${message}`));
@@ -188,7 +186,7 @@ export async function replay(config: BridgeConfig, options: ReplayOptions): Prom
       'the bridge is running and delivers by itself; stop it to replay, or add --dry-run to look',
     );
 
-  const store = await SqliteStore.open({ path: config.store.path });
+  const store = await openStore(config, sealerFromEnv().sealer);
   const bitrix = config.bitrix;
   let client: BitrixClient | undefined;
   const runtimes: PortalRuntime[] = [];
@@ -224,6 +222,7 @@ export async function replay(config: BridgeConfig, options: ReplayOptions): Prom
             : undefined,
         tokenStore: store.tokens,
         retry: bitrix.retry ?? bridgeClientRetry,
+        shared: store.coordination,
       });
       const runtime = await connectPortal({ config, store, client, warn }, portal);
       runtimes.push(runtime);

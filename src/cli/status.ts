@@ -3,13 +3,15 @@
  * comes from the running bridge (`/healthz`) when it answers, since only the process knows it.
  */
 import type { BridgeConfig } from '../config/index.ts';
-import { SqliteStore, type Backlog } from '../store/index.ts';
+import { openStore, sealerFromEnv, type Backlog } from '../store/index.ts';
 
 export interface PortalStatus {
   memberId: string;
   domain: string | null;
   backlog: Backlog;
   link: string;
+  /** Why only a re-installation of the app helps (the OAuth server refused its tokens), or null. */
+  needsReinstall: string | null;
 }
 
 async function linkStates(url: string): Promise<Map<string, string> | null> {
@@ -23,8 +25,7 @@ async function linkStates(url: string): Promise<Map<string, string> | null> {
 }
 
 export async function readStatus(config: BridgeConfig): Promise<PortalStatus[]> {
-  if (config.store.kind !== 'sqlite') throw new Error('status reads SQLite stores only in this version');
-  const store = await SqliteStore.open({ path: config.store.path });
+  const store = await openStore(config, sealerFromEnv().sealer);
   try {
     const host = config.server.host === '0.0.0.0' ? '127.0.0.1' : config.server.host;
     const links = await linkStates(config.server.publicUrl ?? `http://${host}:${config.server.port}`);
@@ -34,6 +35,7 @@ export async function readStatus(config: BridgeConfig): Promise<PortalStatus[]> 
         memberId: portal.memberId,
         domain: portal.domain,
         backlog: await store.backlog(portal.memberId),
+        needsReinstall: (await store.tokens.get(portal.memberId))?.needsReinstall?.reason ?? null,
         link:
           links === null ? 'unknown (the bridge is not running)' : (links.get(portal.memberId) ?? 'unknown'),
       });
@@ -50,5 +52,6 @@ export function formatStatus(portals: readonly PortalStatus[]): string[] {
     `portal ${p.memberId}${p.domain === null ? '' : ` (${p.domain})`}: link ${p.link}`,
     `  backlog: ${p.backlog.pending} pending, ${p.backlog.inFlight} in flight, ${p.backlog.failed} failed, ${p.backlog.dropped} dropped`,
     `  oldest open entry: ${p.backlog.oldestOpenAt === null ? 'none' : new Date(p.backlog.oldestOpenAt).toISOString()}`,
+    ...(p.needsReinstall === null ? [] : [`  needs re-install: ${p.needsReinstall}`]),
   ]);
 }

@@ -302,6 +302,7 @@ describe('secrets', () => {
       'admin.token',
       'bitrix.clientSecret',
       'bitrix.url',
+      'pbx[].ami.secret',
       'pbx[].commandUrl',
       'pbx[].token',
       'store.url',

@@ -71,6 +71,9 @@ export const envVariables: Readonly<Record<string, Variable>> = {
   B24_BRIDGE_LOG_LEVEL: { key: 'logging.level', apply: (d, v) => (object(d, 'logging').level = v) },
 };
 
+/** `postgres://…`: selects the PostgreSQL store when the configuration names none. */
+export const DATABASE_URL_VARIABLE = 'DATABASE_URL';
+
 /** The file the loader reads when no path is given. */
 export const CONFIG_FILE_VARIABLE = 'B24_BRIDGE_CONFIG';
 
@@ -113,6 +116,14 @@ export function applyEnv(input: unknown, env: Env): EnvApplied {
       continue;
     }
     warnings.push(`${variable} is not a setting of the bridge; ignored`);
+  }
+  // The platform's conventional variable (CI, Heroku-style hosts) picks PostgreSQL, but only where
+  // neither the file nor a B24_BRIDGE_* variable names a store: a configuration that says SQLite
+  // keeps it, whatever else runs on the machine.
+  const databaseUrl = env[DATABASE_URL_VARIABLE];
+  if (databaseUrl !== undefined && databaseUrl !== '' && document.store === undefined) {
+    document.store = { kind: 'postgres', url: databaseUrl };
+    sources.set('store.url', DATABASE_URL_VARIABLE);
   }
   return { document, sources, warnings };
 }

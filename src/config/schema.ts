@@ -193,6 +193,13 @@ export const bitrixSchema = z.discriminatedUnion(
       oauthUrl: httpUrl('the OAuth token URL').optional(),
       rateLimit,
       retry,
+      /** How often each portal's extension map (user.get by UF_PHONE_INNER) is read again. */
+      directoryRefreshSec: z
+        .number({ error: 'expected seconds from 30 to 86400' })
+        .int({ error: 'expected seconds from 30 to 86400' })
+        .min(30, { error: 'expected seconds from 30 to 86400' })
+        .max(86_400, { error: 'expected seconds from 30 to 86400' })
+        .default(900),
     }),
     z.strictObject({
       /** An incoming webhook of one portal: `https://<portal>/rest/<user>/<secret>/`. */
@@ -207,6 +214,43 @@ export const bitrixSchema = z.discriminatedUnion(
 
 export const pbxKinds = ['webhook', 'simulator', 'asterisk'] as const;
 
+const devicePattern = z
+  .string({ error: 'expected a device pattern with {ext}, like "PJSIP/{ext}"' })
+  .regex(/^[^{}]*\{ext\}[^{}]*$/, { error: 'expected a device pattern with {ext} once, like "PJSIP/{ext}"' });
+
+/** How the bridge reaches an Asterisk's manager interface (AMI), for `kind: "asterisk"`. */
+export const amiSchema = z.strictObject({
+  host: name('expected the Asterisk host name or address', 255),
+  port: port.default(5038),
+  /** A `[section]` of manager.conf. */
+  username: name('expected the AMI user name (a section of manager.conf)', 100),
+  secret: secret(name('expected the AMI secret (manager.conf "secret")', 500)),
+  /** Which channels are office phones; the first pattern also rings a phone for click-to-call. */
+  devicePattern: z
+    .union(
+      [devicePattern, z.array(devicePattern).min(1, { error: 'expected at least one device pattern' })],
+      {
+        error: 'expected a device pattern like "PJSIP/{ext}", or a list of them',
+      },
+    )
+    .default(['PJSIP/{ext}', 'SIP/{ext}']),
+  /** Where Originate and Redirect send calls: the context phones dial from (FreePBX: from-internal). */
+  context: name('expected a dialplan context, like "from-internal"', 80).default('from-internal'),
+  recordings: z
+    .strictObject({
+      /** MixMonitor's directory as the bridge sees it (same host or a mount). */
+      dir: name('expected a directory path', 4096).optional(),
+      /** Where a web server publishes that directory: `<urlBase>/<file name>`. */
+      urlBase: httpUrl('the URL the recordings are served under').optional(),
+    })
+    .refine((r) => (r.dir === undefined) !== (r.urlBase === undefined), {
+      error: 'expected either "dir" or "urlBase", one of them',
+    })
+    .optional(),
+  /** mirror: Asterisk's queues decide who rings; route: the dialplan asks POST /pbx/v1/route. */
+  mode: z.enum(['mirror', 'route'], { error: 'expected "mirror" or "route"' }).default('mirror'),
+});
+
 export const pbxSchema = z.strictObject({
   id,
   /** The bearer token this PBX presents on `/pbx/v1`. */
@@ -214,6 +258,25 @@ export const pbxSchema = z.strictObject({
   kind: z.enum(pbxKinds, { error: 'expected "webhook", "simulator" or "asterisk"' }).default('webhook'),
   /** Where commands are POSTed; without it the PBX fetches them with `GET /pbx/v1/commands`. */
   commandUrl: secret(httpUrl('the PBX command URL')).optional(),
+  /**
+   * The portal this PBX serves (its member_id or domain). May be left out while the bridge serves
+   * one portal; with several, a PBX without one is refused, so that calls never cross portals.
+   */
+  portal: name('expected a portal member_id or domain', 253).optional(),
+  /**
+   * The hosts this PBX's recording URLs may point at (`pbx.example.com`, `pbx.example.com:8443`,
+   * `*.example.com`); a `recording.ready` naming another host is refused with 400. Left out: any.
+   */
+  recordingHosts: z
+    .array(
+      z.string({ error: 'expected a host name' }).regex(/^(\*\.)?[A-Za-z0-9.-]{1,253}(:\d{1,5})?$/, {
+        error: 'expected a host name, host:port or *.domain',
+      }),
+      { error: 'expected a list of host names' },
+    )
+    .optional(),
+  /** The AMI link of an Asterisk (`kind: "asterisk"`). */
+  ami: amiSchema.optional(),
 });
 
 export const storeSchema = z
@@ -256,9 +319,31 @@ export const configSchema = z.strictObject({
         // Said without the token: the message must not hold a secret.
         if (pbxes.findIndex((other) => other.token === pbx.token) !== index)
           ctx.addIssue({ code: 'custom', path: [index, 'token'], message: 'another PBX has the same token' });
+        if ((pbx.kind === 'asterisk') !== (pbx.ami !== undefined))
+          ctx.addIssue({
+            code: 'custom',
+            path: [index, 'ami'],
+            message:
+              pbx.kind === 'asterisk'
+                ? 'an asterisk PBX needs its AMI settings: {host, username, secret}'
+                : 'AMI settings are only for kind "asterisk"',
+          });
       });
     }),
   engine: engineSchema.prefault({}),
+  /**
+   * Portals with rules of their own (a provider serving several offices): the `engine` section
+   * given here replaces the top-level one for that portal (its lines, queues, routing).
+   */
+  portals: z
+    .array(
+      z.strictObject({
+        portal: name('expected a portal member_id or domain', 253),
+        engine: engineSchema.prefault({}),
+      }),
+      { error: 'expected a list of portals' },
+    )
+    .default([]),
   admin: z
     .strictObject({
       token: secret(token).optional(),

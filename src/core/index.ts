@@ -20,3 +20,4 @@ export type { Call, EngineState, LegState, Phase } from './state.ts';
 export { allCalls, findCallByKey, getCall, initialState } from './state.ts';
 export { busyExtensions, isBusy } from './presence.ts';
 export { CardLedger } from './ledger.ts';
+export { pendingOriginations } from './requests.ts';

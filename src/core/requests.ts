@@ -5,7 +5,8 @@
 import { queueOf, type LineConfig } from './config.ts';
 import { showCard } from './card.ts';
 import type { CallbackRequested, ClickToCallRequested } from './inputs.ts';
-import { newCall, setOwn, type Call } from './state.ts';
+import { allCalls, newCall, setOwn, type Call, type EngineState } from './state.ts';
+import type { OriginateEffect } from './effects.ts';
 import { emitOriginate, startTimer, type Turn } from './turn.ts';
 import { endCall, finishCall } from './wrap-up.ts';
 
@@ -100,4 +101,26 @@ function freeAgent(turn: Turn, line: LineConfig): string | null {
         : [routing.extension]
       : (queueOf(line)?.members ?? []);
   return candidates.find((e) => turn.isFree(null, e)) ?? null;
+}
+
+/**
+ * The originations the PBX has not reported on yet (their timer still runs), as the effects that
+ * asked for them: after a restart the bridge sends them again, since commands wait in memory.
+ * The PBX acts on a `commandId` once, so one it did receive is not dialled twice.
+ */
+export function pendingOriginations(state: EngineState): OriginateEffect[] {
+  return allCalls(state).flatMap((call) =>
+    call.originateCommandId !== undefined && call.timers.originate !== undefined && call.endedAt === null
+      ? [
+          {
+            type: 'pbx.originate' as const,
+            commandId: call.originateCommandId,
+            callKey: call.key,
+            callId: call.pbxCallId,
+            extension: call.calledNumber,
+            number: call.phoneNumber,
+          },
+        ]
+      : [],
+  );
 }

@@ -103,6 +103,11 @@ export interface Call {
   timers: Record<string, number>;
   /** Sequence of this call's op and command ids. */
   ops: number;
+  /**
+   * The command id of the origination the PBX has not reported on yet (while the `originate`
+   * timer runs): a restarted bridge sends it again, and the PBX knows it by this id.
+   */
+  originateCommandId?: string;
 }
 
 export interface EngineState {

@@ -124,9 +124,11 @@ export function emitTransfer(turn: Turn, call: Call, extension: string): void {
 }
 
 export function emitOriginate(turn: Turn, call: Call, extension: string): void {
+  const commandId = nextId(call);
+  call.originateCommandId = commandId;
   turn.effects.push({
     type: 'pbx.originate',
-    commandId: nextId(call),
+    commandId,
     callKey: call.key,
     callId: call.pbxCallId,
     extension,

@@ -1,4 +1,5 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { EventEmitter } from 'node:events';
 import {
   BitrixError,
@@ -18,7 +19,14 @@ import {
   type EngineState,
   type PbxEffect,
 } from '../core/index.ts';
-import { StoreError, type EntryUpdate, type OutboxEntry, type Store } from '../store/index.ts';
+import {
+  StoreError,
+  type EntryUpdate,
+  type OutboxEntry,
+  type StepCommit,
+  type StepOutcome,
+  type Store,
+} from '../store/index.ts';
 import { isBitrixEffect, toNewEntry, type EntryPayload } from './entries.ts';
 import { outageRewrites, planDelivery, withUpdates, type PlannedEntry } from './plan.ts';
 import { defaultDeliveryPolicy, growingDelay, type DeliveryPolicy } from './policy.ts';
@@ -45,7 +53,26 @@ export interface OutboxOptions {
   recordings?: RecordingSource | undefined;
   /** Where the portal downloads an uploaded recording (preferred to uploading its bytes). */
   recordingUrl?: RecordingUrl | undefined;
+  /** Several instances on one store (`store.shared`): how this one claims calls. */
+  lease?: Partial<LeaseOptions> | undefined;
 }
+
+export interface LeaseOptions {
+  /** This instance's name in the store's leases. Default: host, pid and a random part. */
+  owner: string;
+  /** How long a claimed call stays this instance's without renewal. Default 10 s. */
+  leaseMs: number;
+  /**
+   * How often the instance renews its leases, looks for calls other instances left (an expired
+   * lease, or released with new entries) and follows their engine steps. Default 1 s.
+   */
+  pollMs: number;
+  /** Calls claimed at most per look. Default 100. */
+  claimLimit: number;
+}
+
+/** A step refused as stale this many times in a row gives up (STORE_BUSY): something is wrong. */
+const MAX_STALE_RETRIES = 100;
 
 export interface AcceptOptions {
   /** The PBX's own id of the event: a repeat with the same key is stored once and stepped once. */
@@ -144,6 +171,14 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   private pumpQueued = false;
   private idleNow = false;
   private closed = false;
+  /** The engine revision `state` was read at or committed as (see `Store.commitStep`). */
+  private revision = 0;
+  /** Set on a shared store: calls are claimed with a lease before delivery. */
+  private readonly lease: LeaseOptions | null;
+  private cancelPoll: (() => void) | null = null;
+  private unwatch: (() => void) | null = null;
+  /** Shared store: the calls this instance held at its last claim. */
+  private held: string[] = [];
 
   private constructor(
     private readonly o: OutboxOptions,
@@ -153,6 +188,15 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     this.state = state;
     this.clock = o.clock ?? systemClock;
     this.policy = { ...defaultDeliveryPolicy, ...(o.policy ?? {}) };
+    this.lease = o.store.shared
+      ? {
+          owner: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
+          leaseMs: 10_000,
+          pollMs: 1_000,
+          claimLimit: 100,
+          ...(o.lease ?? {}),
+        }
+      : null;
   }
 
   /**
@@ -165,6 +209,9 @@ export class Outbox extends EventEmitter<OutboxEvents> {
    * goes once the register's CALL_ID is stored); show/hide are idempotent; a finish that did arrive
    * makes the repeat answer "Call is not found", which counts as done; attachRecord replaces the
    * recording; findResponsible is a read.
+   *
+   * On a shared store (several instances, PostgreSQL) only the entries of calls no live instance
+   * holds are put back; the calls of a live instance stay its own (see `claimCalls`).
    */
   static async open(options: OutboxOptions): Promise<Outbox> {
     const { store, portalId, engine } = options;
@@ -181,12 +228,35 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     }
     await store.requeueInFlight(portalId, (options.clock ?? systemClock).now());
     const outbox = new Outbox(options, state);
+    outbox.revision = stored?.revision ?? 0;
     outbox.reconcileEnded = true;
-    for (const call of allCalls(state)) {
-      for (const [name, at] of Object.entries(call.timers)) outbox.armTimer(`${call.key}#${name}`, at);
-    }
+    outbox.armTimersOf(allCalls(state));
     outbox.schedulePump();
+    outbox.armPoll();
+    if (outbox.lease) outbox.unwatch = store.watchOutbox?.(portalId, () => outbox.schedulePump()) ?? null;
     return outbox;
+  }
+
+  /**
+   * A new engine for the next steps: the same rules with a fresh extension map (the engine is
+   * pure, so the state of live calls carries over). Steps already queued finish on the old one.
+   */
+  setEngine(engine: Engine): void {
+    this.o.engine = engine;
+  }
+
+  /**
+   * Delivers what waits now (the admin's "replay now"): a link that is down is probed at once
+   * instead of at its next probe time. Nothing else changes: the entries keep their order.
+   */
+  deliverNow(): void {
+    if (this.closed) return;
+    if (this.linkState !== 'up') {
+      this.cancelProbe?.();
+      this.cancelProbe = null;
+      this.probeDue = true;
+    }
+    this.schedulePump();
   }
 
   /** The engine state as last stored. */
@@ -260,15 +330,38 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     });
   }
 
-  /** Stops timers and delivery. What is in flight settles in the client; the store keeps the rest. */
+  /**
+   * Stops timers and delivery. What is in flight settles in the client; the store keeps the rest.
+   * On a shared store this instance's leases are left to expire (or given up by `release`):
+   * another instance then takes its calls over, sending again what was in flight (as after a
+   * restart).
+   */
   close(): void {
     this.closed = true;
+    this.cancelPoll?.();
+    this.cancelPoll = null;
+    this.unwatch?.();
+    this.unwatch = null;
     for (const cancel of this.timers.values()) cancel();
     this.timers.clear();
     this.cancelProbe?.();
     this.cancelProbe = null;
     this.retry?.cancel();
     this.retry = null;
+  }
+
+  /**
+   * After `close` (and the client's), on a shared store: gives this instance's calls back now, so
+   * that another instance delivers them without waiting for the leases to run out (a rolling
+   * restart). What was in flight here is sent again by the instance that takes them.
+   */
+  async release(): Promise<void> {
+    const lease = this.lease;
+    if (!lease || !this.closed || this.held.length === 0) return;
+    const held = this.held;
+    this.held = [];
+    await this.chain;
+    await this.o.store.releaseCalls(this.o.portalId, lease.owner, held);
   }
 
   // --- steps ---
@@ -279,21 +372,22 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     dedupeKey: string | null,
     entryUpdates: EntryUpdate[],
   ): Promise<AcceptResult> {
-    const before = this.state;
-    const { state: after, effects } = this.o.engine.step(before, input, now);
-    // The engine copies only the shard it changed: identity tells which rows to rewrite.
-    const shards: Record<string, Record<string, unknown>> = {};
-    for (const [key, shard] of Object.entries(after.shards)) {
-      if (before.shards[key] !== shard) shards[key] = shard;
-    }
-    const newEntries = effects.filter(isBitrixEffect).map((e) => toNewEntry(e, now));
-    const outcome = await this.o.store.commitStep({
-      portalId: this.o.portalId,
-      now,
-      input: { type: input.type, dedupeKey, payload: input },
-      engine: { version: after.version, seq: after.seq, shards },
-      newEntries,
-      entryUpdates,
+    const { after, effects, newEntries, outcome } = await this.commitFresh((before) => {
+      const { state: after, effects } = this.o.engine.step(before, input, now);
+      const newEntries = effects.filter(isBitrixEffect).map((e) => toNewEntry(e, now));
+      return {
+        after,
+        effects,
+        newEntries,
+        commit: {
+          portalId: this.o.portalId,
+          now,
+          input: { type: input.type, dedupeKey, payload: input },
+          engine: { version: after.version, seq: after.seq, shards: changedShards(before, after) },
+          newEntries,
+          entryUpdates,
+        },
+      };
     });
     if (!outcome.stored) {
       this.emit('accepted', { input, duplicate: true, entries: 0 });
@@ -314,26 +408,34 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     now: number,
     dedupeKey: string | null,
   ): Promise<AcceptResult> {
-    const before = this.state;
-    let state = before;
-    const steps: { input: EngineInput; effects: readonly Effect[] }[] = [];
-    for (const input of inputs) {
-      const out = this.o.engine.step(state, input, now);
-      state = out.state;
-      steps.push({ input, effects: out.effects });
-    }
-    const shards: Record<string, Record<string, unknown>> = {};
-    for (const [key, shard] of Object.entries(state.shards)) {
-      if (before.shards[key] !== shard) shards[key] = shard;
-    }
-    const newEntries = steps.flatMap((s) => s.effects.filter(isBitrixEffect).map((e) => toNewEntry(e, now)));
-    const outcome = await this.o.store.commitStep({
-      portalId: this.o.portalId,
-      now,
-      input: { type: 'pbx.batch', dedupeKey, payload: inputs },
-      engine: { version: state.version, seq: state.seq, shards },
+    let steps: { input: EngineInput; effects: readonly Effect[] }[] = [];
+    const {
+      after: state,
       newEntries,
-      entryUpdates: [],
+      outcome,
+    } = await this.commitFresh((before) => {
+      let state = before;
+      steps = [];
+      for (const input of inputs) {
+        const out = this.o.engine.step(state, input, now);
+        state = out.state;
+        steps.push({ input, effects: out.effects });
+      }
+      const newEntries = steps.flatMap((s) =>
+        s.effects.filter(isBitrixEffect).map((e) => toNewEntry(e, now)),
+      );
+      return {
+        after: state,
+        newEntries,
+        commit: {
+          portalId: this.o.portalId,
+          now,
+          input: { type: 'pbx.batch', dedupeKey, payload: inputs },
+          engine: { version: state.version, seq: state.seq, shards: changedShards(before, state) },
+          newEntries,
+          entryUpdates: [],
+        },
+      };
     });
     if (!outcome.stored) {
       for (const input of inputs) this.emit('accepted', { input, duplicate: true, entries: 0 });
@@ -351,6 +453,72 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     }
     if (newEntries.length > 0) this.schedulePump();
     return { duplicate: false, pbx };
+  }
+
+  /**
+   * Steps from the state as this instance knows it and commits with that revision. On a shared
+   * store another instance may have committed a step of this portal meanwhile (the PBX's load
+   * balancer sent it the call's previous event, or it delivered an entry of the call): the store
+   * refuses the commit as stale, and the step is computed again over the shards changed since.
+   * That is the whole cross-instance design of the engine: state lives in the store, steps of one
+   * portal are serialized by the store (its row lock), and a step never lands on state it did not
+   * see. One process alone is never stale.
+   */
+  private async commitFresh<T extends { after: EngineState; commit: StepCommit }>(
+    compute: (before: EngineState) => T,
+  ): Promise<T & { outcome: StepOutcome }> {
+    for (let attempt = 0; ; attempt += 1) {
+      const out = compute(this.state);
+      const outcome = await this.o.store.commitStep({ ...out.commit, expectedRevision: this.revision });
+      if (outcome.stored) this.revision = outcome.revision;
+      if (outcome.stored || outcome.reason === 'duplicate') return { ...out, outcome };
+      if (attempt >= MAX_STALE_RETRIES) {
+        throw new StoreError(
+          'STORE_BUSY',
+          `step refused as stale ${attempt + 1} times: other instances keep stepping`,
+        );
+      }
+      await this.follow();
+    }
+  }
+
+  /**
+   * Takes in what other instances committed since `revision`: their changed shards replace ours,
+   * and the timers of the calls in them are armed here too (if their instance died, ours fire;
+   * if both fire, the second is a stale timer the engine ignores).
+   */
+  private async follow(): Promise<void> {
+    const fresh = await this.o.store.loadEngine(this.o.portalId, this.revision);
+    if (!fresh || fresh.revision === this.revision) return;
+    const changed = fresh.shards as EngineState['shards'];
+    this.state = {
+      version: this.state.version,
+      seq: fresh.seq,
+      shards: { ...this.state.shards, ...changed },
+    };
+    this.revision = fresh.revision;
+    this.armTimersOf(Object.values(changed).flatMap((shard) => Object.values(shard)));
+  }
+
+  private armTimersOf(calls: Iterable<{ key: string; timers: Record<string, number> }>): void {
+    for (const call of calls) {
+      for (const [name, at] of Object.entries(call.timers)) this.armTimer(`${call.key}#${name}`, at);
+    }
+  }
+
+  /** Shared store: renew leases, look for calls left by others, follow their steps, regularly. */
+  private armPoll(): void {
+    const lease = this.lease;
+    if (!lease || this.closed) return;
+    this.cancelPoll = this.clock.setTimer(lease.pollMs, () => {
+      this.cancelPoll = null;
+      this.serial(() => this.follow())
+        .catch((error: unknown) => this.fault('poll', error))
+        .finally(() => {
+          this.schedulePump();
+          this.armPoll();
+        });
+    });
   }
 
   private applyTimers(effects: readonly Effect[]): void {
@@ -408,7 +576,10 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       return;
     }
     const inFlightHere = new Set(this.inFlight.keys());
-    let entries = await this.o.store.openCalls(this.o.portalId);
+    const lease = this.lease;
+    let entries = lease
+      ? await this.o.store.claimCalls(this.o.portalId, lease.owner, lease.leaseMs, lease.claimLimit, now)
+      : await this.o.store.openCalls(this.o.portalId);
     if (probe || this.reconcileEnded) {
       this.reconcileEnded = false;
       const rewrites = outageRewrites(entries, (key) => this.callEnded(key), inFlightHere);
@@ -443,8 +614,31 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     }
     if (plan.nextDueAt !== null) this.armRetry(plan.nextDueAt);
     if (plan.submit.length > 0) this.emit('submitted', { count: plan.submit.length, probe });
+    if (lease) this.held = await this.releaseSettled(entries, plan.fail);
     this.idleNow = plan.open - plan.fail.length === 0;
     if (this.isIdle) this.emit('idle');
+  }
+
+  /**
+   * Gives back the calls whose every entry is settled, so that whichever instance steps them next
+   * (a late recording, say) can deliver what that step adds without waiting for our lease to end.
+   */
+  private async releaseSettled(
+    entries: readonly OutboxEntry[],
+    failed: readonly EntryUpdate[],
+  ): Promise<string[]> {
+    const lease = this.lease;
+    if (!lease) return [];
+    const nowFailed = new Set(failed.map((f) => f.id));
+    const open = new Set(
+      entries
+        .filter((e) => (e.status === 'pending' || e.status === 'in_flight') && !nowFailed.has(e.id))
+        .map((e) => e.callKey),
+    );
+    for (const e of this.inFlight.values()) open.add(e.callKey);
+    const settled = [...new Set(entries.map((e) => e.callKey))].filter((key) => !open.has(key));
+    await this.o.store.releaseCalls(this.o.portalId, lease.owner, settled);
+    return [...open];
   }
 
   private submit({ entry, callId }: PlannedEntry): void {
@@ -686,4 +880,13 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   private fault(where: string, error: unknown): void {
     this.emit('fault', { where, error });
   }
+}
+
+/** The engine copies only the shards a step changed: identity tells which rows to rewrite. */
+function changedShards(before: EngineState, after: EngineState): Record<string, Record<string, unknown>> {
+  const shards: Record<string, Record<string, unknown>> = {};
+  for (const [key, shard] of Object.entries(after.shards)) {
+    if (before.shards[key] !== shard) shards[key] = shard;
+  }
+  return shards;
 }

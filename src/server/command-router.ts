@@ -49,6 +49,7 @@ export class CommandRouter {
   private readonly callOwners = new Recent<string, string>();
   private readonly sent = new Recent<string, true>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly executors = new Map<string, (command: PbxCommand) => Promise<void>>();
   private closed = false;
 
   constructor(private readonly o: CommandRouterOptions) {}
@@ -58,21 +59,61 @@ export class CommandRouter {
     this.callOwners.set(callId, pbxId);
   }
 
-  /** Transfers and originations of any step; plans are answered in place by `/route`. */
-  dispatch(effects: readonly PbxEffect[], pbxIdHint?: string): void {
+  /**
+   * Transfers and originations of any step; plans are answered in place by `/route`.
+   * `pbxIdHint`: the PBX whose request produced them. `portalPbxId`: the PBX serving the portal
+   * of the step, for a call the bridge started itself (click-to-call, callback) that belongs to no
+   * PBX yet.
+   */
+  dispatch(effects: readonly PbxEffect[], pbxIdHint?: string, portalPbxId?: string): void {
     for (const effect of effects) {
       if (effect.type === 'pbx.plan') continue;
       if (this.sent.get(effect.commandId)) continue;
-      // A call the bridge started itself (click-to-call) belongs to no PBX yet: the first one.
-      const pbxId = pbxIdHint ?? this.callOwners.get(effect.callId) ?? this.o.pbxes[0]?.id;
+      const pbxId = pbxIdHint ?? this.callOwners.get(effect.callId) ?? portalPbxId ?? this.o.pbxes[0]?.id;
       if (pbxId === undefined) continue;
       this.sent.set(effect.commandId, true);
       this.callOwners.set(effect.callId, pbxId);
       const command = commandOf(effect);
+      const execute = this.executors.get(pbxId);
       const target = this.o.pbxes.find((p) => p.id === pbxId);
-      if (target?.commandUrl === undefined) this.o.board.post(pbxId, command);
+      if (execute) void this.execute(pbxId, command, execute, 1);
+      else if (target?.commandUrl === undefined) this.o.board.post(pbxId, command);
       else void this.post(target, command, target.commandUrl, 1);
     }
+  }
+
+  /**
+   * A PBX the bridge talks to itself (an adapter, such as Asterisk over AMI): its commands go to
+   * `execute` instead of a command URL or the long poll, retried like a POST while it is unreachable.
+   */
+  attach(pbxId: string, execute: (command: PbxCommand) => Promise<void>): void {
+    this.executors.set(pbxId, execute);
+  }
+
+  private async execute(
+    pbxId: string,
+    command: PbxCommand,
+    execute: (command: PbxCommand) => Promise<void>,
+    attempt: number,
+  ): Promise<void> {
+    if (this.closed) return;
+    try {
+      await execute(command);
+      return;
+    } catch (e) {
+      const code = (e as { code?: string }).code ?? (e as Error).name;
+      // Only a command the PBX never received is worth another try; the adapter dedupes the rest
+      // (and says itself why a command failed: the router has no long poll to fall back on here).
+      if (code !== 'PBX_UNREACHABLE' || attempt >= (this.o.attempts ?? 5)) return;
+    }
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(timer);
+        void this.execute(pbxId, command, execute, attempt + 1);
+      },
+      (this.o.retryDelayMs ?? 500) * 2 ** (attempt - 1),
+    );
+    this.timers.add(timer);
   }
 
   close(): void {

@@ -7,3 +7,12 @@ export { fallbackPlan } from './fallback-plan.ts';
 export { parseInstallCallback, type InstallCallback, type InstallHandler } from './install.ts';
 export type { EventIntake, PbxApiOptions } from './pbx-api.ts';
 export { RecordingStore, RecordingStoreError, type RecordingFile } from './recordings.ts';
+export {
+  parseBitrixEvent,
+  type BitrixEvent,
+  type BitrixEventAuth,
+  type BitrixEventHandler,
+  type BitrixEventOutcome,
+} from './bitrix-events.ts';
+export { appActions, type AppOpenRequest, type AppPageHandler, type AppPageView } from './app-page.ts';
+export { parseNestedForm, FormError, type FormObject, type FormValue } from './form.ts';

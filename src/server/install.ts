@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { ServerError } from './errors.ts';
+import { readForm, parseBitrixEvent, type BitrixEventHandler } from './bitrix-events.ts';
 
 export interface InstallCallback {
   memberId: string;
@@ -70,14 +71,32 @@ const installedPage = `<!doctype html>
 <script>if (window.BX24) BX24.init(function () { BX24.installFinish(); });</script>
 </body></html>`;
 
-export function registerInstall(app: FastifyInstance, install: InstallHandler): void {
+/**
+ * The install URL gets either the installation page's form (AUTH_ID, REFRESH_ID, …) or, for an
+ * app registered without a page, the ONAPPINSTALL event itself: that goes to the event handler.
+ */
+export function registerInstall(
+  app: FastifyInstance,
+  install: InstallHandler,
+  onEvent?: BitrixEventHandler,
+): void {
   app.register((scope, _options, done) => {
     scope.addContentTypeParser(
       'application/x-www-form-urlencoded',
       { parseAs: 'string', bodyLimit: 64 * 1024 },
-      (_request, body, next) => next(null, Object.fromEntries(new URLSearchParams(body as string))),
+      (_request, body, next) => {
+        try {
+          next(null, readForm(body as string));
+        } catch (e) {
+          next(e as Error);
+        }
+      },
     );
     scope.post('/bitrix/install', async (request, reply) => {
+      const body = request.body as Record<string, unknown> | undefined;
+      if (onEvent && typeof body === 'object' && typeof body.event === 'string') {
+        return reply.send({ ok: true, ...(await onEvent(parseBitrixEvent(body as never))) });
+      }
       await install(parseInstallCallback(request.body, request.query));
       return reply.type('text/html; charset=utf-8').send(installedPage);
     });

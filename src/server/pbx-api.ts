@@ -3,11 +3,9 @@
  * to the portal's outbox. Bodies arrive as raw bytes (any content type, at most 1 MiB) because the
  * webhook parser owns size, UTF-8 and JSON errors, so they name the problem in the API's terms.
  */
-import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { BridgeConfig } from '../config/index.ts';
 import type { PbxEffect } from '../core/index.ts';
-import type { Outbox } from '../outbox/index.ts';
 import { type PbxCommand, type PlanStep, type RouteRequested } from '../pbx/index.ts';
 import {
   authenticatePbx,
@@ -23,18 +21,16 @@ import {
   routeResponse,
   toEngineEvents,
   type ApiEvent,
+  type Problem,
   type StoreRecording,
 } from '../pbx/webhook/index.ts';
 import { CommandRouter } from './command-router.ts';
 import type { CommandBoard } from './commands.ts';
 import { ServerError } from './errors.ts';
 import { fallbackPlan } from './fallback-plan.ts';
+import { acceptPbxEvents, routeCall, sha, type EventIntake } from './pbx-intake.ts';
 
-/**
- * What the PBX API needs of an outbox: stepping the engine durably. `acceptMany` stores a batch
- * all or nothing; an intake without it (a test's stand-in) gets the events one by one.
- */
-export type EventIntake = Pick<Outbox, 'accept'> & Partial<Pick<Outbox, 'acceptMany'>>;
+export type { EventIntake } from './pbx-intake.ts';
 
 export interface PbxApiOptions {
   config: BridgeConfig;
@@ -51,9 +47,6 @@ export interface PbxApiOptions {
   /** Told when the engine's answer to a route came after the fallback was sent. */
   onLateRoute?: ((pbxId: string, callId: string) => void) | undefined;
 }
-
-const sha = (data: string | Uint8Array): string =>
-  createHash('sha256').update(data).digest('hex').slice(0, 32);
 
 /**
  * The journal's dedupe key of an event, so a repeated event is stepped once. An event with its own
@@ -75,6 +68,8 @@ export function registerPbxApi(app: FastifyInstance, options: PbxApiOptions): vo
   const routeTimeoutMs = options.routeTimeoutMs ?? 300;
   const credentials = config.pbx.map((p) => ({ id: p.id, token: p.token }));
 
+  const recordingHostsOf = (pbxId: string): readonly string[] | undefined =>
+    config.pbx.find((p) => p.id === pbxId)?.recordingHosts;
   const authenticate = (request: FastifyRequest): string => {
     const result = authenticatePbx(request.headers.authorization, credentials);
     if (!result.ok) throw result.error;
@@ -121,6 +116,9 @@ export function registerPbxApi(app: FastifyInstance, options: PbxApiOptions): vo
         const raw = rawOf(request);
         const parsed = parseEventsBody(raw);
         if (!parsed.ok) throw parsed.error;
+        // A batch is a JSON array: its problems' paths start with the event's index.
+        const batch = /^\s*\[/.test(raw.subarray(0, 64).toString('utf8'));
+        checkRecordingHosts(parsed.value, batch, recordingHostsOf(pbxId));
         const outbox = outboxOf(pbxId);
         const events = await toEngineEvents(parsed.value, {
           receivedAt,
@@ -134,14 +132,7 @@ export function registerPbxApi(app: FastifyInstance, options: PbxApiOptions): vo
             dedupeKey: apiEvent === undefined ? undefined : dedupeKeyOf(pbxId, apiEvent, raw, index),
           };
         });
-        if (outbox.acceptMany) {
-          // All or nothing: a store failure answers 503 with nothing stored, and the repeat is whole.
-          dispatch(pbxId, (await outbox.acceptMany(inputs)).pbx);
-        } else {
-          // One after the other, each stored before the next: the repeat steps only the rest.
-          for (const i of inputs)
-            dispatch(pbxId, (await outbox.accept(i.input, { dedupeKey: i.dedupeKey })).pbx);
-        }
+        await acceptPbxEvents(outbox, inputs, (effects) => dispatch(pbxId, effects));
         return reply.status(202).send({ accepted: events.length });
       });
 
@@ -206,31 +197,57 @@ export function registerPbxApi(app: FastifyInstance, options: PbxApiOptions): vo
    * the fallback, and its own events (ringing, answered) tell the engine what really happened.
    */
   async function route(pbxId: string, request: RouteRequested): Promise<readonly PlanStep[]> {
-    const fallback = (): PlanStep[] => fallbackPlan(config.engine, request);
     const outbox = options.outboxFor(pbxId);
-    if (!outbox) return fallback();
-    let timer: NodeJS.Timeout | undefined;
-    let late = false;
-    router.remember(pbxId, request.callId);
-    const engineAnswer = outbox.accept(request).then(
-      (result) => {
-        dispatch(pbxId, result.pbx);
-        if (late) options.onLateRoute?.(pbxId, request.callId);
-        const plan = result.pbx.find((e) => e.type === 'pbx.plan');
-        return plan?.plan ?? fallback();
-      },
-      () => fallback(),
-    );
-    const timeout = new Promise<PlanStep[]>((resolve) => {
-      timer = setTimeout(() => {
-        late = true;
-        resolve(fallback());
-      }, routeTimeoutMs);
+    if (outbox) router.remember(pbxId, request.callId);
+    return routeCall(outbox, request, {
+      fallback: () => fallbackPlan(config.engine, request),
+      timeoutMs: routeTimeoutMs,
+      dispatch: (effects) => dispatch(pbxId, effects),
+      onLate: () => options.onLateRoute?.(pbxId, request.callId),
     });
-    try {
-      return await Promise.race([engineAnswer, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
+}
+
+/** Whether `url`'s host is one of `hosts` (`host`, `host:port`, or `*.domain` for its subdomains). */
+export function recordingHostAllowed(url: string, hosts: readonly string[]): boolean {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return false;
+  }
+  const host = parsed.hostname.toLowerCase();
+  const withPort = parsed.port === '' ? host : `${host}:${parsed.port}`;
+  return hosts.some((h) => {
+    const rule = h.toLowerCase();
+    if (rule.startsWith('*.')) return host.endsWith(rule.slice(1)) && !rule.includes(':');
+    return rule.includes(':') ? rule === withPort : rule === host;
+  });
+}
+
+/**
+ * A PBX may name only its configured hosts in recording URLs: the portal downloads from whatever
+ * URL it is given, so an unchecked one would let a PBX's request point the portal (or anyone
+ * reading the CRM) at an address of the bridge's own network. Refused whole, before anything is
+ * stored.
+ */
+function checkRecordingHosts(
+  events: readonly ApiEvent[],
+  batch: boolean,
+  hosts: readonly string[] | undefined,
+): void {
+  if (hosts === undefined) return;
+  const problems: Problem[] = [];
+  events.forEach((event, index) => {
+    if (event.type !== 'recording.ready' || event.url == null) return;
+    if (recordingHostAllowed(event.url, hosts)) return;
+    problems.push({
+      code: 'INVALID_VALUE',
+      path: batch ? `/${String(index)}/url` : '/url',
+      location: 'body',
+      message: `${batch ? `/${String(index)}/url` : '/url'}: the recording URL's host is not one of this PBX's recordingHosts`,
+    });
+  });
+  const [first, ...rest] = problems;
+  if (first) throw new PbxApiError([first, ...rest]);
 }

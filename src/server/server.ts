@@ -2,7 +2,8 @@
  * The bridge's HTTP server: wiring only. Routes for the PBX API and the Bitrix24 install callback,
  * `/healthz`, and one error handler for all of them.
  */
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { registerAdmin, type AdminOptions } from '../admin/index.ts';
 import type { BridgeConfig } from '../config/index.ts';
 import type { StoreRecording } from '../pbx/webhook/index.ts';
 import { CommandRouter } from './command-router.ts';
@@ -10,6 +11,8 @@ import { CommandBoard } from './commands.ts';
 import { handleError, ServerError } from './errors.ts';
 import { RecordingStoreError, type RecordingStore } from './recordings.ts';
 import { registerInstall, type InstallHandler } from './install.ts';
+import { registerBitrixEvents, type BitrixEventHandler } from './bitrix-events.ts';
+import { registerAppPage, type AppPageHandler } from './app-page.ts';
 import { registerPbxApi, type EventIntake } from './pbx-api.ts';
 
 export interface ServerOptions {
@@ -22,6 +25,10 @@ export interface ServerOptions {
   router?: CommandRouter | undefined;
   /** The install callback; without it `/bitrix/install` is not served (webhook mode). */
   install?: InstallHandler | undefined;
+  /** Bitrix24's events (`POST /bitrix/events`); without it they are not served (webhook mode). */
+  bitrixEvents?: BitrixEventHandler | undefined;
+  /** The app page in Bitrix24's frame (`/bitrix/app`). */
+  appPage?: AppPageHandler | undefined;
   /** Inline recordings: stored here and served to the portal at `GET /recordings/<ref>`. */
   recordings?: RecordingStore | undefined;
   /** Instead of `recordings` (tests): where inline recordings go; nothing is served then. */
@@ -30,6 +37,10 @@ export interface ServerOptions {
   /** What `/healthz` adds to `{status: "ok"}`. */
   health?: (() => Record<string, unknown>) | undefined;
   logger?: FastifyServerOptions['logger'];
+  /** A ready logger (pino, secrets scrubbed: `src/log/`); wins over `logger`. */
+  loggerInstance?: FastifyBaseLogger | undefined;
+  /** The admin UI at `/`, its API under `/api/`, and `/metrics`; without it `/` says where things are. */
+  admin?: AdminOptions | undefined;
 }
 
 export interface BridgeServer {
@@ -39,11 +50,11 @@ export interface BridgeServer {
 }
 
 export function buildServer(options: ServerOptions): BridgeServer {
-  const app = Fastify({
-    logger: options.logger ?? false,
-    // Long polls hold a request up to 28 s; a slow client must not hold a socket forever either.
-    requestTimeout: 60_000,
-  });
+  // Long polls hold a request up to 28 s; a slow client must not hold a socket forever either.
+  const requestTimeout = 60_000;
+  const app: FastifyInstance = options.loggerInstance
+    ? Fastify({ loggerInstance: options.loggerInstance, requestTimeout })
+    : Fastify({ logger: options.logger ?? false, requestTimeout });
   const commands = options.commands ?? new CommandBoard();
   const recordings = options.recordings;
   const router =
@@ -66,10 +77,12 @@ export function buildServer(options: ServerOptions): BridgeServer {
       },
     });
   });
-  // The admin UI will live here (issue 6); until then, where things are.
-  app.get('/', (_request, reply) =>
-    reply.send({ name: 'b24-bridge', healthz: '/healthz', pbxApi: '/pbx/v1/openapi.json' }),
-  );
+  if (options.admin) registerAdmin(app, options.admin);
+  // Without the admin UI, where things are.
+  else
+    app.get('/', (_request, reply) =>
+      reply.send({ name: 'b24-bridge', healthz: '/healthz', pbxApi: '/pbx/v1/openapi.json' }),
+    );
   app.get('/healthz', (_request, reply) => reply.send({ status: 'ok', ...(options.health?.() ?? {}) }));
   registerPbxApi(app, {
     config: options.config,
@@ -100,7 +113,9 @@ export function buildServer(options: ServerOptions): BridgeServer {
         .send(file.content);
     });
   }
-  if (options.install) registerInstall(app, options.install);
+  if (options.install) registerInstall(app, options.install, options.bitrixEvents);
+  if (options.bitrixEvents) registerBitrixEvents(app, options.bitrixEvents);
+  if (options.appPage) registerAppPage(app, options.appPage);
   app.addHook('onClose', () => {
     router.close();
     commands.close();

@@ -20,6 +20,10 @@ export const storeErrorCodes = [
   'STORE_TOO_NEW',
   /** A migration failed; the database is left at the last good version. */
   'STORE_MIGRATION_FAILED',
+  /** B24_BRIDGE_STORE_KEY is not a 32-byte key. */
+  'STORE_KEY_INVALID',
+  /** The secrets were sealed with another key than the one set now. */
+  'STORE_KEY_MISMATCH',
   /** Anything else the driver reported. */
   'STORE_FAILED',
 ] as const;

@@ -1,4 +1,31 @@
 /** The store: portals, tokens, engine state, the input journal and the outbox. */
+import { PostgresStore } from './postgres/index.ts';
+import { SqliteStore } from './sqlite/index.ts';
+import type { Store } from './types.ts';
+import type { Sealer } from './sealer.ts';
+
 export type * from './types.ts';
 export { StoreError, isStoreError, storeErrorCodes, type StoreErrorCode } from './errors.ts';
 export { SqliteStore, defaultDatabasePath, type SqliteStoreOptions } from './sqlite/index.ts';
+export {
+  LeaderLock,
+  PostgresStore,
+  type LeaderLockOptions,
+  type PostgresStoreOptions,
+} from './postgres/index.ts';
+
+/** The `store` section of the configuration (src/config/schema.ts), as far as opening needs it. */
+export type StoreSettings = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
+
+export { aesSealer, isSealed, parseStoreKey, plainSealer, sealerFromEnv, type Sealer } from './sealer.ts';
+
+/**
+ * The configured store: SQLite in a file (the default), or PostgreSQL for several instances.
+ * `sealer` seals the secrets it keeps (see `sealerFromEnv`).
+ */
+export function openStore(config: { store: StoreSettings }, sealer?: Sealer): Promise<Store> {
+  const s = config.store;
+  return s.kind === 'postgres'
+    ? PostgresStore.open({ url: s.url, sealer })
+    : SqliteStore.open({ path: s.path, sealer });
+}

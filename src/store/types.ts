@@ -9,7 +9,7 @@
  * The store knows nothing of the engine or the client beyond their JSON: engine shards and
  * outbox payloads are opaque values it stores and gives back.
  */
-import type { TokenStore } from '../bitrix/index.ts';
+import type { RefreshLock, SharedBudget, TokenStore } from '../bitrix/index.ts';
 
 /** A portal the bridge serves (its tokens live apart, in `tokens`). */
 export interface PortalRecord {
@@ -31,6 +31,11 @@ export interface PortalRecord {
 export interface StoredEngine {
   version: number;
   seq: number;
+  /**
+   * How many steps were committed for the portal. Every commit adds one and stamps the shards it
+   * wrote with it, so an instance that knows revision N reads only the shards changed after N.
+   */
+  revision: number;
   shards: Record<string, Record<string, unknown>>;
 }
 
@@ -94,9 +99,18 @@ export interface StepCommit {
   newEntries: readonly NewOutboxEntry[];
   /** Entry changes that belong to this step (a register marked done with the step it feeds). */
   entryUpdates: readonly EntryUpdate[];
+  /**
+   * The engine revision the step was computed from. When given and the stored revision differs
+   * (another instance committed a step of this portal meanwhile), nothing is stored and the
+   * outcome is `stale`: the caller reloads the changed shards and steps again.
+   */
+  expectedRevision?: number | undefined;
 }
 
-export type StepOutcome = { stored: true } | { stored: false; reason: 'duplicate' };
+export type StepOutcome =
+  | { stored: true; revision: number }
+  | { stored: false; reason: 'duplicate' }
+  | { stored: false; reason: 'stale'; revision: number };
 
 export interface Backlog {
   pending: number;
@@ -107,9 +121,26 @@ export interface Backlog {
   oldestOpenAt: number | null;
 }
 
+/**
+ * What several bridge instances on one database share beyond the tables: the portal's request
+ * budget and its token refresh (see `src/bitrix/limiter.ts` and `src/bitrix/tokens.ts`).
+ */
+export interface Coordination {
+  budget: SharedBudget;
+  refreshLock: RefreshLock;
+}
+
 export interface Store {
   /** The client's token store, on this database. */
   readonly tokens: TokenStore;
+  /**
+   * Other processes may use this database at the same time (PostgreSQL): the outbox then claims
+   * calls with a lease before delivering them and follows other instances' engine steps. False
+   * for SQLite, which one process owns.
+   */
+  readonly shared: boolean;
+  /** Present when `shared`: the client's cross-instance rate budget and refresh lock. */
+  readonly coordination?: Coordination | undefined;
 
   savePortal(portal: PortalRecord, now: number): Promise<void>;
   getPortal(memberId: string): Promise<PortalRecord | undefined>;
@@ -121,7 +152,11 @@ export interface Store {
    */
   deletePortal(memberId: string, now: number): Promise<void>;
 
-  loadEngine(portalId: string): Promise<StoredEngine | undefined>;
+  /**
+   * The portal's engine state; with `sinceRevision`, only the shards written after that revision
+   * (the counter and revision are always the current ones).
+   */
+  loadEngine(portalId: string, sinceRevision?: number): Promise<StoredEngine | undefined>;
   /** Journal + engine shards + new entries + entry updates, in one transaction. */
   commitStep(commit: StepCommit): Promise<StepOutcome>;
 
@@ -136,10 +171,34 @@ export interface Store {
   updateEntries(updates: readonly EntryUpdate[], now: number): Promise<void>;
   /**
    * After a restart: entries left in flight by a dead process go back to pending (they keep their
-   * attempt count, which tells the outbox they may have reached the portal). Returns how many.
+   * attempt count, which tells the outbox they may have reached the portal). Returns how many. On a
+   * shared store, only those of calls no live lease holds: another instance's are its own.
    */
   requeueInFlight(portalId: string, now: number): Promise<number>;
   backlog(portalId: string): Promise<Backlog>;
+
+  /**
+   * Claims calls with open entries for `owner` until `now + leaseMs`, and returns every entry of
+   * the calls it holds now (those it held already, whose lease is renewed, and up to `limit` more),
+   * ordered as `openCalls`. A call held by another owner is skipped until its lease expires; a call
+   * taken over from an expired lease has its in-flight entries put back to pending (attempts kept),
+   * as after a restart. One process (SQLite) holds every call: this is `openCalls`.
+   */
+  claimCalls(
+    portalId: string,
+    owner: string,
+    leaseMs: number,
+    limit: number,
+    now: number,
+  ): Promise<OutboxEntry[]>;
+  /** Gives up `owner`'s lease of these calls (nothing open is left in them here). */
+  releaseCalls(portalId: string, owner: string, callKeys: readonly string[]): Promise<void>;
+  /**
+   * Shared stores: calls `onChange` when another instance stored new entries of the portal or
+   * released calls, so the outbox looks for work at once rather than at its next poll. Returns
+   * the function that stops watching.
+   */
+  watchOutbox?(portalId: string, onChange: () => void): () => void;
 
   close(): Promise<void>;
 }

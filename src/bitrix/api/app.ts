@@ -54,6 +54,14 @@ export class EventApi {
     );
   }
 
+  /** Asks the portal to send ONAPPTEST to the app's handlers (can the portal reach us?). */
+  test(options?: SubmitOptions): Pending<true> {
+    return this.submit(command('event.test', {}), options, (raw) => {
+      if (raw.result !== true) throw badShape('event.test', 'not true');
+      return true as const;
+    });
+  }
+
   get(options?: SubmitOptions): Pending<BoundHandler[]> {
     return this.submit(command('event.get', {}), options, (raw) =>
       list(raw.result).map((h) => {

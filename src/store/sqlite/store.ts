@@ -14,6 +14,7 @@ import type {
   StoredEngine,
 } from '../types.ts';
 import { toStoreError } from './errors.ts';
+import { plainSealer, type Sealer } from '../sealer.ts';
 import { loadMigrations, migrate } from './migrate.ts';
 
 export const defaultDatabasePath = './data/bridge.db';
@@ -28,6 +29,8 @@ export interface SqliteStoreOptions {
    * crash of the process but may lose the last commits on a power cut: for tests and benchmarks.
    */
   synchronous?: 'full' | 'normal';
+  /** Seals tokens, application tokens and webhook URLs at rest (`sealerFromEnv`). Default: stored as they are. */
+  sealer?: Sealer | undefined;
   /** How long a write waits for another connection's lock before STORE_BUSY. Default 5 s. */
   busyTimeoutMs?: number;
   now?: () => number;
@@ -88,13 +91,13 @@ const toEntry = (r: EntryRow): OutboxEntry => ({
   updatedAt: r.updated_at,
 });
 
-const toPortal = (r: PortalRow): PortalRecord => ({
+const toPortal = (r: PortalRow, sealer: Sealer): PortalRecord => ({
   memberId: r.member_id,
   domain: r.domain,
   clientEndpoint: r.client_endpoint,
   authKind: r.auth_kind,
-  webhookUrl: r.webhook_url,
-  applicationToken: r.application_token,
+  webhookUrl: r.webhook_url === null ? null : sealer.open(r.webhook_url),
+  applicationToken: r.application_token === null ? null : sealer.open(r.application_token),
 });
 
 /**
@@ -104,8 +107,11 @@ const toPortal = (r: PortalRow): PortalRecord => ({
  */
 export class SqliteStore implements Store {
   readonly tokens: TokenStore;
+  /** One process owns the file (the replay command refuses to run beside the bridge). */
+  readonly shared = false;
   private readonly s: ReturnType<typeof prepare>;
   private readonly now: () => number;
+  private readonly sealer: Sealer;
   private closed = false;
 
   private constructor(
@@ -113,16 +119,19 @@ export class SqliteStore implements Store {
     private readonly options: SqliteStoreOptions,
   ) {
     this.now = options.now ?? Date.now;
+    this.sealer = options.sealer ?? plainSealer;
     this.s = prepare(db);
     this.tokens = {
       get: (memberId) =>
         this.run('read tokens', () => {
           const row = this.s.getTokens.get(memberId);
-          return row ? (JSON.parse(row.tokens) as PortalTokens) : undefined;
+          return row ? (JSON.parse(this.sealer.open(row.tokens)) as PortalTokens) : undefined;
         }),
       save: (memberId, tokens) =>
         this.run('save tokens', () => {
-          this.write('tokens', () => this.s.saveTokens.run(memberId, JSON.stringify(tokens), this.now()));
+          this.write('tokens', () =>
+            this.s.saveTokens.run(memberId, this.sealer.seal(JSON.stringify(tokens)), this.now()),
+          );
         }),
     };
   }
@@ -163,8 +172,9 @@ export class SqliteStore implements Store {
           domain: portal.domain,
           client_endpoint: portal.clientEndpoint,
           auth_kind: portal.authKind,
-          webhook_url: portal.webhookUrl,
-          application_token: portal.applicationToken,
+          webhook_url: portal.webhookUrl === null ? null : this.sealer.seal(portal.webhookUrl),
+          application_token:
+            portal.applicationToken === null ? null : this.sealer.seal(portal.applicationToken),
           now,
         }),
       );
@@ -174,12 +184,12 @@ export class SqliteStore implements Store {
   getPortal(memberId: string): Promise<PortalRecord | undefined> {
     return this.run('read portal', () => {
       const row = this.s.getPortal.get(memberId);
-      return row ? toPortal(row) : undefined;
+      return row ? toPortal(row, this.sealer) : undefined;
     });
   }
 
   listPortals(): Promise<PortalRecord[]> {
-    return this.run('list portals', () => this.s.listPortals.all().map(toPortal));
+    return this.run('list portals', () => this.s.listPortals.all().map((r) => toPortal(r, this.sealer)));
   }
 
   deletePortal(memberId: string, now: number): Promise<void> {
@@ -194,15 +204,15 @@ export class SqliteStore implements Store {
     });
   }
 
-  loadEngine(portalId: string): Promise<StoredEngine | undefined> {
+  loadEngine(portalId: string, sinceRevision = -1): Promise<StoredEngine | undefined> {
     return this.run('load engine', () => {
       const meta = this.s.getMeta.get(portalId);
       if (!meta) return undefined;
       const shards: StoredEngine['shards'] = {};
-      for (const row of this.s.getShards.all(portalId)) {
+      for (const row of this.s.getShards.all(portalId, sinceRevision)) {
         shards[row.shard] = JSON.parse(row.calls) as Record<string, unknown>;
       }
-      return { version: meta.version, seq: meta.seq, shards };
+      return { version: meta.version, seq: meta.seq, revision: meta.revision, shards };
     });
   }
 
@@ -214,11 +224,18 @@ export class SqliteStore implements Store {
           if (input.dedupeKey !== null && this.s.findInput.get(c.portalId, input.dedupeKey)) {
             return { stored: false, reason: 'duplicate' };
           }
+        }
+        const current = this.s.getMeta.get(c.portalId)?.revision ?? 0;
+        if (c.expectedRevision !== undefined && c.expectedRevision !== current) {
+          return { stored: false, reason: 'stale', revision: current };
+        }
+        if (input !== null) {
           this.s.addInput.run(c.portalId, input.dedupeKey, input.type, json(input.payload), c.now);
         }
-        this.s.saveMeta.run(c.portalId, c.engine.version, c.engine.seq, c.now);
+        const revision = current + 1;
+        this.s.saveMeta.run(c.portalId, c.engine.version, c.engine.seq, revision, c.now);
         for (const [shard, calls] of Object.entries(c.engine.shards)) {
-          this.s.saveShard.run(c.portalId, shard, JSON.stringify(calls), c.now);
+          this.s.saveShard.run(c.portalId, shard, JSON.stringify(calls), revision, c.now);
         }
         for (const e of c.newEntries) {
           this.s.addEntry.run({
@@ -234,7 +251,7 @@ export class SqliteStore implements Store {
           });
         }
         this.applyUpdates(c.entryUpdates, c.now);
-        return { stored: true };
+        return { stored: true, revision };
       }),
     );
   }
@@ -252,6 +269,23 @@ export class SqliteStore implements Store {
     return this.run('update entries', () => {
       this.write('entries', () => this.applyUpdates(updates, now));
     });
+  }
+
+  /** One process holds every call: claiming is reading them (the limit and lease do not apply). */
+  claimCalls(
+    portalId: string,
+    _owner: string,
+    _leaseMs: number,
+    _limit: number,
+    _now: number,
+  ): Promise<OutboxEntry[]> {
+    return this.openCalls(portalId);
+  }
+
+  releaseCalls(): Promise<void> {
+    return this.closed
+      ? Promise.reject(new StoreError('STORE_CLOSED', 'release calls: the store is closed'))
+      : Promise.resolve();
   }
 
   requeueInFlight(portalId: string, now: number): Promise<number> {
@@ -363,20 +397,21 @@ function prepare(db: Database) {
     ),
     getPortal: st<[string], PortalRow>('SELECT * FROM portals WHERE member_id = ?'),
     listPortals: st<[], PortalRow>('SELECT * FROM portals ORDER BY member_id'),
-    getMeta: st<[string], { version: number; seq: number }>(
-      'SELECT version, seq FROM engine_meta WHERE portal_id = ?',
+    getMeta: st<[string], { version: number; seq: number; revision: number }>(
+      'SELECT version, seq, revision FROM engine_meta WHERE portal_id = ?',
     ),
-    getShards: st<[string], { shard: string; calls: string }>(
-      'SELECT shard, calls FROM engine_shards WHERE portal_id = ?',
+    getShards: st<[string, number], { shard: string; calls: string }>(
+      'SELECT shard, calls FROM engine_shards WHERE portal_id = ? AND revision > ?',
     ),
-    saveMeta: st<[string, number, number, number]>(
-      `INSERT INTO engine_meta (portal_id, version, seq, updated_at) VALUES (?, ?, ?, ?)
+    saveMeta: st<[string, number, number, number, number]>(
+      `INSERT INTO engine_meta (portal_id, version, seq, revision, updated_at) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (portal_id) DO UPDATE SET version = excluded.version, seq = excluded.seq,
-         updated_at = excluded.updated_at`,
+         revision = excluded.revision, updated_at = excluded.updated_at`,
     ),
-    saveShard: st<[string, string, string, number]>(
-      `INSERT INTO engine_shards (portal_id, shard, calls, updated_at) VALUES (?, ?, ?, ?)
-       ON CONFLICT (portal_id, shard) DO UPDATE SET calls = excluded.calls, updated_at = excluded.updated_at`,
+    saveShard: st<[string, string, string, number, number]>(
+      `INSERT INTO engine_shards (portal_id, shard, calls, revision, updated_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (portal_id, shard) DO UPDATE SET calls = excluded.calls, revision = excluded.revision,
+         updated_at = excluded.updated_at`,
     ),
     findInput: st<[string, string], { id: number }>(
       'SELECT id FROM inputs WHERE portal_id = ? AND dedupe_key = ?',

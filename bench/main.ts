@@ -1,0 +1,304 @@
+/**
+ * `npm run bench [-- --json] [-- --quick]`: the bridge and the naive baseline against the emulated
+ * portal, each phase with fresh processes (emulator, bridge or naive). Prints progress on stderr,
+ * then a table and notes on stdout, and with --json one JSON object as the last line.
+ */
+import { cpus, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import { capacity, fillBucket, type CapacityResult } from './capacity.ts';
+import { forkChild } from './ipc.ts';
+import { BENCH_WEBHOOK_SECRET } from './office.ts';
+import { overhead, type OverheadResult } from './overhead.ts';
+import { requestsPerDirectCall, requestsPerQueuedCall, type PerCallResult } from './per-call.ts';
+import { startRecordingServer } from './pbx.ts';
+import { bridgeReplay, naiveReplayRequests, type ReplayResult } from './replay.ts';
+import { figureKeys, table, type BenchResult, type Figures } from './report.ts';
+import { startTarget, type Target, type TargetKind, type TargetOptions } from './targets.ts';
+import { progress, round } from './util.ts';
+
+interface Plan {
+  directCalls: number;
+  queuedCalls: number;
+  replayCalls: number;
+  naiveReplayCalls: number;
+  bridgeSteps: number[];
+  naiveSteps: number[];
+  stepSec: number;
+  naiveStepSec: number;
+  talkSec: number;
+  overheadSec: number;
+  memoryCalls: number;
+}
+
+const fullPlan: Plan = {
+  directCalls: 3,
+  queuedCalls: 2,
+  replayCalls: 10_000,
+  naiveReplayCalls: 1_000,
+  bridgeSteps: [1000, 1500, 1800, 2000, 2400, 3000],
+  naiveSteps: [20, 40, 60],
+  stepSec: 20,
+  naiveStepSec: 20,
+  talkSec: 3,
+  overheadSec: 10,
+  memoryCalls: 10_000,
+};
+
+const quickPlan: Plan = {
+  directCalls: 1,
+  queuedCalls: 1,
+  replayCalls: 250,
+  naiveReplayCalls: 100,
+  bridgeSteps: [300, 600],
+  naiveSteps: [20, 60],
+  stepSec: 6,
+  naiveStepSec: 6,
+  talkSec: 3,
+  overheadSec: 2,
+  memoryCalls: 1_000,
+};
+
+const standard = { rate: 2, burst: 50 };
+
+async function withTarget<T>(options: TargetOptions, run: (t: Target) => Promise<T>): Promise<T> {
+  const target = await startTarget(options);
+  try {
+    return await run(target);
+  } finally {
+    await target.stop();
+  }
+}
+
+interface Measured {
+  direct: PerCallResult;
+  queued: PerCallResult;
+  replay: ReplayResult;
+  capacity: CapacityResult;
+  overhead: OverheadResult;
+  /** The bridge's overhead again with SQLite's synchronous=NORMAL (a diagnostic, not a figure). */
+  overheadNormalSync: OverheadResult | null;
+  memory: { heapBytes: number; rssBytes: number; calls: number };
+}
+
+type RecordingUrl = (id: string) => string;
+
+async function perCall(kind: TargetKind, plan: Plan, recordingUrl: RecordingUrl) {
+  progress(`${kind}: requests per call`);
+  const out = await withTarget({ kind, rateLimit: standard, queue: true }, async (t) => ({
+    direct: await requestsPerDirectCall(t, recordingUrl, plan.directCalls),
+    queued: await requestsPerQueuedCall(t, recordingUrl, plan.queuedCalls),
+  }));
+  progress(
+    `${kind}: ${out.direct.requestsPerCall} per direct call, ${out.queued.requestsPerCall} per queued call`,
+  );
+  return out;
+}
+
+async function replayOf(kind: TargetKind, plan: Plan): Promise<ReplayResult> {
+  progress(`${kind}: outage replay`);
+  const replay =
+    kind === 'bridge'
+      ? await withTarget({ kind, rateLimit: standard, noRecordingWait: true }, (t) =>
+          bridgeReplay(t, plan.replayCalls),
+        )
+      : // The naive count does not depend on the limit (two requests a call, whatever the pace):
+        // the portal's limit is off so its 2 requests a call do not take hours.
+        await withTarget({ kind, rateLimit: null }, (t) => naiveReplayRequests(t, plan.naiveReplayCalls));
+  progress(
+    `${kind}: replay of ${replay.calls} calls: ${replay.requests} requests, ${replay.recoverySec.toFixed(1)} s`,
+  );
+  return replay;
+}
+
+function capacityOf(kind: TargetKind, plan: Plan, recordingUrl: RecordingUrl): Promise<CapacityResult> {
+  progress(`${kind}: capacity at 2 requests/s, burst 50`);
+  return withTarget({ kind, rateLimit: standard, drain: true }, (t) =>
+    capacity(t, {
+      steps: kind === 'bridge' ? plan.bridgeSteps : plan.naiveSteps,
+      stepSec: kind === 'bridge' ? plan.stepSec : plan.naiveStepSec,
+      talkSec: plan.talkSec,
+      recordingUrl,
+      ignoreMethods: ['profile'],
+      ...(kind === 'naive'
+        ? { beforeStep: () => fillBucket(t.emulator.url, BENCH_WEBHOOK_SECRET, standard.burst) }
+        : {}),
+    }),
+  );
+}
+
+async function overheadOf(kind: TargetKind, plan: Plan) {
+  progress(`${kind}: overhead at 100 calls/s, limit off`);
+  const ovh = await withTarget({ kind, rateLimit: null, noRecordingWait: true }, (t) =>
+    overhead(t, 100, plan.overheadSec),
+  );
+  progress(
+    `${kind}: overhead p50 ${ovh.p50Ms.toFixed(2)} ms, p99 ${ovh.p99Ms.toFixed(2)} ms (${ovh.samples} calls)`,
+  );
+  let normal: OverheadResult | null = null;
+  if (kind === 'bridge') {
+    normal = await withTarget(
+      { kind, rateLimit: null, noRecordingWait: true, env: { B24_BENCH_SQLITE_SYNC: 'normal' } },
+      (t) => overhead(t, 100, Math.max(2, plan.overheadSec / 2)),
+    );
+    progress(`${kind}: overhead with synchronous=NORMAL p99 ${normal.p99Ms.toFixed(2)} ms`);
+  }
+  return { overhead: ovh, overheadNormalSync: normal };
+}
+
+async function memoryOf(kind: TargetKind, plan: Plan): Promise<Measured['memory']> {
+  progress(`${kind}: memory per live call (${plan.memoryCalls} calls)`);
+  const mem = await forkChild('memory-child.ts', [], { execArgv: ['--expose-gc'] });
+  try {
+    return await mem.ask('measure', { kind, calls: plan.memoryCalls });
+  } finally {
+    await mem.stop();
+  }
+}
+
+/**
+ * The order keeps timing figures on a machine as quiet as the bench can make it: figures that are
+ * counts or bytes (the naive requests per call and replay, both memory figures) run while the
+ * bridge's replay waits out the portal's 2 requests/s, which uses little CPU; the capacity,
+ * overhead and AMI figures then run one at a time.
+ */
+async function measureAll(
+  plan: Plan,
+  recordingUrl: RecordingUrl,
+): Promise<{ bridge: Measured; naive: Measured }> {
+  const bCalls = await perCall('bridge', plan, recordingUrl);
+  const [bReplay, side] = await Promise.all([
+    replayOf('bridge', plan),
+    (async () => {
+      const calls = await perCall('naive', plan, recordingUrl);
+      const replay = await replayOf('naive', plan);
+      const bMemory = await memoryOf('bridge', plan);
+      const nMemory = await memoryOf('naive', plan);
+      return { calls, replay, bMemory, nMemory };
+    })(),
+  ]);
+  const bCap = await capacityOf('bridge', plan, recordingUrl);
+  const nCap = await capacityOf('naive', plan, recordingUrl);
+  const bOvh = await overheadOf('bridge', plan);
+  const nOvh = await overheadOf('naive', plan);
+  return {
+    bridge: { ...bCalls, replay: bReplay, capacity: bCap, ...bOvh, memory: side.bMemory },
+    naive: { ...side.calls, replay: side.replay, capacity: nCap, ...nOvh, memory: side.nMemory },
+  };
+}
+
+async function amiThroughput(): Promise<{ eventsPerSec: number | null; note: string }> {
+  const child = await forkChild('ami-child.ts', []);
+  try {
+    return await child.ask('measure', undefined, 120_000);
+  } catch (e) {
+    return {
+      eventsPerSec: null,
+      note: `measureAmiThroughput() failed: ${(e as Error).message.slice(0, 200)}`,
+    };
+  } finally {
+    await child.stop();
+  }
+}
+
+function figures(m: Measured, ami: number | null): Figures {
+  const latency = m.capacity.cardLatencyP99Ms;
+  return {
+    requestsPerDirectCall: round(m.direct.requestsPerCall, 2),
+    requestsPerQueuedCall: round(m.queued.requestsPerCall, 2),
+    replayRequests10k: Math.round((m.replay.requests * 10_000) / m.replay.calls),
+    callsPerMinuteAt2rps: m.capacity.callsPerMinute,
+    queryLimitErrors: m.capacity.queryLimitErrors,
+    // A card that never came within its step counts as the step's length.
+    cardLatencyP99Ms: Number.isFinite(latency) ? Math.round(latency) : 60_000,
+    overheadP99Ms: round(m.overhead.p99Ms, 2),
+    amiEventsPerSec: ami === null ? null : Math.round(ami),
+    bytesPerLiveCall: Math.round(m.memory.heapBytes / m.memory.calls),
+  };
+}
+
+function notes(
+  plan: Plan,
+  quick: boolean,
+  b: Measured,
+  n: Measured,
+  amiNote: string,
+  seconds: number,
+): string[] {
+  const steps = (c: CapacityResult): string =>
+    c.steps
+      .map(
+        (s) =>
+          `${s.callsPerMinute}/min ${s.passed ? 'pass' : 'fail'} (${s.queryLimitErrors} QLE, p99 ${
+            Number.isFinite(s.cardLatencyP99Ms) ? Math.round(s.cardLatencyP99Ms) : '∞'
+          } ms, backlog ${s.backlog}, ${s.requests} requests)`,
+      )
+      .join('; ');
+  const cpu = cpus();
+  return [
+    `run: ${new Date().toISOString()}, ${quick ? 'QUICK (CI-sized counts; figures are rough)' : 'full'}, ${seconds.toFixed(0)} s; ` +
+      `${cpu.length} cores (${cpu[0]?.model.trim() ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}`,
+    'every phase runs a fresh emulator process and a fresh bridge (or naive) process talking HTTP; the bench drives the PBX API; ' +
+      "the naive per-call and replay counts and both memory figures run beside the bridge's replay (counts and bytes, not times); " +
+      'the timed phases (capacity, overhead, AMI) run one at a time',
+    `direct call (bridge): ${b.direct.shape}`,
+    `queued call, 10 members, third answers (bridge): ${b.queued.shape}`,
+    `replay: bridge ${b.replay.requests} requests for ${b.replay.calls} calls (${b.replay.recoverySec.toFixed(0)} s after recovery at 2 req/s; ` +
+      `fed in ${b.replay.feedSec.toFixed(0)} s)${b.replay.calls === 10_000 ? '' : `, scaled ×${10_000 / b.replay.calls}`}; ` +
+      `naive ${n.replay.requests} requests for ${n.replay.calls} calls scaled ×${10_000 / n.replay.calls} (two per call by construction; measured with the limit off)`,
+    `capacity (pass: 0 QLE, card p99 ≤ 1 s, every call whose recording went ≥ 2.5 s ago logged with it): bridge, steps of ${plan.stepSec} s, talk ${plan.talkSec} s: ${steps(b.capacity)}`,
+    `capacity naive (bucket filled to 49 before each ${plan.naiveStepSec} s step: its burst already spent): ${steps(n.capacity)}`,
+    `overhead at 100 calls/s, limit off: bridge p50 ${b.overhead.p50Ms.toFixed(2)} ms p99 ${b.overhead.p99Ms.toFixed(2)} ms over ${b.overhead.samples} calls; ` +
+      `naive p50 ${n.overhead.p50Ms.toFixed(2)} ms p99 ${n.overhead.p99Ms.toFixed(2)} ms (ringing request in → register out, one clock in the process)` +
+      (b.overheadNormalSync
+        ? `; diagnostic: the bridge with SQLite synchronous=NORMAL instead of FULL (no fsync per commit): p50 ${b.overheadNormalSync.p50Ms.toFixed(2)} ms p99 ${b.overheadNormalSync.p99Ms.toFixed(2)} ms`
+        : ''),
+    `memory: ${plan.memoryCalls} live (answered) calls: bridge heap +${b.memory.heapBytes} B, RSS +${b.memory.rssBytes} B; ` +
+      `naive heap +${n.memory.heapBytes} B, RSS +${n.memory.rssBytes} B`,
+    `amiEventsPerSec: ${amiNote}`,
+    'time sped up: nowhere in the bridge figures. The naive replay runs with the portal limit off (its count is two per call at any pace); ' +
+      'the overhead phase has the limit off by definition. Calls are shorter than real ones (talk ' +
+      `${plan.talkSec} s) only to keep fewer live: no figure depends on talk time.`,
+    'the machine is shared: other work ran on the same 2 cores during the run, so latency, overhead and capacity are pessimistic',
+  ];
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { json: { type: 'boolean', default: false }, quick: { type: 'boolean', default: false } },
+    strict: true,
+  });
+  const quick = values.quick;
+  const plan = quick ? quickPlan : fullPlan;
+  const started = performance.now();
+  const recordings = await startRecordingServer();
+  let result: BenchResult;
+  let lines: string[];
+  try {
+    const { bridge, naive } = await measureAll(plan, recordings.url);
+    progress('AMI throughput');
+    const ami = await amiThroughput();
+    const seconds = (performance.now() - started) / 1000;
+    result = { ...figures(bridge, ami.eventsPerSec), naive: figures(naive, null) };
+    lines = [
+      ...table(result),
+      '',
+      ...notes(plan, quick, bridge, naive, ami.note, seconds).map((n) => `- ${n}`),
+    ];
+  } finally {
+    await recordings.close();
+  }
+  for (const line of lines) console.log(line);
+  if (values.json) {
+    const ordered: Record<string, unknown> = Object.fromEntries(figureKeys.map((k) => [k, result[k]]));
+    ordered.naive = Object.fromEntries(figureKeys.map((k) => [k, result.naive[k]]));
+    console.log(JSON.stringify(ordered));
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.error('bench failed:', e);
+    process.exit(1);
+  },
+);

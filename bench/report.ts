@@ -1,0 +1,78 @@
+/** The bench's output: the figures as one JSON object, and a table of them for people. */
+
+export interface Figures {
+  requestsPerDirectCall: number;
+  requestsPerQueuedCall: number;
+  replayRequests10k: number;
+  callsPerMinuteAt2rps: number;
+  queryLimitErrors: number;
+  cardLatencyP99Ms: number;
+  overheadP99Ms: number;
+  amiEventsPerSec: number | null;
+  bytesPerLiveCall: number;
+}
+
+export interface BenchResult extends Figures {
+  naive: Figures;
+}
+
+export const figureKeys = [
+  'requestsPerDirectCall',
+  'requestsPerQueuedCall',
+  'replayRequests10k',
+  'callsPerMinuteAt2rps',
+  'queryLimitErrors',
+  'cardLatencyP99Ms',
+  'overheadP99Ms',
+  'amiEventsPerSec',
+  'bytesPerLiveCall',
+] as const satisfies readonly (keyof Figures)[];
+
+interface Target {
+  label: string;
+  ok: (v: number) => boolean;
+}
+
+/** The issue's targets, to be reached over time. */
+export const targets: Partial<Record<keyof Figures, Target>> = {
+  requestsPerDirectCall: { label: '≤ 2', ok: (v) => v <= 2 },
+  requestsPerQueuedCall: { label: '≤ 3', ok: (v) => v <= 3 },
+  replayRequests10k: { label: '≤ 400', ok: (v) => v <= 400 },
+  callsPerMinuteAt2rps: { label: '≥ 1,000', ok: (v) => v >= 1000 },
+  queryLimitErrors: { label: '0', ok: (v) => v === 0 },
+  cardLatencyP99Ms: { label: '≤ 1,000', ok: (v) => v <= 1000 },
+  overheadP99Ms: { label: '≤ 5', ok: (v) => v <= 5 },
+  amiEventsPerSec: { label: '≥ 100,000', ok: (v) => v >= 100_000 },
+  bytesPerLiveCall: { label: '≤ 10,000', ok: (v) => v <= 10_000 },
+};
+
+const fmt = (v: number | null): string =>
+  v === null
+    ? 'n/a'
+    : Number.isInteger(v)
+      ? v.toLocaleString('en-US')
+      : v.toLocaleString('en-US', { maximumFractionDigits: 2 });
+
+export function reached(key: keyof Figures, v: number | null): string {
+  const t = targets[key];
+  if (!t) return '';
+  if (v === null) return 'not measured';
+  return t.ok(v) ? 'yes' : 'NO';
+}
+
+/** A Markdown table: figure, bridge, naive, target, reached (by the bridge). */
+export function table(result: BenchResult): string[] {
+  const rows = figureKeys.map((key) => [
+    key,
+    fmt(result[key]),
+    fmt(result.naive[key]),
+    targets[key]?.label ?? '',
+    reached(key, result[key]),
+  ]);
+  const head = ['figure', 'bridge', 'naive', 'target', 'reached'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string =>
+    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join(' | ')} |`;
+  const rule = `|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
+  return [line(head), rule, ...rows.map(line)];
+}

@@ -1,0 +1,106 @@
+/**
+ * The admin UI (`/`, server-rendered HTML with htmx and SSE) and its JSON API (`/api/`), both
+ * behind a login, plus `/metrics`. Everything is read through an `AdminView`.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Registry } from '../metrics/index.ts';
+import { registerApi } from './api.ts';
+import { AdminAuth, clearedCookie, sessionCookie, type AdminCredentials } from './auth.ts';
+import { loginPage, HTMX_PATH, SCRIPT_PATH } from './pages.ts';
+import { registerPages, registerStatic } from './routes.ts';
+import { StreamHub } from './stream.ts';
+import type { AdminView } from './view.ts';
+
+export type * from './view.ts';
+export { AdminAuth, SESSION_COOKIE } from './auth.ts';
+export { escapeHtml, html } from './html.ts';
+export { parseQueueEdit, queueEditSchema, type EditProblem } from './queue-edit.ts';
+
+export interface AdminOptions {
+  view: AdminView;
+  credentials: AdminCredentials;
+  /** Served at `/metrics` (no login: it holds figures, never secrets; restrict it at the proxy). */
+  metrics?: Registry | undefined;
+  /** Session cookies get `Secure` when the bridge is reached over https. */
+  secureCookies?: boolean | undefined;
+}
+
+const open = new Set(['/login', HTMX_PATH, SCRIPT_PATH]);
+
+function safeNext(value: unknown): string {
+  // Only a path of this site: `//evil.example` would be an open redirect.
+  return typeof value === 'string' && /^\/(?!\/)[\w\-./?=&%]*$/.test(value) ? value : '/';
+}
+
+export function registerAdmin(app: FastifyInstance, options: AdminOptions): void {
+  const auth = new AdminAuth(options.credentials);
+  const hub = new StreamHub();
+  const metrics = options.metrics;
+  if (metrics)
+    app.get('/metrics', { logLevel: 'warn' }, async (_request, reply) =>
+      reply.type('text/plain; version=0.0.4; charset=utf-8').send(await metrics.expose()),
+    );
+  app.addHook('preClose', (done) => {
+    hub.closeAll();
+    done();
+  });
+  // Own scope: the login check and the form parser apply to the admin routes only. Its requests
+  // log at warn: a page polling every second must not bury the calls' log lines.
+  app.register(
+    (scope, _options, done) => {
+      if (!scope.hasContentTypeParser('application/x-www-form-urlencoded'))
+        scope.addContentTypeParser(
+          'application/x-www-form-urlencoded',
+          { parseAs: 'string', bodyLimit: 16 * 1024 },
+          (_request, body, next) => next(null, Object.fromEntries(new URLSearchParams(body as string))),
+        );
+      scope.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, next) => {
+        const path = request.url.split('?')[0] ?? '';
+        if (open.has(path)) return next();
+        if (auth.bearer(request.headers.authorization) || auth.hasSession(request.headers.cookie))
+          return next();
+        if (path.startsWith('/api/')) {
+          void reply
+            .status(401)
+            .header('www-authenticate', 'Bearer realm="b24-bridge admin"')
+            .send({
+              error: { code: 'UNAUTHORIZED', message: 'log in or send the admin token as a Bearer token' },
+            });
+          return;
+        }
+        void reply.redirect(`/login?next=${encodeURIComponent(request.url)}`, 303);
+      });
+
+      scope.get('/login', (request, reply) => {
+        const { next } = request.query as { next?: string };
+        return reply
+          .type('text/html; charset=utf-8')
+          .send(loginPage({ enabled: auth.enabled, next: safeNext(next) }).text);
+      });
+      scope.post('/login', (request, reply) => {
+        const form = (request.body ?? {}) as Record<string, unknown>;
+        const given = typeof form.password === 'string' ? form.password : '';
+        if (!auth.enabled || !auth.checkSecret(given))
+          return reply
+            .status(401)
+            .type('text/html; charset=utf-8')
+            .send(
+              loginPage({ enabled: auth.enabled, error: 'Wrong password.', next: safeNext(form.next) }).text,
+            );
+        return reply
+          .header('set-cookie', sessionCookie(auth.startSession(), options.secureCookies ?? false))
+          .redirect(safeNext(form.next), 303);
+      });
+      scope.post('/logout', (request, reply) => {
+        auth.endSession(request.headers.cookie);
+        return reply.header('set-cookie', clearedCookie).redirect('/login', 303);
+      });
+
+      registerStatic(scope);
+      registerPages(scope, options.view, hub);
+      registerApi(scope, options.view, hub);
+      done();
+    },
+    { logLevel: 'warn' },
+  );
+}

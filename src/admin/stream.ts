@@ -1,0 +1,65 @@
+/**
+ * Server-sent events for the call board: every open stream gets the board again after any call
+ * changed (coalesced to one push per tick), and a keep-alive push now and then so durations and
+ * ended calls move on and proxies keep the connection.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AdminView } from './view.ts';
+
+export interface BoardStreamOptions {
+  view: AdminView;
+  /** The event's data: HTML rows for the page, JSON for scripts. */
+  render: () => string;
+  event: string;
+  keepAliveMs?: number;
+}
+
+/** One render per change burst: a queue of ten members ringing is one push, not ten. */
+const COALESCE_MS = 50;
+
+export class StreamHub {
+  private readonly open = new Set<() => void>();
+
+  get size(): number {
+    return this.open.size;
+  }
+
+  serve(request: FastifyRequest, reply: FastifyReply, options: BoardStreamOptions): void {
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      // nginx and friends buffer responses unless told not to.
+      'x-accel-buffering': 'no',
+    });
+    let queued: NodeJS.Timeout | null = null;
+    const push = (): void => {
+      queued = null;
+      const lines = options.render().split('\n');
+      res.write(`event: ${options.event}\n${lines.map((l) => `data: ${l}`).join('\n')}\n\n`);
+    };
+    const soon = (): void => {
+      queued ??= setTimeout(push, COALESCE_MS);
+    };
+    const unsubscribe = options.view.onCallChange(soon);
+    const keepAlive = setInterval(push, options.keepAliveMs ?? 5_000);
+    const close = (): void => {
+      if (!this.open.delete(close)) return;
+      unsubscribe();
+      clearInterval(keepAlive);
+      if (queued) clearTimeout(queued);
+      res.end();
+    };
+    this.open.add(close);
+    request.raw.once('close', close);
+    res.write('retry: 2000\n\n');
+    push();
+  }
+
+  /** Ends every stream: the server cannot close while they are open. */
+  closeAll(): void {
+    for (const close of [...this.open]) close();
+  }
+}

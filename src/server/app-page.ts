@@ -1,0 +1,144 @@
+/**
+ * `/bitrix/app`: the application's page inside Bitrix24's frame. The portal opens it with a POST
+ * carrying the viewing user's AUTH_ID; the bridge checks that token with the portal before showing
+ * anything and hands the page a short-lived session for its buttons. Plain forms and redirects, no
+ * script: the frame's third-party cookies are unreliable, and nothing here needs to be live.
+ */
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { ServerError } from './errors.ts';
+import { readForm } from './bitrix-events.ts';
+
+export interface AppOpenRequest {
+  memberId: string;
+  /** The viewing user's access token: a secret, never logged. */
+  authId: string;
+}
+
+export interface AppPageView {
+  portal: { memberId: string; domain: string | null };
+  link: string;
+  backlog: { pending: number; inFlight: number; failed: number; oldestOpenAt: number | null };
+  tokens: { expiresAt: number | null; needsReinstall: string | null; eventsVerified: boolean };
+  directory: {
+    refreshedAt: number | null;
+    error: string | null;
+    users: { userId: number; name: string; extension: string | null }[];
+  };
+  publicUrl: string | null;
+  eventTest: { sentAt: number; receivedAt: number | null } | null;
+  pbx: string[];
+}
+
+export interface AppPageHandler {
+  /** Checks the token with the portal; the session names the portal for the page's actions. */
+  open(request: AppOpenRequest): Promise<{ session: string }>;
+  view(session: string): Promise<AppPageView>;
+  action(session: string, name: string): Promise<{ message: string }>;
+}
+
+export const appActions = ['incoming-call', 'transfer', 'drop', 'refresh-directory', 'event-test'] as const;
+
+const openSchema = z.object({
+  AUTH_ID: z.string().trim().min(1).max(500),
+  member_id: z.string().trim().min(1).max(100),
+});
+
+const escape = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+const when = (ms: number | null): string => (ms === null ? '—' : new Date(ms).toISOString());
+
+function page(session: string, v: AppPageView, message: string | undefined): string {
+  const s = escape(session);
+  const button = (name: string, label: string): string =>
+    `<form method="post" action="/bitrix/app/actions/${name}"><input type="hidden" name="session" value="${s}">` +
+    `<button type="submit" data-action="${name}">${escape(label)}</button></form>`;
+  const users = v.directory.users
+    .map(
+      (u) =>
+        `<tr><td>${u.userId}</td><td>${escape(u.name)}</td><td>${u.extension === null ? '<em class="warn">no extension</em>' : escape(u.extension)}</td></tr>`,
+    )
+    .join('');
+  const test =
+    v.eventTest === null
+      ? 'not run'
+      : v.eventTest.receivedAt === null
+        ? `sent ${when(v.eventTest.sentAt)}, not received: the portal cannot reach ${escape(v.publicUrl ?? 'the bridge')}`
+        : `received ${String(v.eventTest.receivedAt - v.eventTest.sentAt)} ms after it was sent: the portal reaches the bridge`;
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>b24-bridge</title>
+<style>body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse}
+td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}.warn{color:#b00}form{display:inline-block;margin:0 .5em .5em 0}
+.msg{background:#eef6ee;border:1px solid #9c9;padding:.5em}</style></head>
+<body><h1>b24-bridge</h1>
+${message === undefined ? '' : `<p class="msg" id="message">${escape(message)}</p>`}
+<h2>This portal</h2>
+<table id="state">
+<tr><th>portal</th><td>${escape(v.portal.domain ?? v.portal.memberId)}</td></tr>
+<tr><th>link to Bitrix24</th><td id="link">${escape(v.link)}</td></tr>
+<tr><th>backlog</th><td id="backlog">${v.backlog.pending} pending, ${v.backlog.inFlight} in flight, ${v.backlog.failed} failed; oldest ${when(v.backlog.oldestOpenAt)}</td></tr>
+<tr><th>access token expires</th><td>${when(v.tokens.expiresAt)}</td></tr>
+<tr><th>needs re-install</th><td id="reinstall">${v.tokens.needsReinstall === null ? 'no' : `<strong class="warn">yes: ${escape(v.tokens.needsReinstall)}</strong>`}</td></tr>
+<tr><th>events verified</th><td>${v.tokens.eventsVerified ? 'yes' : '<strong class="warn">no application token stored: re-install the app</strong>'}</td></tr>
+<tr><th>PBX</th><td>${escape(v.pbx.join(', ') || 'none assigned')}</td></tr>
+<tr><th>event test</th><td id="event-test">${test}</td></tr>
+</table>
+<h2>Test actions</h2>
+${button('incoming-call', 'Incoming call for user 1')}${button('transfer', 'Transfer to user 2')}${button('drop', 'Drop the call')}
+${button('event-test', 'Event test')}${button('refresh-directory', 'Refresh the extension map')}
+<h2>Extensions</h2>
+<p>Refreshed ${when(v.directory.refreshedAt)}${v.directory.error === null ? '' : ` <span class="warn">(last refresh failed: ${escape(v.directory.error)}; the last good map is kept)</span>`}</p>
+<table id="directory"><tr><th>user</th><th>name</th><th>extension</th></tr>${users}</table>
+</body></html>`;
+}
+
+function sessionOf(value: unknown): string {
+  if (typeof value !== 'string' || value === '' || value.length > 500)
+    throw new ServerError('APP_SESSION_REQUIRED', 401, 'open this page from Bitrix24');
+  return value;
+}
+
+export function registerAppPage(app: FastifyInstance, handler: AppPageHandler): void {
+  const render = async (reply: FastifyReply, session: string, message?: string) =>
+    reply
+      .type('text/html; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .send(page(session, await handler.view(session), message));
+
+  app.register((scope, _options, done) => {
+    scope.addContentTypeParser(
+      'application/x-www-form-urlencoded',
+      { parseAs: 'string', bodyLimit: 64 * 1024 },
+      (_request, body, next) => {
+        try {
+          next(null, readForm(body as string));
+        } catch (e) {
+          next(e as Error);
+        }
+      },
+    );
+    // Bitrix24 opens the page with a POST from the portal's frame.
+    scope.post('/bitrix/app', async (request, reply) => {
+      const form = openSchema.safeParse(request.body);
+      if (!form.success)
+        throw new ServerError('APP_SESSION_REQUIRED', 401, 'open this page from Bitrix24 (no AUTH_ID)');
+      const { session } = await handler.open({ memberId: form.data.member_id, authId: form.data.AUTH_ID });
+      return render(reply, session);
+    });
+    scope.get('/bitrix/app', async (request, reply) => {
+      const query = request.query as Record<string, unknown>;
+      const message = typeof query.message === 'string' ? query.message.slice(0, 300) : undefined;
+      return render(reply, sessionOf(query.session), message);
+    });
+    scope.post('/bitrix/app/actions/:name', async (request, reply) => {
+      const { name } = request.params as { name: string };
+      const session = sessionOf((request.body as Record<string, unknown> | undefined)?.session);
+      if (!(appActions as readonly string[]).includes(name))
+        throw new ServerError('UNKNOWN_ACTION', 404, `no action ${name}`);
+      const { message } = await handler.action(session, name);
+      const q = new URLSearchParams({ session, message });
+      return reply.redirect(`/bitrix/app?${q.toString()}`, 303);
+    });
+    done();
+  });
+}

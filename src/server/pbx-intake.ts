@@ -1,0 +1,87 @@
+/**
+ * How a PBX's events and route requests reach a portal's outbox, whichever way the PBX talks: the
+ * HTTP API (`pbx-api.ts`) and the adapters the bridge runs itself (`src/bridge/adapters.ts`) share
+ * these, so the two cannot differ in what they store or when they answer.
+ */
+import { createHash } from 'node:crypto';
+import type { PbxEffect } from '../core/index.ts';
+import type { Outbox } from '../outbox/index.ts';
+import type { PbxEvent, PlanStep, RouteRequested } from '../pbx/index.ts';
+
+/**
+ * What the PBX API needs of an outbox: stepping the engine durably. `acceptMany` stores a batch
+ * all or nothing; an intake without it (a test's stand-in) gets the events one by one.
+ */
+export type EventIntake = Pick<Outbox, 'accept'> & Partial<Pick<Outbox, 'acceptMany'>>;
+
+export interface IntakeEntry {
+  readonly input: PbxEvent;
+  /** The journal's key: the same event stored twice is stepped once. */
+  readonly dedupeKey: string | undefined;
+}
+
+export const sha = (data: string | Uint8Array): string =>
+  createHash('sha256').update(data).digest('hex').slice(0, 32);
+
+/** The dedupe key of an event that carries its own time: the same event whenever it comes. */
+export const timedEventKey = (pbxId: string, event: PbxEvent): string =>
+  `${pbxId}/${event.callId}/${event.type}/event:${sha(JSON.stringify(event))}`;
+
+/** Steps the events durably, in order, and hands each step's transfers and originations on. */
+export async function acceptPbxEvents(
+  outbox: EventIntake,
+  inputs: readonly IntakeEntry[],
+  dispatch: (effects: readonly PbxEffect[]) => void,
+): Promise<void> {
+  if (outbox.acceptMany) {
+    // All or nothing: a store failure answers 503 with nothing stored, and the repeat is whole.
+    dispatch((await outbox.acceptMany(inputs)).pbx);
+  } else {
+    // One after the other, each stored before the next: the repeat steps only the rest.
+    for (const i of inputs) dispatch((await outbox.accept(i.input, { dedupeKey: i.dedupeKey })).pbx);
+  }
+}
+
+export interface RouteOptions {
+  /** What to ring when the engine cannot answer in time. */
+  fallback: () => PlanStep[];
+  timeoutMs: number;
+  dispatch: (effects: readonly PbxEffect[]) => void;
+  /** Told when the engine's answer came after the fallback was sent. */
+  onLate?: (() => void) | undefined;
+}
+
+/**
+ * The engine's plan, or the fallback when the engine's step is not stored within `timeoutMs` (or
+ * fails). A step that lands late still stands in the engine; the PBX rings the fallback, and its
+ * own events (ringing, answered) tell the engine what really happened.
+ */
+export async function routeCall(
+  outbox: EventIntake | undefined,
+  request: RouteRequested,
+  o: RouteOptions,
+): Promise<readonly PlanStep[]> {
+  if (!outbox) return o.fallback();
+  let timer: NodeJS.Timeout | undefined;
+  let late = false;
+  const engineAnswer = outbox.accept(request).then(
+    (result) => {
+      o.dispatch(result.pbx);
+      if (late) o.onLate?.();
+      const plan = result.pbx.find((e) => e.type === 'pbx.plan');
+      return plan?.plan ?? o.fallback();
+    },
+    () => o.fallback(),
+  );
+  const timeout = new Promise<PlanStep[]>((resolve) => {
+    timer = setTimeout(() => {
+      late = true;
+      resolve(o.fallback());
+    }, o.timeoutMs);
+  });
+  try {
+    return await Promise.race([engineAnswer, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
