@@ -67,3 +67,34 @@ describe('AMI settings of an asterisk PBX', () => {
     expect(messages.join('\n')).not.toContain('ami-secret-1');
   });
 });
+
+describe('secrets from the environment', () => {
+  it('B24_BRIDGE_PBX_<ID>_AMI_SECRET sets the AMI secret of that PBX; the store key is no setting', () => {
+    const result = parseConfig(
+      {
+        ...base,
+        pbx: [
+          {
+            id: 'main-office',
+            token: 'office-token-42',
+            kind: 'asterisk',
+            ami: { ...ami, secret: undefined },
+          },
+        ],
+      },
+      { B24_BRIDGE_PBX_MAIN_OFFICE_AMI_SECRET: 'from-env-secret', B24_BRIDGE_STORE_KEY: 'k'.repeat(44) },
+    );
+    if (!result.ok) throw result.error;
+    expect(result.config.pbx[0]?.ami?.secret).toBe('from-env-secret');
+    expect(result.warnings.join('\n')).not.toContain('B24_BRIDGE_STORE_KEY');
+  });
+
+  it('an AMI secret for a PBX the configuration does not have is ignored with a warning', () => {
+    const result = parseConfig(
+      { ...base, pbx: [{ id: 'office', token: 'office-token-42' }] },
+      { B24_BRIDGE_PBX_OTHER_AMI_SECRET: 'x' },
+    );
+    if (!result.ok) throw result.error;
+    expect(result.warnings.join('\n')).toContain('B24_BRIDGE_PBX_OTHER_AMI_SECRET names no PBX');
+  });
+});

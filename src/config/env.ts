@@ -79,6 +79,10 @@ export const CONFIG_FILE_VARIABLE = 'B24_BRIDGE_CONFIG';
 
 /** `B24_BRIDGE_PBX_<ID>_TOKEN`: the token of PBX `<id>` (upper case, `-` as `_`). */
 const pbxToken = /^B24_BRIDGE_PBX_([A-Z0-9_]+)_TOKEN$/;
+/** `B24_BRIDGE_PBX_<ID>_AMI_SECRET`: the AMI password of Asterisk PBX `<id>`. */
+const pbxAmiSecret = /^B24_BRIDGE_PBX_([A-Z0-9_]+)_AMI_SECRET$/;
+/** Read by the store, not the configuration (`src/store/sealer.ts`): never a setting, never a warning. */
+export const STORE_KEY_VARIABLE = 'B24_BRIDGE_STORE_KEY';
 
 const envNameOf = (pbxId: string) => pbxId.toUpperCase().replace(/-/g, '_');
 
@@ -95,12 +99,33 @@ export function applyEnv(input: unknown, env: Env): EnvApplied {
   const sources = new Map<string, string>();
   const warnings: string[] = [];
   for (const [variable, value] of Object.entries(env).sort(([a], [b]) => a.localeCompare(b))) {
-    if (!variable.startsWith(ENV_PREFIX) || value === undefined || variable === CONFIG_FILE_VARIABLE)
+    if (
+      !variable.startsWith(ENV_PREFIX) ||
+      value === undefined ||
+      variable === CONFIG_FILE_VARIABLE ||
+      variable === STORE_KEY_VARIABLE
+    )
       continue;
     const known = envVariables[variable];
     if (known !== undefined) {
       known.apply(document, value);
       sources.set(known.key, variable);
+      continue;
+    }
+    const amiOf = pbxAmiSecret.exec(variable)?.[1];
+    if (amiOf !== undefined) {
+      const pbxes = Array.isArray(document.pbx) ? (document.pbx as unknown[]) : (document.pbx = []);
+      const index = pbxes.findIndex(
+        (p) => isRecord(p) && typeof p.id === 'string' && envNameOf(p.id) === amiOf,
+      );
+      const pbx = pbxes[index];
+      if (index === -1 || !isRecord(pbx)) {
+        warnings.push(`${variable} names no PBX of the configuration; ignored`);
+        continue;
+      }
+      const ami = isRecord(pbx.ami) ? pbx.ami : (pbx.ami = {});
+      if (isRecord(ami)) ami.secret = value;
+      sources.set(`pbx[${index}].ami.secret`, variable);
       continue;
     }
     const pbxId = pbxToken.exec(variable)?.[1];

@@ -140,14 +140,21 @@ export function callAnswered(turn: Turn, call: Call, input: CallAnswered): void 
   if (user !== null) showCard(turn, call, [user]);
 }
 
+/**
+ * A transfer sends the call to ring at `to`. Even an answered call belongs to the new phone only
+ * once it is answered there (the PBX reports `call.answered` for it): a transfer nobody picks up
+ * must not hand the call to that person. That matters most when the engine's own transfer to the
+ * responsible manager (S3) reaches the PBX just after a queue member answered: the call was the
+ * member's, and stays theirs unless the manager answers.
+ */
 export function callTransferred(turn: Turn, call: Call, to: string): void {
   if (call.phase !== 'live') return;
-  moveCall(turn, call, to);
+  moveCall(turn, call, to, { ringing: true });
 }
 
 /** The card follows the call: down for whoever had it, up for the phone it went to. */
-function moveCall(turn: Turn, call: Call, extension: string): void {
-  const answered = call.answeredAt !== null;
+function moveCall(turn: Turn, call: Call, extension: string, o: { ringing?: boolean } = {}): void {
+  const answered = call.answeredAt !== null && o.ringing !== true;
   const leg = legOf(call, extension);
   if (leg === 'talking') return;
   const steered = engineTarget(call) === extension;

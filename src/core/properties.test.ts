@@ -273,9 +273,10 @@ class Host {
         expect(this.timers.has(`${call.key}#grace`), `${call.key} card up after the grace`).toBe(true);
       }
       if (call.phase === 'live' && call.answeredAt !== null) {
-        // After an answer only the user on the phone holds the card.
+        // After an answer only the user on the phone holds the card, or, once the call was
+        // transferred, the phone it rings at (it is theirs when they answer).
         const talking = Object.entries(call.legs)
-          .filter(([, leg]) => leg === 'talking')
+          .filter(([, leg]) => leg === 'talking' || leg === 'ringing')
           .map(([e]) => userOf.get(e));
         expect(holders.length, `${call.key} holders ${holders.join(',')}`).toBeLessThanOrEqual(1);
         for (const user of holders) expect(talking).toContain(user);

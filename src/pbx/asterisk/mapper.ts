@@ -571,16 +571,20 @@ export class AmiCallMapper {
     const call = linkedid === undefined ? undefined : this.calls.get(linkedid);
     if (!call) return;
     let to: string | undefined;
+    let talking = false;
     if (event === 'BlindTransfer') to = field(frame, 'Extension');
     else {
       const target = field(frame, 'TransferTargetChannel');
-      to =
-        (target === undefined ? null : this.devices.extensionOf(target)) ??
-        field(frame, 'SecondTransfererExten');
+      const targetExt = target === undefined ? null : this.devices.extensionOf(target);
+      // An attended transfer joins the caller to a phone that is already on the line.
+      talking = targetExt !== null;
+      to = targetExt ?? field(frame, 'SecondTransfererExten');
     }
     if (to === undefined || to === '') return;
     this.announce(call, out);
     out.push({ type: 'call.transferred', callId: call.callId, at, to });
+    // A transfer only rings its target; the engine gives the call to it once it is answered.
+    if (talking) out.push({ type: 'call.answered', callId: call.callId, at, extension: to });
   }
 
   private onOriginateResponse(frame: AmiFrame, at: number, out: MappedEvent[]): void {
