@@ -7,7 +7,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { ServerError } from './errors.ts';
-import { readForm } from './bitrix-events.ts';
+import { acceptForms } from './bitrix-events.ts';
 
 export interface AppOpenRequest {
   memberId: string;
@@ -106,17 +106,7 @@ export function registerAppPage(app: FastifyInstance, handler: AppPageHandler): 
       .send(page(session, await handler.view(session), message));
 
   app.register((scope, _options, done) => {
-    scope.addContentTypeParser(
-      'application/x-www-form-urlencoded',
-      { parseAs: 'string', bodyLimit: 64 * 1024 },
-      (_request, body, next) => {
-        try {
-          next(null, readForm(body as string));
-        } catch (e) {
-          next(e as Error);
-        }
-      },
-    );
+    acceptForms(scope, 64 * 1024);
     // Bitrix24 opens the page with a POST from the portal's frame.
     scope.post('/bitrix/app', async (request, reply) => {
       const form = openSchema.safeParse(request.body);

@@ -100,22 +100,30 @@ export function readForm(body: string): FormObject {
   }
 }
 
+/**
+ * Bitrix24's form bodies (events, the install callback, the app page) in one encapsulated fastify
+ * scope: read with `readForm`, so a malformed one is a 400 naming the problem.
+ */
+export function acceptForms(scope: FastifyInstance, bodyLimit: number): void {
+  scope.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string', bodyLimit },
+    (_request, body, next) => {
+      try {
+        next(null, readForm(body as string));
+      } catch (e) {
+        next(e as Error);
+      }
+    },
+  );
+}
+
 /** Events are small; anything bigger is not one. */
 const EVENT_BODY_LIMIT = 256 * 1024;
 
 export function registerBitrixEvents(app: FastifyInstance, handle: BitrixEventHandler): void {
   app.register((scope, _options, done) => {
-    scope.addContentTypeParser(
-      'application/x-www-form-urlencoded',
-      { parseAs: 'string', bodyLimit: EVENT_BODY_LIMIT },
-      (_request, body, next) => {
-        try {
-          next(null, readForm(body as string));
-        } catch (e) {
-          next(e as Error);
-        }
-      },
-    );
+    acceptForms(scope, EVENT_BODY_LIMIT);
     scope.post('/bitrix/events', async (request, reply) => {
       const body = request.body;
       if (typeof body !== 'object' || body === null)

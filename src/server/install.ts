@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { ServerError } from './errors.ts';
-import { readForm, parseBitrixEvent, type BitrixEventHandler } from './bitrix-events.ts';
+import { acceptForms, parseBitrixEvent, type BitrixEventHandler } from './bitrix-events.ts';
 
 export interface InstallCallback {
   memberId: string;
@@ -81,17 +81,7 @@ export function registerInstall(
   onEvent?: BitrixEventHandler,
 ): void {
   app.register((scope, _options, done) => {
-    scope.addContentTypeParser(
-      'application/x-www-form-urlencoded',
-      { parseAs: 'string', bodyLimit: 64 * 1024 },
-      (_request, body, next) => {
-        try {
-          next(null, readForm(body as string));
-        } catch (e) {
-          next(e as Error);
-        }
-      },
-    );
+    acceptForms(scope, 64 * 1024);
     scope.post('/bitrix/install', async (request, reply) => {
       const body = request.body as Record<string, unknown> | undefined;
       if (onEvent && typeof body === 'object' && typeof body.event === 'string') {

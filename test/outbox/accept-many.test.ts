@@ -1,15 +1,12 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/core/index.ts';
-import { Outbox, type OutboxApi } from '../../src/outbox/index.ts';
+import { Outbox } from '../../src/outbox/index.ts';
 import { SqliteStore, StoreError } from '../../src/store/index.ts';
 import { config, inboundCall, tempDir } from './helpers.ts';
+import { silentPortal } from '../support/fakes.ts';
 
-/** A portal that never answers: these tests are about what reaches the store and the PBX. */
-const silent = new Proxy(
-  {},
-  { get: () => new Proxy({}, { get: () => () => new Promise(() => undefined) }) },
-) as OutboxApi;
+const silent = silentPortal;
 
 function counts(store: SqliteStore): { inputs: number; entries: number } {
   const n = (sql: string): number => (store.database.prepare(sql).get() as { n: number }).n;

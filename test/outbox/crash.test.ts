@@ -6,18 +6,7 @@ import { Outbox } from '../../src/outbox/index.ts';
 import { SqliteStore } from '../../src/store/index.ts';
 import { startHarness, type Harness } from '../bitrix/helpers.ts';
 import { config, inboundCall, tempDir, timeOf, type EmulatorCall } from './helpers.ts';
-
-/** A small seeded PRNG (mulberry32): a failing run can be replayed from its printed seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../support/fakes.ts';
 
 const fast: RetryOverrides = { minDelayMs: 1, maxDelayMs: 5, maxAttempts: 3 };
 const limit = { rate: 100, burst: 1000 };

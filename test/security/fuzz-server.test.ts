@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoDocument, parseConfig } from '../../src/config/index.ts';
 import { createEngine } from '../../src/core/index.ts';
 import { office } from '../../src/core/testkit.ts';
-import { Outbox, type OutboxApi } from '../../src/outbox/index.ts';
+import { Outbox } from '../../src/outbox/index.ts';
 import {
   buildServer,
   parseBitrixEvent,
@@ -22,6 +22,7 @@ import {
 } from '../../src/server/index.ts';
 import { parseEventsBody, parseRouteBody } from '../../src/pbx/webhook/index.ts';
 import { SqliteStore } from '../../src/store/index.ts';
+import { prng, silentPortal } from '../support/fakes.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20_261_124);
 /**
@@ -33,23 +34,7 @@ const REQUESTS = Number(process.env.FUZZ_REQUESTS ?? 20_000);
 const PARSED = 100_000;
 const OVER_SOCKET = Math.min(2_000, Math.floor(REQUESTS / 5));
 
-/** A portal that never answers: the requests under test end at the store. */
-const silent = new Proxy(
-  {},
-  { get: () => new Proxy({}, { get: () => () => new Promise(() => undefined) }) },
-) as OutboxApi;
-
-/** mulberry32: small, fast, seeded. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const silent = silentPortal;
 
 interface Shot {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';

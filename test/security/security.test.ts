@@ -12,15 +12,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoDocument, parseConfig } from '../../src/config/index.ts';
 import { createEngine } from '../../src/core/index.ts';
 import { office } from '../../src/core/testkit.ts';
-import { Outbox, type OutboxApi } from '../../src/outbox/index.ts';
+import { Outbox } from '../../src/outbox/index.ts';
 import { buildServer, type BridgeServer } from '../../src/server/index.ts';
 import { recordingHostAllowed } from '../../src/server/pbx-api.ts';
 import { SqliteStore } from '../../src/store/index.ts';
+import { silentPortal } from '../support/fakes.ts';
 
-const silent = new Proxy(
-  {},
-  { get: () => new Proxy({}, { get: () => () => new Promise(() => undefined) }) },
-) as OutboxApi;
+const silent = silentPortal;
 
 describe('recording hosts', () => {
   it('matches a host, a host with its port, and subdomains of a *. rule, nothing else', () => {

@@ -4,16 +4,13 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { demoDocument, parseConfig, type BridgeConfig } from '../../src/config/index.ts';
 import { createEngine } from '../../src/core/index.ts';
-import { Outbox, type OutboxApi } from '../../src/outbox/index.ts';
+import { Outbox } from '../../src/outbox/index.ts';
 import { buildServer, type BridgeServer, type EventIntake } from '../../src/server/index.ts';
 import { SqliteStore } from '../../src/store/index.ts';
 import { office } from '../../src/core/testkit.ts';
+import { silentPortal } from '../support/fakes.ts';
 
-/** A portal that never answers: these tests are about the HTTP API and the store. */
-const silent = new Proxy(
-  {},
-  { get: () => new Proxy({}, { get: () => () => new Promise(() => undefined) }) },
-) as OutboxApi;
+const silent = silentPortal;
 
 function demoConfig(): BridgeConfig {
   const parsed = parseConfig(
