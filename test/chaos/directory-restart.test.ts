@@ -1,19 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  freePort,
-  installBridge,
+  installedBridge,
   pbxCall,
   sendEvents,
   startBridgeProcess,
-  startEmulatorProcess,
   stop,
-  tempDir,
   waitFor,
-  writeBridgeConfig,
-  type BridgeSetup,
   type EmulatorCall,
-  type EmulatorProcess,
-  type Spawned,
 } from '../e2e/processes.ts';
 
 /**
@@ -23,40 +16,24 @@ import {
  * who took it. The bridge now keeps the last directory it read beside its store and starts from it.
  */
 describe('a bridge restarted during an outage', () => {
-  const tmp = tempDir('b24-chaos-directory-');
-  let emulator: EmulatorProcess;
-  let setup: BridgeSetup;
-  let bridge: Spawned | undefined;
-
-  beforeAll(async () => {
-    emulator = await startEmulatorProcess();
-    setup = writeBridgeConfig(emulator.url, tmp.dir, await freePort());
-    bridge = await startBridgeProcess(setup);
-    await installBridge(emulator, setup);
-  });
-
-  afterAll(async () => {
-    await stop(bridge);
-    await stop(emulator);
-    tmp.cleanup();
-  });
+  const t = installedBridge('b24-chaos-directory-');
 
   it('logs a call to the agent who answered it, not to the default user', async () => {
-    await emulator.control('faults', { outage: 'refuse' });
-    await stop(bridge, 'SIGKILL');
-    bridge = await startBridgeProcess(setup);
-    expect(bridge.output()).toMatch(/cannot read its users/);
+    await t.emulator.control('faults', { outage: 'refuse' });
+    await stop(t.bridge, 'SIGKILL');
+    t.bridge = await startBridgeProcess(t.setup);
+    expect(t.bridge.output()).toMatch(/cannot read its users/);
 
     // Extension 101 (Anna, user 2) answers while the portal is still down.
     const call = pbxCall('restart', 0, Math.floor((Date.now() - 60_000) / 1000) * 1000);
-    const res = await sendEvents(setup.url, [...call.begin, ...call.end]);
+    const res = await sendEvents(t.setup.url, [...call.begin, ...call.end]);
     expect(res.status, await res.text()).toBe(202);
-    await emulator.control('faults', { outage: null });
+    await t.emulator.control('faults', { outage: null });
 
     const seen = await waitFor(
       'the call finished in the portal',
       async () => {
-        const list = await emulator.inspect<EmulatorCall[]>(`calls?externalCallId=${call.externalCallId}`);
+        const list = await t.emulator.inspect<EmulatorCall[]>(`calls?externalCallId=${call.externalCallId}`);
         return list.find((c) => c.finished);
       },
       30_000,

@@ -1,20 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  freePort,
-  installBridge,
+  installedBridge,
   pbxCall,
   sendEvents,
   startBridgeProcess,
-  startEmulatorProcess,
   stop,
-  tempDir,
   waitFor,
-  writeBridgeConfig,
-  type BridgeSetup,
   type EmulatorCall,
-  type EmulatorProcess,
   type RequestLogEntry,
-  type Spawned,
 } from './processes.ts';
 
 /**
@@ -24,23 +17,7 @@ import {
  * bridge steps them once. The portal must end with exactly 200 finished calls, none twice.
  */
 describe('crash safety as processes: SIGKILL during 200 calls', () => {
-  const tmp = tempDir('b24-e2e-crash-');
-  let emulator: EmulatorProcess;
-  let setup: BridgeSetup;
-  let bridge: Spawned | undefined;
-
-  beforeAll(async () => {
-    emulator = await startEmulatorProcess();
-    setup = writeBridgeConfig(emulator.url, tmp.dir, await freePort());
-    bridge = await startBridgeProcess(setup);
-    await installBridge(emulator, setup);
-  });
-
-  afterAll(async () => {
-    await stop(bridge);
-    await stop(emulator);
-    tmp.cleanup();
-  });
+  const t = installedBridge('b24-e2e-crash-');
 
   it('ends with exactly 200 finished calls, no duplicate, whatever the kills', async () => {
     const started = performance.now();
@@ -57,18 +34,18 @@ describe('crash safety as processes: SIGKILL during 200 calls', () => {
     const killAndRestart = async (): Promise<void> => {
       // A few ms later still: the kill lands in the middle of other requests and deliveries.
       await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 30)));
-      await stop(bridge, 'SIGKILL');
+      await stop(t.bridge, 'SIGKILL');
       kills += 1;
-      bridge = await startBridgeProcess(setup);
+      t.bridge = await startBridgeProcess(t.setup);
     };
 
-    /** The PBX's side: a request is sent until the bridge acknowledges it with 202. */
+    /** The PBX's side: a request is sent until the t.bridge acknowledges it with 202. */
     const deliver = async (events: unknown[]): Promise<void> => {
       const deadline = Date.now() + 60_000;
       for (let attempt = 0; ; attempt++) {
         if (attempt > 0) repeats += 1;
         try {
-          const res = await sendEvents(setup.url, events);
+          const res = await sendEvents(t.setup.url, events);
           if (res.status === 202) {
             await res.body?.cancel();
             break;
@@ -76,9 +53,9 @@ describe('crash safety as processes: SIGKILL during 200 calls', () => {
           // Anything but 202 is "not stored": a 503 of a store, or a portal not connected yet.
           expect([503, 502], await res.text()).toContain(res.status);
         } catch {
-          // Refused or reset: the bridge is down. It comes back; the PBX tries again.
+          // Refused or reset: the t.bridge is down. It comes back; the PBX tries again.
         }
-        if (Date.now() > deadline) throw new Error('the bridge did not come back within 60 s');
+        if (Date.now() > deadline) throw new Error('the t.bridge did not come back within 60 s');
         await (restarting ?? new Promise((r) => setTimeout(r, 25)));
       }
       accepted += 1;
@@ -106,7 +83,7 @@ describe('crash safety as processes: SIGKILL during 200 calls', () => {
     const seen = await waitFor(
       'all 200 calls finished in the portal',
       async () => {
-        const list = await emulator.inspect<EmulatorCall[]>('calls');
+        const list = await t.emulator.inspect<EmulatorCall[]>('calls');
         return list.length >= 200 && list.every((c) => c.finished) ? list : undefined;
       },
       30_000,
@@ -127,7 +104,7 @@ describe('crash safety as processes: SIGKILL during 200 calls', () => {
     }
     // A finish repeated after a kill meets a finished call: the portal refuses it ("not found"),
     // it finishes nothing twice. Count those, and that every call's finish went through once.
-    const requests = await emulator.inspect<RequestLogEntry[]>('requests');
+    const requests = await t.emulator.inspect<RequestLogEntry[]>('requests');
     const finishRepeats = requests
       .flatMap((r) => r.commandErrors.concat(r.batch ? [] : r.error === null ? [] : [r.error]))
       .filter((e) => /not found/i.test(e)).length;

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
+import { afterAll, beforeAll } from 'vitest';
 import { DEMO_PBX_TOKEN, demoDocument, type BridgeConfigInput } from '../../src/config/index.ts';
 
 export const bridgeBin = fileURLToPath(new URL('../../bin/b24-bridge.js', import.meta.url));
@@ -344,4 +345,38 @@ export async function stopProcess(child: ChildProcess | undefined): Promise<void
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGTERM');
   await exited;
+}
+
+/** An emulator process and a bridge process installed into it, shared by one describe block. */
+export interface InstalledBridge {
+  emulator: EmulatorProcess;
+  setup: BridgeSetup;
+  /** The running bridge; a test that kills and restarts it puts the new process here. */
+  bridge: Spawned | undefined;
+  memberId: string;
+}
+
+/**
+ * Starts the emulator and the bridge before the block's tests and installs the bridge as an app;
+ * stops both and removes the files after them. Call it inside `describe`.
+ */
+export function installedBridge(
+  prefix: string,
+  options: { fileSizeLimitBlocks?: number } = {},
+): InstalledBridge {
+  const tmp = tempDir(prefix);
+  const t = { bridge: undefined, memberId: '' } as unknown as InstalledBridge;
+  beforeAll(async () => {
+    t.emulator = await startEmulatorProcess();
+    t.setup = writeBridgeConfig(t.emulator.url, tmp.dir, await freePort());
+    t.bridge = await startBridgeProcess(t.setup, options);
+    t.memberId = await installBridge(t.emulator, t.setup);
+  });
+  afterAll(async () => {
+    await stop(t.bridge);
+    // Undefined when the start failed: stop() takes that.
+    await stop(t.emulator);
+    tmp.cleanup();
+  });
+  return t;
 }

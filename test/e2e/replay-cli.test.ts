@@ -1,83 +1,64 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   bridgeBin,
   entryCounts,
-  freePort,
-  installBridge,
+  installedBridge,
   linkOf,
   pbxCall,
   sendEvents,
-  startBridgeProcess,
-  startEmulatorProcess,
   stop,
-  tempDir,
   waitFor,
-  writeBridgeConfig,
-  type BridgeSetup,
   type EmulatorCall,
-  type EmulatorProcess,
-  type Spawned,
 } from './processes.ts';
 
 const run = promisify(execFile);
 
 /** `b24-bridge replay`: what waits after an outage, then its delivery by the command itself. */
 describe('b24-bridge replay as a process', () => {
-  const tmp = tempDir('b24-e2e-replay-');
-  let emulator: EmulatorProcess;
-  let setup: BridgeSetup;
-  let bridge: Spawned | undefined;
-  let memberId = '';
-
-  beforeAll(async () => {
-    emulator = await startEmulatorProcess();
-    setup = writeBridgeConfig(emulator.url, tmp.dir, await freePort());
-    bridge = await startBridgeProcess(setup);
-    memberId = await installBridge(emulator, setup);
-  });
-
-  afterAll(async () => {
-    await stop(bridge);
-    await stop(emulator);
-    tmp.cleanup();
-  });
+  const t = installedBridge('b24-e2e-replay-');
 
   it('shows the backlog with --dry-run, then delivers it', async () => {
-    await emulator.control('faults', { outage: 'refuse' });
+    await t.emulator.control('faults', { outage: 'refuse' });
     const base = Math.floor((Date.now() - 3600_000) / 1000) * 1000;
     const calls = Array.from({ length: 20 }, (_, n) => pbxCall('replay', n, base + n * 10_000));
     const res = await sendEvents(
-      setup.url,
+      t.setup.url,
       calls.flatMap((c) => [...c.begin, ...c.end]),
     );
     expect(res.status).toBe(202);
-    await waitFor('the link down', async () => ((await linkOf(setup.url)) === 'down' ? true : undefined));
+    await waitFor('the link down', async () => ((await linkOf(t.setup.url)) === 'down' ? true : undefined));
     await waitFor('nothing in flight', () =>
-      Promise.resolve((entryCounts(setup.sqlitePath).in_flight ?? 0) === 0 ? true : undefined),
+      Promise.resolve((entryCounts(t.setup.sqlitePath).in_flight ?? 0) === 0 ? true : undefined),
     );
-    await stop(bridge);
-    await emulator.control('faults', { outage: null });
+    await stop(t.bridge);
+    await t.emulator.control('faults', { outage: null });
 
-    const dry = await run(process.execPath, [bridgeBin, 'replay', '--config', setup.configPath, '--dry-run']);
+    const dry = await run(process.execPath, [
+      bridgeBin,
+      'replay',
+      '--config',
+      t.setup.configPath,
+      '--dry-run',
+    ]);
     expect(dry.stdout).toMatch(
-      new RegExp(`portal ${memberId} .*: \\d+ pending, 0 in flight, 20 calls affected, oldest `),
+      new RegExp(`portal ${t.memberId} .*: \\d+ pending, 0 in flight, 20 calls affected, oldest `),
     );
     expect(dry.stdout).toContain('dry run: nothing was sent');
-    expect(await emulator.inspect<EmulatorCall[]>('calls')).toHaveLength(0);
+    expect(await t.emulator.inspect<EmulatorCall[]>('calls')).toHaveLength(0);
 
     const real = await run(process.execPath, [
       bridgeBin,
       'replay',
       '--config',
-      setup.configPath,
+      t.setup.configPath,
       '--portal',
-      memberId,
+      t.memberId,
     ]);
     expect(real.stdout).toMatch(/entries settled \(100%\)/);
     expect(real.stdout).toContain('nothing waits now');
-    const seen = await emulator.inspect<EmulatorCall[]>('calls');
+    const seen = await t.emulator.inspect<EmulatorCall[]>('calls');
     expect(seen).toHaveLength(20);
     for (const c of calls) {
       expect(seen.find((s) => s.externalCallId === c.externalCallId)).toMatchObject({
@@ -92,7 +73,7 @@ describe('b24-bridge replay as a process', () => {
       bridgeBin,
       'replay',
       '--config',
-      setup.configPath,
+      t.setup.configPath,
       '--dry-run',
     ]);
     expect(after.stdout).toContain('nothing waits');
@@ -101,7 +82,7 @@ describe('b24-bridge replay as a process', () => {
       bridgeBin,
       'replay',
       '--config',
-      setup.configPath,
+      t.setup.configPath,
       '--portal',
       'nope',
     ]).catch((e: unknown) => e as { code: number; stderr: string });

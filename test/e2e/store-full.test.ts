@@ -1,20 +1,13 @@
 import BetterSqlite3 from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  freePort,
-  installBridge,
+  installedBridge,
   pbxCall,
   sendEvents,
   startBridgeProcess,
-  startEmulatorProcess,
   stop,
-  tempDir,
   waitFor,
-  writeBridgeConfig,
-  type BridgeSetup,
   type EmulatorCall,
-  type EmulatorProcess,
-  type Spawned,
 } from './processes.ts';
 
 /**
@@ -26,25 +19,9 @@ import {
  * and chmod does not stop root; test/outbox/store-unwritable.test.ts covers it in-process.)
  */
 describe.skipIf(process.platform === 'win32')('a full disk as a process: the PBX gets 503', () => {
-  const tmp = tempDir('b24-e2e-full-');
-  let emulator: EmulatorProcess;
-  let setup: BridgeSetup;
-  let bridge: Spawned | undefined;
-
-  beforeAll(async () => {
-    emulator = await startEmulatorProcess();
-    setup = writeBridgeConfig(emulator.url, tmp.dir, await freePort());
-    // 400 blocks: 200 KiB (512-byte blocks, POSIX sh) or 400 KiB (bash): room for the schema and
-    // the install (under 100 KiB of WAL), then full after some tens of events.
-    bridge = await startBridgeProcess(setup, { fileSizeLimitBlocks: 400 });
-    await installBridge(emulator, setup);
-  });
-
-  afterAll(async () => {
-    await stop(bridge);
-    await stop(emulator);
-    tmp.cleanup();
-  });
+  // 400 blocks: 200 KiB (512-byte blocks, POSIX sh) or 400 KiB (bash): room for the schema and
+  // the install (under 100 KiB of WAL), then full after some tens of events.
+  const t = installedBridge('b24-e2e-full-', { fileSizeLimitBlocks: 400 });
 
   it('refuses the event it cannot store, stores nothing of it, and takes the repeat later', async () => {
     const base = Math.floor((Date.now() - 3600_000) / 1000) * 1000;
@@ -60,7 +37,7 @@ describe.skipIf(process.platform === 'win32')('a full disk as a process: the PBX
       for (const events of [call.begin, call.end]) {
         // One event to a request: a refusal then names exactly the event that was not stored.
         for (const event of events) {
-          const res = await sendEvents(setup.url, [event]);
+          const res = await sendEvents(t.setup.url, [event]);
           if (res.status === 202) {
             acceptedEvents += 1;
             await res.body?.cancel();
@@ -81,8 +58,8 @@ describe.skipIf(process.platform === 'win32')('a full disk as a process: the PBX
     expect(error.message).toMatch(/^not stored, repeat later/);
 
     // Nothing half-applied: the journal holds exactly the acknowledged events, not the refused one.
-    await stop(bridge, 'SIGKILL');
-    const db = new BetterSqlite3(setup.sqlitePath, { readonly: true });
+    await stop(t.bridge, 'SIGKILL');
+    const db = new BetterSqlite3(t.setup.sqlitePath, { readonly: true });
     const inputs = db.prepare("SELECT payload FROM inputs WHERE type LIKE 'call.%'").all() as {
       payload: string;
     }[];
@@ -97,14 +74,14 @@ describe.skipIf(process.platform === 'win32')('a full disk as a process: the PBX
     ).toBe(false);
 
     // Room again: the PBX repeats the refused request and the rest of that call; it is logged once.
-    bridge = await startBridgeProcess(setup);
+    t.bridge = await startBridgeProcess(t.setup);
     const call = refused.call;
     for (const events of [call.begin, call.end]) {
-      const res = await sendEvents(setup.url, events);
+      const res = await sendEvents(t.setup.url, events);
       expect(res.status, await res.clone().text()).toBe(202);
     }
     const logged = await waitFor('the refused call finished in the portal', async () => {
-      const list = await emulator.inspect<EmulatorCall[]>(
+      const list = await t.emulator.inspect<EmulatorCall[]>(
         `calls?externalCallId=${encodeURIComponent(call.externalCallId)}`,
       );
       return list[0]?.finished === true ? list : undefined;
