@@ -36,6 +36,8 @@ export interface BitrixAppDeps {
   /** The PBXes serving a portal (their ids), for the page. */
   pbxOf(memberId: string): string[];
   warn(message: string): void;
+  /** What else of the portal's goes at an uninstall (files kept beside the store). */
+  forget?: ((memberId: string) => Promise<void>) | undefined;
   now?: () => number;
 }
 
@@ -171,6 +173,7 @@ export class BitrixApp implements AppPageHandler {
     this.d.client.removePortal(runtime.memberId);
     this.d.portals.delete(runtime.memberId);
     await this.d.store.deletePortal(runtime.memberId, this.now());
+    await this.d.forget?.(runtime.memberId);
     this.d.warn(`portal ${runtime.memberId}: the app was uninstalled; its calls are no longer logged`);
   }
 

@@ -15,6 +15,7 @@ import { openStore, sealerFromEnv, type PortalRecord, type Store } from '../stor
 import { dirname, join, resolve } from 'node:path';
 import { RecordingStore } from '../server/index.ts';
 import { BitrixApp } from './bitrix-app.ts';
+import { directoryCachePath, removeDirectoryCache } from './directory-cache.ts';
 import { startPbxAdapters } from './adapters.ts';
 import { pendingOriginations } from '../core/index.ts';
 import { connectPortal, type ConnectContext, type PortalRuntime } from './portal.ts';
@@ -191,6 +192,7 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
         publicUrl: () => baseUrl,
         pbxOf,
         warn,
+        forget: (memberId) => removeDirectoryCache(directoryCachePath(config, memberId)),
       })
     : undefined;
 

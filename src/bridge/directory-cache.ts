@@ -8,7 +8,7 @@
  * both stores, and that the next good read overwrites.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { PortalUser } from '../bitrix/index.ts';
 import type { BridgeConfig } from '../config/index.ts';
@@ -59,4 +59,9 @@ export async function saveDirectoryCache(
   const temp = `${path}.${process.pid}.${++writes}.tmp`;
   await writeFile(temp, JSON.stringify({ savedAt: now, users }), { mode: 0o600 });
   await rename(temp, path);
+}
+
+/** The app was uninstalled: the portal's users (names, e-mails) go with it. */
+export async function removeDirectoryCache(path: string): Promise<void> {
+  await rm(path, { force: true });
 }

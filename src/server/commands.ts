@@ -104,6 +104,24 @@ export class CommandBoard {
     return this.acked.has(`${pbxId}\n${commandId}`) ? 'repeat' : 'unknown';
   }
 
+  /**
+   * Takes back the transfers of a call that the PBX has not fetched yet: the call was answered or
+   * ended, and a transfer the engine asked for while it rang (the responsible manager, S3) would now
+   * pull an answered call away from whoever took it. One already handed out is the PBX's to judge.
+   */
+  withdrawTransfers(pbxId: string, callId: string): number {
+    const held = this.byPbx.get(pbxId);
+    if (!held) return 0;
+    let withdrawn = 0;
+    for (const [id, entry] of held) {
+      if (entry.command.type !== 'transfer' || entry.command.callId !== callId || entry.handedOutUntil !== 0)
+        continue;
+      held.delete(id);
+      withdrawn++;
+    }
+    return withdrawn;
+  }
+
   /** Commands of a PBX not yet acknowledged (for the admin view and tests). */
   pending(pbxId: string): PbxCommand[] {
     return [...(this.byPbx.get(pbxId)?.values() ?? [])].map((h) => h.command);

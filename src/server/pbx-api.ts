@@ -120,6 +120,9 @@ export function registerPbxApi(app: FastifyInstance, options: PbxApiOptions): vo
         const batch = /^\s*\[/.test(raw.subarray(0, 64).toString('utf8'));
         checkRecordingHosts(parsed.value, batch, recordingHostsOf(pbxId));
         const outbox = outboxOf(pbxId);
+        for (const event of parsed.value)
+          if (event.type === 'call.answered' || event.type === 'call.ended')
+            commands.withdrawTransfers(pbxId, event.callId);
         const events = await toEngineEvents(parsed.value, {
           receivedAt,
           storeRecording: options.storeRecording ?? noRecordingStore,

@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { directoryCachePath } from '../../src/bridge/directory-cache.ts';
 import { encodeForm } from 'b24-emulator';
 import { startDemo, type Demo } from '../../src/cli/index.ts';
 import { DEMO_PBX_TOKEN } from '../../src/config/index.ts';
@@ -272,6 +274,7 @@ describe('the Bitrix24 application', () => {
   });
 
   it('ONAPPUNINSTALL forgets the portal: its tokens, its outbox; later events are refused', async () => {
+    expect(existsSync(directoryCachePath(demo.bridge.config, memberId))).toBe(true);
     const apps = await emulator<{ clientId: string }[]>('apps');
     const res = await fetch(`${demo.emulatorUrl}/_emulator/apps/${apps[0]!.clientId}`, { method: 'DELETE' });
     const { deliveries } = (await res.json()) as { deliveries: { event: string; status: number }[] };
@@ -279,6 +282,8 @@ describe('the Bitrix24 application', () => {
     expect(demo.bridge.portals.has(memberId)).toBe(false);
     expect(await demo.bridge.store.listPortals()).toEqual([]);
     expect(await demo.bridge.store.tokens.get(memberId)).toBeUndefined();
+    // Its users (names, e-mails) cached beside the store go too.
+    expect(existsSync(directoryCachePath(demo.bridge.config, memberId))).toBe(false);
     const after = await postEvent({
       event: 'ONEXTERNALCALLSTART',
       data: { CALL_ID: 'externalCall.late', USER_ID: '2', PHONE_NUMBER: '+79990001122' },

@@ -233,6 +233,24 @@ describe('the PBX API over fastify inject', () => {
     expect(badQuery.statusCode).toBe(400);
   });
 
+  it('takes back a transfer the PBX has not fetched once the call is answered', async () => {
+    // The engine asked for the manager while the call rang; a queue member answered first.
+    server.commands.post('demo', { commandId: 'late', type: 'transfer', callId: 'c10', extension: '103' });
+    server.commands.post('demo', { commandId: 'other', type: 'transfer', callId: 'c11', extension: '103' });
+    const answered = await server.app.inject({
+      method: 'POST',
+      url: '/pbx/v1/events',
+      headers: json,
+      payload: [
+        { ...started, callId: 'c10' },
+        { type: 'call.answered', callId: 'c10', extension: '101', at: '2026-03-10T12:00:05Z' },
+      ],
+    });
+    expect(answered.statusCode).toBe(202);
+    const left = await server.app.inject({ method: 'GET', url: '/pbx/v1/commands?wait=0', headers: auth });
+    expect(left.json()).toEqual([{ commandId: 'other', type: 'transfer', callId: 'c11', extension: '103' }]);
+  });
+
   it('serves the OpenAPI document', async () => {
     const res = await server.app.inject({ method: 'GET', url: '/pbx/v1/openapi.json' });
     expect(res.statusCode).toBe(200);
