@@ -97,14 +97,4 @@ export function until<K extends keyof OutboxEvents>(
   });
 }
 
-export interface EmulatorCall {
-  callId: string;
-  externalCallId: string | null;
-  userId: number;
-  startDate: string;
-  shown: boolean;
-  finished: boolean;
-  finishedBy: number | null;
-  duration: number | null;
-  statusCode: string | null;
-}
+export type { EmulatorCall } from '../e2e/processes.ts';

@@ -15,7 +15,11 @@ import type {
 } from '../types.ts';
 import { toStoreError } from './errors.ts';
 import { plainSealer, type Sealer } from '../sealer.ts';
+import { toEntry as entryOf, toPortal, type EntryRow as Row, type PortalRow } from '../rows.ts';
 import { loadMigrations, migrate } from './migrate.ts';
+
+type EntryRow = Row<unknown>;
+const toEntry = (r: EntryRow) => entryOf(r, (v) => v ?? null);
 
 export interface PostgresStoreOptions {
   /** `postgres://user@host:5432/database`. A secret (it may hold a password): never logged. */
@@ -36,64 +40,8 @@ export interface PostgresStoreOptions {
   failpoint?: ((site: string) => void) | undefined;
 }
 
-interface EntryRow {
-  id: number;
-  portal_id: string;
-  call_key: string;
-  op_id: string;
-  seq: number;
-  lane: OutboxEntry['lane'];
-  kind: OutboxEntry['kind'];
-  payload: unknown;
-  status: OutboxEntry['status'];
-  attempts: number;
-  next_attempt_at: number;
-  last_error: string | null;
-  note: string | null;
-  result: unknown;
-  created_at: number;
-  updated_at: number;
-}
-
-interface PortalRow {
-  member_id: string;
-  domain: string | null;
-  client_endpoint: string | null;
-  auth_kind: PortalRecord['authKind'];
-  webhook_url: string | null;
-  application_token: string | null;
-}
-
 /** JSONB parameters go as text: `pg` would send a JS array as a PostgreSQL array. */
 const json = (v: unknown): string => JSON.stringify(v ?? null);
-
-const toEntry = (r: EntryRow): OutboxEntry => ({
-  id: r.id,
-  portalId: r.portal_id,
-  callKey: r.call_key,
-  opId: r.op_id,
-  seq: r.seq,
-  lane: r.lane,
-  kind: r.kind,
-  payload: r.payload ?? null,
-  status: r.status,
-  attempts: r.attempts,
-  nextAttemptAt: r.next_attempt_at,
-  lastError: r.last_error,
-  note: r.note,
-  result: r.result ?? null,
-  createdAt: r.created_at,
-  updatedAt: r.updated_at,
-});
-
-const toPortal = (r: PortalRow, sealer: Sealer): PortalRecord => ({
-  memberId: r.member_id,
-  domain: r.domain,
-  clientEndpoint: r.client_endpoint,
-  authKind: r.auth_kind,
-  webhookUrl: r.webhook_url === null ? null : sealer.open(r.webhook_url),
-  applicationToken: r.application_token === null ? null : sealer.open(r.application_token),
-});
 
 /**
  * BIGINT (epoch ms, ids, counts) as numbers: every value the bridge keeps there is far below 2^53.

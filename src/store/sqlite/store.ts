@@ -15,7 +15,12 @@ import type {
 } from '../types.ts';
 import { toStoreError } from './errors.ts';
 import { plainSealer, type Sealer } from '../sealer.ts';
+import { toEntry as entryOf, toPortal, type EntryRow as Row, type PortalRow } from '../rows.ts';
 import { loadMigrations, migrate } from './migrate.ts';
+
+type EntryRow = Row<string>;
+const parse = (s: string | null): unknown => (s === null ? null : JSON.parse(s));
+const toEntry = (r: EntryRow) => entryOf(r, parse);
 
 export const defaultDatabasePath = './data/bridge.db';
 
@@ -41,64 +46,7 @@ export interface SqliteStoreOptions {
   failpoint?: ((site: string) => void) | undefined;
 }
 
-interface EntryRow {
-  id: number;
-  portal_id: string;
-  call_key: string;
-  op_id: string;
-  seq: number;
-  lane: OutboxEntry['lane'];
-  kind: OutboxEntry['kind'];
-  payload: string;
-  status: OutboxEntry['status'];
-  attempts: number;
-  next_attempt_at: number;
-  last_error: string | null;
-  note: string | null;
-  result: string | null;
-  created_at: number;
-  updated_at: number;
-}
-
-interface PortalRow {
-  member_id: string;
-  domain: string | null;
-  client_endpoint: string | null;
-  auth_kind: PortalRecord['authKind'];
-  webhook_url: string | null;
-  application_token: string | null;
-}
-
 const json = (v: unknown): string => JSON.stringify(v ?? null);
-const parse = (s: string | null): unknown => (s === null ? null : JSON.parse(s));
-
-const toEntry = (r: EntryRow): OutboxEntry => ({
-  id: r.id,
-  portalId: r.portal_id,
-  callKey: r.call_key,
-  opId: r.op_id,
-  seq: r.seq,
-  lane: r.lane,
-  kind: r.kind,
-  payload: parse(r.payload),
-  status: r.status,
-  attempts: r.attempts,
-  nextAttemptAt: r.next_attempt_at,
-  lastError: r.last_error,
-  note: r.note,
-  result: parse(r.result),
-  createdAt: r.created_at,
-  updatedAt: r.updated_at,
-});
-
-const toPortal = (r: PortalRow, sealer: Sealer): PortalRecord => ({
-  memberId: r.member_id,
-  domain: r.domain,
-  clientEndpoint: r.client_endpoint,
-  authKind: r.auth_kind,
-  webhookUrl: r.webhook_url === null ? null : sealer.open(r.webhook_url),
-  applicationToken: r.application_token === null ? null : sealer.open(r.application_token),
-});
 
 /**
  * The embedded store on better-sqlite3. The driver is synchronous: each method does its work at
