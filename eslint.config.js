@@ -32,6 +32,24 @@ export default tseslint.config(
     },
   },
   {
+    // The simulator plays a PBX: it speaks the bridge's public PBX API and nothing else of it.
+    files: ['simulator/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(\\.\\./)+src/(?!pbx/types\\.ts$|pbx/webhook/index\\.ts$)',
+              message:
+                'simulator/ uses only the public PBX API of src/ (src/pbx/types.ts, src/pbx/webhook/index.ts)',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.test.ts', 'test/**/*.ts', 'emulator/test/**/*.ts'],
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',

@@ -2,7 +2,7 @@
  * SIGKILL of the bridge every ~N seconds (±30 %, so kills land at every moment of a call's life),
  * each followed at once by a restart on the same port and SQLite file.
  */
-import type { Random } from '../src/pbx/simulator/index.ts';
+import type { Random } from 'b24-pbx-simulator';
 import type { BridgeProcess } from './processes.ts';
 
 export interface KillLoop {

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BridgeConfigInput } from '../src/config/index.ts';
-import type { AgentSpec } from '../src/pbx/simulator/index.ts';
+import type { AgentSpec } from 'b24-pbx-simulator';
 
 export const AGENTS = 48;
 export const agentExtension = (i: number): string => String(201 + i);

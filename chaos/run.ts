@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { seededRandom, startSimulator } from '../src/pbx/simulator/index.ts';
+import { seededRandom, startSimulator } from 'b24-pbx-simulator';
 import { compare, type PortalCall, type Verdict } from './compare.ts';
 import { startFaults, type FaultLogEntry } from './faults.ts';
 import { startKillLoop } from './kills.ts';

@@ -4,12 +4,7 @@
  * to call (S4) starts in the portal, which tells the bridge, which tells the PBX: such a call is
  * recorded here from the click on, under the name the bridge gives it (`c2c.<CALL_ID>`).
  */
-import {
-  seededRandom,
-  type Random,
-  type SimulatedCallResult,
-  type Simulator,
-} from '../src/pbx/simulator/index.ts';
+import { seededRandom, type Random, type SimulatedCallResult, type Simulator } from 'b24-pbx-simulator';
 import { extensions, knownCaller, KNOWN_CALLERS, lines, userOfExtension } from './office.ts';
 import type { EmulatorProcess } from './processes.ts';
 

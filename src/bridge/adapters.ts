@@ -9,8 +9,14 @@ import { amiConnected } from '../metrics/index.ts';
 import { AsteriskAdapter, type AsteriskAdapterOptions } from '../pbx/asterisk/index.ts';
 import type { PbxAdapter, PbxEvent, PbxEventSink, PlanStep, RouteRequested } from '../pbx/index.ts';
 import type { StoreRecording } from '../pbx/webhook/index.ts';
-import { fallbackPlan, type CommandRouter, type EventIntake } from '../server/index.ts';
-import { acceptPbxEvents, routeCall, timedEventKey } from '../server/pbx-intake.ts';
+import {
+  acceptPbxEvents,
+  fallbackPlan,
+  routeCall,
+  timedEventKey,
+  type CommandRouter,
+  type EventIntake,
+} from '../intake/index.ts';
 
 export interface PbxAdaptersOptions {
   config: BridgeConfig;

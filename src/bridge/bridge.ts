@@ -13,8 +13,8 @@ import {
 } from '../server/index.ts';
 import { openStore, sealerFromEnv, type PortalRecord, type Store } from '../store/index.ts';
 import { dirname, join, resolve } from 'node:path';
-import { RecordingStore } from '../server/index.ts';
-import { BitrixApp } from './bitrix-app.ts';
+import { RecordingStore } from '../recordings/index.ts';
+import { BitrixApp } from '../app/index.ts';
 import { directoryCachePath, removeDirectoryCache } from './directory-cache.ts';
 import { startPbxAdapters } from './adapters.ts';
 import { pendingOriginations } from '../core/index.ts';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { startEmulator, type AppInstallation } from 'b24-emulator';
 import { startBridge, type Bridge } from '../bridge/index.ts';
 import { ConfigError, DEMO_PBX_TOKEN, demoDocument, parseConfig } from '../config/index.ts';
-import { startSimulator, type Simulator } from '../pbx/simulator/index.ts';
+import { startSimulator, type Simulator } from 'b24-pbx-simulator';
 import type { BridgeOptions } from '../bridge/index.ts';
 
 /** The admin UI's password in the demo, printed at start; a real installation sets its own. */

@@ -3,7 +3,6 @@ import { parseArgs } from 'node:util';
 import { startBridge } from '../bridge/index.ts';
 import { ConfigError, loadConfig } from '../config/index.ts';
 import { addConfigSecrets, createLogger, SecretSet, type LogLevel } from '../log/index.ts';
-import { demoBanner, startDemo } from './demo.ts';
 import { replay } from './replay.ts';
 import { formatStatus, readStatus } from './status.ts';
 
@@ -82,6 +81,17 @@ async function main(argv: string[]): Promise<void> {
         format: 'pretty',
         secrets,
       });
+      // The demo needs the emulator and the simulator, development packages that a production
+      // install (npm ci --omit=dev, the Docker image) leaves out: load them only for this command.
+      let demoModule: typeof import('./demo.ts');
+      try {
+        demoModule = await import('./demo.ts');
+      } catch (e) {
+        fail(
+          `the demo needs the development packages (b24-emulator, b24-pbx-simulator): run npm install in the repository (${(e as Error).message})`,
+        );
+      }
+      const { demoBanner, startDemo } = demoModule;
       const demo = await startDemo({
         port: portOf(values.port, '--port', 3000),
         emulatorPort: portOf(values['emulator-port'], '--emulator-port', 39100),

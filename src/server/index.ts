@@ -1,12 +1,8 @@
 /** The HTTP server: the PBX API (`/pbx/v1`), the Bitrix24 install callback, `/healthz`. */
 export { buildServer, type BridgeServer, type ServerOptions } from './server.ts';
-export { CommandRouter, type CommandRouterOptions, type CommandTarget } from './command-router.ts';
-export { CommandBoard, type CommandBoardOptions } from './commands.ts';
 export { errorAnswer, ServerError, type ErrorBody } from './errors.ts';
-export { fallbackPlan } from './fallback-plan.ts';
 export { parseInstallCallback, type InstallCallback, type InstallHandler } from './install.ts';
 export type { EventIntake, PbxApiOptions } from './pbx-api.ts';
-export { RecordingStore, RecordingStoreError, type RecordingFile } from './recordings.ts';
 export {
   parseBitrixEvent,
   type BitrixEvent,

@@ -24,13 +24,18 @@ import {
   type Problem,
   type StoreRecording,
 } from '../pbx/webhook/index.ts';
-import { CommandRouter } from './command-router.ts';
-import type { CommandBoard } from './commands.ts';
 import { ServerError } from './errors.ts';
-import { fallbackPlan } from './fallback-plan.ts';
-import { acceptPbxEvents, routeCall, sha, type EventIntake } from './pbx-intake.ts';
+import {
+  acceptPbxEvents,
+  fallbackPlan,
+  routeCall,
+  sha,
+  type CommandBoard,
+  CommandRouter,
+  type EventIntake,
+} from '../intake/index.ts';
 
-export type { EventIntake } from './pbx-intake.ts';
+export type { EventIntake } from '../intake/index.ts';
 
 export interface PbxApiOptions {
   config: BridgeConfig;

@@ -6,10 +6,9 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServ
 import { registerAdmin, type AdminOptions } from '../admin/index.ts';
 import type { BridgeConfig } from '../config/index.ts';
 import type { StoreRecording } from '../pbx/webhook/index.ts';
-import { CommandRouter } from './command-router.ts';
-import { CommandBoard } from './commands.ts';
+import { CommandBoard, CommandRouter } from '../intake/index.ts';
 import { handleError, ServerError } from './errors.ts';
-import { RecordingStoreError, type RecordingStore } from './recordings.ts';
+import { RecordingStoreError, type RecordingStore } from '../recordings/index.ts';
 import { registerInstall, type InstallHandler } from './install.ts';
 import { registerBitrixEvents, type BitrixEventHandler } from './bitrix-events.ts';
 import { registerAppPage, type AppPageHandler } from './app-page.ts';

@@ -13,7 +13,7 @@ import { parseConfig, type BridgeConfig } from '../../src/config/index.ts';
 import type { EngineInput, PbxEffect } from '../../src/core/index.ts';
 import type { AcceptResult } from '../../src/outbox/index.ts';
 import type { OriginateCommand, PbxEvent, PlanStep, RouteRequested } from '../../src/pbx/index.ts';
-import type { EventIntake } from '../../src/server/index.ts';
+import type { EventIntake } from '../../src/intake/index.ts';
 import { StoreError } from '../../src/store/index.ts';
 
 export const scenarioNames = [

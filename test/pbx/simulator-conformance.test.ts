@@ -5,7 +5,7 @@
  */
 import { once } from 'node:events';
 import type { PbxEvent } from '../../src/pbx/index.ts';
-import { startSimulator, type SimulatedCallResult } from '../../src/pbx/simulator/index.ts';
+import { startSimulator, type SimulatedCallResult } from 'b24-pbx-simulator';
 import { buildServer } from '../../src/server/index.ts';
 import {
   CALLER,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PbxError, type PbxCommand } from '../../src/pbx/index.ts';
-import { CommandBoard, CommandRouter } from '../../src/server/index.ts';
+import { CommandBoard, CommandRouter } from '../../src/intake/index.ts';
 
 const transfer = {
   type: 'pbx.transfer',

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { PbxEffect } from '../../src/core/index.ts';
-import { CommandBoard, CommandRouter } from '../../src/server/index.ts';
+import { CommandBoard, CommandRouter } from '../../src/intake/index.ts';
 
 const transfer = (commandId: string, callId: string): PbxEffect => ({
   type: 'pbx.transfer',

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { pbxSink } from '../../../src/bridge/adapters.ts';
 import { AsteriskAdapter } from '../../../src/pbx/asterisk/index.ts';
 import type { PbxEvent } from '../../../src/pbx/index.ts';
-import { CommandBoard, CommandRouter } from '../../../src/server/index.ts';
+import { CommandBoard, CommandRouter } from '../../../src/intake/index.ts';
 import {
   clickToCall,
   conformanceConfig,

@@ -4,7 +4,7 @@ import { startFakeBridge, timeline, type FakeBridge } from './fake-bridge.ts';
 import { demoLines, knownCallers } from './settings.ts';
 import { startSimulator, type Simulator, type SimulatorOptions } from './simulator.ts';
 import type { SimulatorEventMap } from './types.ts';
-import type { ApiEvent } from '../webhook/index.ts';
+import type { ApiEvent } from '../../src/pbx/webhook/index.ts';
 
 let bridge: FakeBridge;
 let clock: ManualClock;

@@ -1,6 +1,6 @@
 /** The simulator's public vocabulary: agents, callers' calls, results and what it reports. */
-import type { PbxCommand } from '../types.ts';
-import type { ApiEvent } from '../webhook/index.ts';
+import type { PbxCommand } from '../../src/pbx/types.ts';
+import type { ApiEvent } from '../../src/pbx/webhook/index.ts';
 import type { SecRange } from './random.ts';
 
 /** How a person at an extension picks up. */

@@ -5,7 +5,7 @@
  * network) is repeated until it is accepted, and the queue behind it waits; one it refused (4xx)
  * is reported and dropped, since repeating it would only be refused again.
  */
-import type { ApiEvent } from '../webhook/index.ts';
+import type { ApiEvent } from '../../src/pbx/webhook/index.ts';
 import { backoffMs, type BackoffOptions } from './backoff.ts';
 import type { BridgeClient } from './bridge-client.ts';
 import type { SimClock } from './clock.ts';

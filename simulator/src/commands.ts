@@ -3,8 +3,8 @@
  * `GET /pbx/v1/commands`, carries each command out once (a repeated `commandId` is acknowledged
  * again with the first outcome, never acted on twice), and acknowledges it.
  */
-import type { PbxCommand } from '../types.ts';
-import { commandSchema } from '../webhook/index.ts';
+import type { PbxCommand } from '../../src/pbx/types.ts';
+import { commandSchema } from '../../src/pbx/webhook/index.ts';
 import { backoffMs, type BackoffOptions } from './backoff.ts';
 import type { BridgeClient } from './bridge-client.ts';
 import type { SimClock } from './clock.ts';

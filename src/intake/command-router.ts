@@ -6,7 +6,7 @@
  */
 import type { PbxEffect } from '../core/index.ts';
 import { commandOf, type PbxCommand } from '../pbx/index.ts';
-import type { CommandBoard } from './commands.ts';
+import type { CommandBoard } from './command-board.ts';
 
 const MAX_REMEMBERED = 10_000;
 

@@ -21,7 +21,7 @@ import {
 } from '../server/index.ts';
 import type { PortalRecord, Store } from '../store/index.ts';
 import { bindEvents, registerLines, verifyInstall, verifyUserToken } from './install.ts';
-import type { PortalRuntime } from './portal.ts';
+import type { PortalRuntime } from '../bridge/portal.ts';
 import type { PortalTokens } from '../bitrix/index.ts';
 
 export interface BitrixAppDeps {

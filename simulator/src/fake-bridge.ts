@@ -5,15 +5,15 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { PbxCommand } from '../types.ts';
+import type { PbxCommand } from '../../src/pbx/types.ts';
 import {
   parseCommandAck,
   parseEvents,
   parseRouteRequest,
   type ApiEvent,
   type CommandAck,
-} from '../webhook/index.ts';
-import type { RouteRequested } from '../types.ts';
+} from '../../src/pbx/webhook/index.ts';
+import type { RouteRequested } from '../../src/pbx/types.ts';
 import type { PlanStepWire } from './types.ts';
 
 export interface FakeBridge {

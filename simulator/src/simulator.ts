@@ -4,7 +4,7 @@
  * own recordings.
  */
 import { EventEmitter } from 'node:events';
-import { routeResponseSchema } from '../webhook/index.ts';
+import { routeResponseSchema } from '../../src/pbx/webhook/index.ts';
 import { Activity } from './activity.ts';
 import { BridgeClient } from './bridge-client.ts';
 import { systemClock, type SimClock } from './clock.ts';

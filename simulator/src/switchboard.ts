@@ -4,8 +4,8 @@
  * with the simulator's clock. Everything here is driven by timers on that clock, so a test runs a
  * two-minute call in a few milliseconds.
  */
-import type { OriginateCommand, TransferCommand } from '../types.ts';
-import type { ApiEvent } from '../webhook/index.ts';
+import type { OriginateCommand, TransferCommand } from '../../src/pbx/types.ts';
+import type { ApiEvent } from '../../src/pbx/webhook/index.ts';
 import type { SimClock } from './clock.ts';
 import { chance, derivedRandom, secondsOf, type Random } from './random.ts';
 import { defaultBehaviour, type CallSettings } from './settings.ts';
