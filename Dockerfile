@@ -15,6 +15,7 @@ RUN apt-get update \
   && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 COPY emulator/package.json emulator/package.json
+COPY simulator/package.json simulator/package.json
 COPY emulator/bin emulator/bin
 COPY emulator/src emulator/src
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
