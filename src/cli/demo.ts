@@ -59,7 +59,12 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     });
     const parsed = parseConfig({
       ...document,
-      pbx: document.pbx.map((p) => ({ ...p, token: pbxToken })),
+      pbx: document.pbx.map((p) => ({
+        ...p,
+        token: pbxToken,
+        // The simulator serves recordings where the demo listens.
+        ...(p.recordingHosts ? { recordingHosts: [...new Set([...p.recordingHosts, host])] } : {}),
+      })),
       admin: { password: options.secrets?.adminPassword ?? DEMO_ADMIN_PASSWORD },
     });
     if (!parsed.ok) throw parsed.error;
