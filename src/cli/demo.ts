@@ -62,8 +62,8 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
       pbx: document.pbx.map((p) => ({
         ...p,
         token: pbxToken,
-        // The simulator serves recordings where the demo listens.
-        ...(p.recordingHosts ? { recordingHosts: [...new Set([...p.recordingHosts, host])] } : {}),
+        // The simulated PBX serves its recordings where the demo listens: a loopback, allowed by name.
+        ...(p.kind === 'simulator' ? { recordingHosts: [...new Set([host, '127.0.0.1', 'localhost'])] } : {}),
       })),
       admin: { password: options.secrets?.adminPassword ?? DEMO_ADMIN_PASSWORD },
     });

@@ -30,17 +30,7 @@ export function demoDocument(options: DemoOptions): BridgeConfigInput {
       clientSecret: options.clientSecret,
       oauthUrl: options.oauthUrl,
     },
-    pbx: [
-      options.simulator === false
-        ? { id: 'demo', token: DEMO_PBX_TOKEN, kind: 'webhook' }
-        : // The simulated PBX serves its recordings on this machine: the loopback, allowed by name.
-          {
-            id: 'demo',
-            token: DEMO_PBX_TOKEN,
-            kind: 'simulator',
-            recordingHosts: ['127.0.0.1', 'localhost'],
-          },
-    ],
+    pbx: [{ id: 'demo', token: DEMO_PBX_TOKEN, kind: options.simulator === false ? 'webhook' : 'simulator' }],
     // The emulator's seed portal: Admin is user 1; calls nobody else qualifies for land there.
     engine: { defaultUserId: 1 },
     logging: { format: 'pretty' },

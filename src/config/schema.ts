@@ -308,7 +308,7 @@ export const pbxSchema = z.strictObject({
       'The hosts this PBX’s recording URLs may name (`pbx.example.com`, `host:8443`, `*.example.com`), ' +
         'whatever address they have: the portal downloads from them. Left out, a URL must name a host ' +
         'whose every address is public (no loopback, private, link-local or metadata address), checked ' +
-        'after DNS resolution; a name that does not resolve is refused.',
+        'after DNS resolution (a name this machine cannot resolve is passed on).',
     ),
   /** The AMI link of an Asterisk (`kind: "asterisk"`). */
   ami: amiSchema.optional(),
@@ -342,11 +342,11 @@ export const configSchema = z.strictObject({
       publicUrl: httpUrl('the public URL of the bridge').optional(),
       trustProxy: z
         .boolean({ error: 'expected true or false' })
-        .default(false)
+        .optional()
         .describe(
           'Behind a reverse proxy: take the client address from its X-Forwarded-For header (login ' +
-            'throttling and install limits count per client address). Leave false when clients reach ' +
-            'the bridge directly, or anyone could claim any address.',
+            'throttling and install limits count per client address). Default false: leave it so when ' +
+            'clients reach the bridge directly, or anyone could claim any address.',
         ),
     })
     .prefault({}),

@@ -58,7 +58,7 @@ export function buildServer(options: ServerOptions): BridgeServer {
   // Long polls hold a request up to 28 s; a slow client must not hold a socket forever either.
   const requestTimeout = 60_000;
   // Behind a proxy the client's address is in X-Forwarded-For; trusted only when configured.
-  const trustProxy = options.config.server.trustProxy;
+  const trustProxy = options.config.server.trustProxy ?? false;
   const app: FastifyInstance = options.loggerInstance
     ? Fastify({ loggerInstance: options.loggerInstance, requestTimeout, trustProxy })
     : Fastify({ logger: options.logger ?? false, requestTimeout, trustProxy });
