@@ -96,7 +96,7 @@ export function registerAdmin(app: FastifyInstance, options: AdminOptions): void
             return next();
           }
           throttle.failed(request.ip, now);
-          request.log.warn({ from: request.ip, via: 'bearer token' }, 'admin authentication failed');
+          request.log.warn({ from: request.ip, via: 'token' }, 'admin authentication failed');
         } else if (auth.hasSession(request.headers.cookie)) {
           if (!sameOriginRequest(request, options.publicUrl)) return crossSite(reply);
           return next();
