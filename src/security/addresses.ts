@@ -121,7 +121,10 @@ export async function checkPublicUrl(url: string, options: PublicUrlOptions = {}
   if (options.allowHosts !== undefined)
     return hostAllowed(url, options.allowHosts) ? { ok: true } : { ok: false, reason: 'not-allowed' };
   // `localhost.` is `localhost`: the root's dot changes no answer.
-  const host = parsed.hostname.replace(/^\[|\]$/g, '').replace(/\.+$/, '').toLowerCase();
+  const host = parsed.hostname
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.+$/, '')
+    .toLowerCase();
   if (isIP(host) !== 0) return isPublicAddress(host) ? { ok: true } : { ok: false, reason: 'not-public' };
   if (host === 'localhost' || host.endsWith('.localhost') || metadataNames.has(host))
     return { ok: false, reason: 'not-public' };

@@ -64,7 +64,7 @@ export function parseBitrixEvent(form: FormObject): BitrixEvent {
   if (event === undefined || !/^[A-Z0-9_.]{1,100}$/.test(event))
     throw new ServerError('INVALID_EVENT', 400, 'the body has no valid event name');
   const object = (v: FormValue | undefined): FormObject =>
-    typeof v === 'object' && v !== null ? v : (Object.create(null) as FormObject);
+    typeof v === 'object' ? v : (Object.create(null) as FormObject);
   const auth = object(form.auth);
   const data = object(form.data);
   const memberId = text(auth.member_id);

@@ -62,7 +62,6 @@ export function installGate(limits: { perAddress: number; overall: number }): In
   };
 }
 
-const text = (max: number) => z.string().trim().min(1).max(max);
 /**
  * Tokens as Bitrix24 issues them: letters, digits and a few marks. Anything else is refused before
  * the OAuth server is asked (a request that cannot be genuine costs no outbound call).

@@ -42,7 +42,7 @@ async function oauthProxy(target: () => string): Promise<OAuthProxy> {
       const forward = async (): Promise<void> => {
         const answer = await fetch(target(), {
           method: 'POST',
-          headers: { 'content-type': String(req.headers['content-type'] ?? '') },
+          headers: { 'content-type': req.headers['content-type'] ?? '' },
           body: Buffer.concat(chunks),
         });
         res.writeHead(answer.status, { 'content-type': 'application/json' });
@@ -120,10 +120,13 @@ describe('anonymous install requests', () => {
     const settled: { status: number; text: string }[] = [];
     for (const a of answers) void a.then((r) => settled.push(r));
     // Eight checks reach the OAuth server together; the other two are answered at once.
-    await until('eight checks at the OAuth server', async () => (proxy.inFlight === 8 ? true : undefined));
-    await until('the two refused', async () => (settled.length === 2 ? true : undefined));
+    await until('eight checks at the OAuth server', () => (proxy.inFlight === 8 ? true : undefined));
+    await until('the two refused', () => (settled.length === 2 ? true : undefined));
     expect(settled.map((r) => r.status)).toEqual([429, 429]);
-    expect(settled.map((r) => JSON.parse(r.text).error.code)).toEqual(['INSTALL_BUSY', 'INSTALL_BUSY']);
+    expect(settled.map((r) => (JSON.parse(r.text) as { error: { code: string } }).error.code)).toEqual([
+      'INSTALL_BUSY',
+      'INSTALL_BUSY',
+    ]);
     proxy.release();
     const all = await Promise.all(answers);
     expect(all.filter((r) => r.status === 403)).toHaveLength(8);

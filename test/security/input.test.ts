@@ -20,7 +20,11 @@ import {
 } from './office.ts';
 
 /** Reads a server-sent event stream for a while and splits it as a browser does (CR, LF, CRLF). */
-function readStream(url: string, cookie: string, untilText: string): Promise<string[]> {
+function readStream(
+  url: string,
+  cookie: string,
+  untilText: string,
+): Promise<{ type: string; data: string }[]> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(url, { headers: { cookie } }, (res) => {
       let raw = '';
@@ -29,17 +33,24 @@ function readStream(url: string, cookie: string, untilText: string): Promise<str
         raw += c;
         if (raw.includes(untilText)) {
           req.destroy();
-          // Events as an EventSource sees them: `data:` lines of each block joined by \n.
+          // Events as an EventSource sees them: their type, and their `data:` lines joined by \n.
           const events = raw
             .split(/\r\n\r\n|\n\n|\r\r/)
-            .map((block) =>
-              block
-                .split(/\r\n|\r|\n/)
+            .map((block) => {
+              const lines = block.split(/\r\n|\r|\n/);
+              const type =
+                lines
+                  .filter((l) => l.startsWith('event:'))
+                  .at(-1)
+                  ?.slice(6)
+                  .trim() ?? 'message';
+              const data = lines
                 .filter((l) => l.startsWith('data:'))
                 .map((l) => l.slice(5).trimStart())
-                .join('\n'),
-            )
-            .filter((d) => d !== '');
+                .join('\n');
+              return { type, data };
+            })
+            .filter((e) => e.data !== '');
           resolve(events);
         }
       });
@@ -71,6 +82,8 @@ describe('hostile input', () => {
 
   it('a caller number with a bare CR, or HTML, is refused with 400 naming the field; nothing is stored', async () => {
     const bad = [
+      // After a bare CR the rest is a line of the event stream of its own: here, another event type.
+      ['+79161234567\revent: hijacked\rdata: x', '/from'],
       ['+79161234567\rdata: <img src=x onerror=alert(1)>', '/from'],
       ['<b>+7916</b>', '/from'],
       ['+7 916 123\n45', '/from'],
@@ -117,7 +130,9 @@ describe('hostile input', () => {
     ]);
     expect(call.status).toBe(202);
     const events = await readStream(`${office.bridge.url}/board/stream`, cookie, '+79165550101');
-    const last = events.at(-1) ?? '';
+    // Every event is the board's: no caller's number turned one into another type.
+    expect(events.map((e) => e.type)).toEqual(events.map(() => 'board'));
+    const last = events.at(-1)?.data ?? '';
     expect(last).toContain('board-1');
     expect(last).not.toMatch(/<img|<script|\r/);
     expect((last.match(/<tr/g) ?? []).length).toBe((last.match(/<\/tr>/g) ?? []).length);
@@ -132,9 +147,9 @@ describe('hostile input', () => {
       auth: { member_id: portal.memberId, application_token: portal.app!.applicationToken },
     });
     expect(res.status).toBe(400);
-    expect(res.json()).toMatchObject({
-      error: { code: 'INVALID_EVENT', message: expect.stringContaining('PHONE_NUMBER') },
-    });
+    const { error } = res.json<{ error: { code: string; message: string } }>();
+    expect(error.code).toBe('INVALID_EVENT');
+    expect(error.message).toContain('PHONE_NUMBER');
     expect(await pbxCommands(office.bridge)).toEqual([]);
   });
 
@@ -150,7 +165,7 @@ describe('hostile input', () => {
       for (const body of bodies) {
         const res = await postJson(`${office.bridge.url}${path}`, body);
         expect(res.status).toBe(415);
-        expect(res.json()).toMatchObject({ error: { code: expect.any(String) } });
+        expect(typeof res.json<{ error: { code: unknown } }>().error.code).toBe('string');
       }
   });
 

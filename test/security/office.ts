@@ -285,7 +285,7 @@ export function parsedLogs(lines: readonly string[]): Record<string, unknown>[] 
 /** Polls until `probe` answers something; for state the bridge reaches on its own time. */
 export async function until<T>(
   what: string,
-  probe: () => Promise<T | undefined | false>,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
   ms = 10_000,
 ): Promise<T> {
   const deadline = Date.now() + ms;

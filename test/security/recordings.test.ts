@@ -123,7 +123,7 @@ describe('recordings', () => {
     const old = (Date.now() - 31 * 86_400_000) / 1000;
     utimesSync(file!, old, old);
     await office.restart();
-    await until('the retention sweep', async () => (recordingFiles(office).length === 0 ? true : undefined));
+    await until('the retention sweep', () => (recordingFiles(office).length === 0 ? true : undefined));
     // The same link at the restarted bridge (a port of its own now): still signed, nothing behind it.
     const moved = new URL(link);
     const res = await fetch(`${office.bridge.url}${moved.pathname}${moved.search}`);
