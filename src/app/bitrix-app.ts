@@ -24,15 +24,8 @@ import {
 } from '../server/index.ts';
 import { originOf } from '../server/headers.ts';
 import type { PortalRecord, Store } from '../store/index.ts';
-import type { BridgeConfig } from '../config/index.ts';
 import { bindEvents, registerLines } from './install.ts';
-import {
-  verifyInstall,
-  verifyUserToken,
-  withOwnClient,
-  type InstallClaim,
-  type VerifiedInstall,
-} from './verify.ts';
+import { verifyInstall, verifyUserToken, type InstallClaim, type VerifiedInstall } from './verify.ts';
 import type { PortalRuntime } from '../bridge/portal.ts';
 import type { PortalTokens } from '../bitrix/index.ts';
 
@@ -43,8 +36,6 @@ export interface BitrixAppDeps {
   portals: Map<string, PortalRuntime>;
   /** Connects a newly installed portal (its outbox, directory, PBX wiring). */
   connect(record: PortalRecord, tokens: PortalTokens): Promise<PortalRuntime>;
-  /** The engine rules of a portal (its lines are registered at install). */
-  rulesOf(record: Pick<PortalRecord, 'memberId' | 'domain'>): BridgeConfig['engine'];
   /** Where the portal sends events: the public URL, else where the server listens. */
   publicUrl(): string;
   /** The PBXes serving a portal (their ids), for the page. */
@@ -147,7 +138,7 @@ export class BitrixApp implements AppPageHandler {
     }
   }
 
-  /** Stores a verified install: events and lines set up on the portal first, then kept here. */
+  /** Stores a verified install, then binds its events and registers its lines. */
   private apply(v: VerifiedInstall): Promise<void> {
     const previous = this.applying.get(v.memberId) ?? Promise.resolve();
     const run = previous.then(() => this.applyNow(v));
@@ -176,22 +167,19 @@ export class BitrixApp implements AppPageHandler {
       webhookUrl: null,
       applicationToken: v.applicationToken ?? existing?.record.applicationToken ?? null,
     };
-    // Set up on the portal before anything is kept: a failure here leaves the bridge as it was.
-    await withOwnClient(
-      this.d.app,
-      { memberId: v.memberId, clientEndpoint: v.clientEndpoint, tokens: v.tokens },
-      async (api) => {
-        await bindEvents(api, `${this.d.publicUrl()}/bitrix/events`);
-        await registerLines(api, existing?.rules ?? this.d.rulesOf(record));
-      },
-    );
+    // Every check is done: the install is kept, then set up on the portal through the main client
+    // (its mirror of the portal's rate budget must count these requests too).
     await store.savePortal(record, this.now());
-    if (existing) {
+    let runtime = existing;
+    if (runtime) {
       await client.setTokens(record.memberId, v.tokens);
-      existing.record = record;
+      runtime.record = record;
     } else {
-      portals.set(record.memberId, await this.d.connect(record, v.tokens));
+      runtime = await this.d.connect(record, v.tokens);
+      portals.set(record.memberId, runtime);
     }
+    await bindEvents(runtime.api, `${this.d.publicUrl()}/bitrix/events`);
+    await registerLines(runtime.api, runtime.rules);
     if (record.applicationToken === null)
       this.d.warn(
         `portal ${record.memberId}: installed without an application token; its events are refused ` +

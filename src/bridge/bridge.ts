@@ -20,7 +20,7 @@ import { BitrixApp } from '../app/index.ts';
 import { directoryCachePath, removeDirectoryCache } from './directory-cache.ts';
 import { startPbxAdapters } from './adapters.ts';
 import { pendingOriginations } from '../core/index.ts';
-import { connectPortal, rulesFor, type ConnectContext, type PortalRuntime } from './portal.ts';
+import { connectPortal, type ConnectContext, type PortalRuntime } from './portal.ts';
 import { linesFilePath, withEditedLines } from './lines-file.ts';
 import { observeBridge } from './observe.ts';
 import type { Registry } from '../metrics/index.ts';
@@ -204,7 +204,6 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
           wire(runtime);
           return runtime;
         },
-        rulesOf: (record) => rulesFor(config, record),
         publicUrl: () => baseUrl,
         pbxOf,
         conflictOf: (memberId, domain) => {

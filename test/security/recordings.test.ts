@@ -14,10 +14,10 @@ import { pbxEvents, startOffice, until, type EmulatedPortal, type Office } from 
 
 const LAN_PBX = 'lan-pbx-token-0123456789abc';
 
-interface CallView {
+interface RecordingView {
   externalCallId: string | null;
-  finished: boolean;
-  recordings: { sha256: string; sourceUrl: string | null }[];
+  sha256: string;
+  sourceUrl: string | null;
 }
 
 /** Every recording file the bridge keeps (not its secret, not the file names beside them). */
@@ -53,9 +53,8 @@ describe('recordings', () => {
     ]);
     expect(res.status).toBe(202);
     return until(`the recording of ${callId} at the portal`, async () => {
-      const calls = (await portal.control<CallView[]>('calls')).body;
-      const call = calls.find((c) => c.externalCallId?.startsWith(`${callId}@`));
-      return call?.recordings[0];
+      const recordings = (await portal.control<RecordingView[]>('recordings')).body;
+      return recordings.find((r) => r.externalCallId?.startsWith(`${callId}@`));
     });
   };
 
@@ -182,8 +181,8 @@ describe('recordings at uninstall', () => {
         },
       ]);
       const recording = await until('the recording at the portal', async () => {
-        const calls = (await portal.control<CallView[]>('calls')).body;
-        return calls.find((c) => c.externalCallId?.startsWith('gone-1@'))?.recordings[0];
+        const recordings = (await portal.control<RecordingView[]>('recordings')).body;
+        return recordings.find((r) => r.externalCallId?.startsWith('gone-1@'));
       });
       expect(recordingFiles(office)).toHaveLength(1);
       const gone = await portal.control(`apps/${portal.app!.clientId}`, undefined, 'DELETE');

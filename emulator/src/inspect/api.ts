@@ -246,6 +246,22 @@ export async function handleInspect(
           calls.map((c) => callView(portal, c)),
         );
       }
+      case 'GET /_emulator/recordings':
+        // Every recording attached to a call, with the URL it was downloaded from (null: uploaded).
+        return sendJson(
+          res,
+          200,
+          [...portal.calls.values()].flatMap((c) =>
+            c.recordings.map((r) => ({
+              callId: c.callId,
+              externalCallId: c.externalCallId,
+              fileId: r.fileId,
+              filename: r.filename,
+              sha256: r.sha256,
+              sourceUrl: r.sourceUrl,
+            })),
+          ),
+        );
       case 'GET /_emulator/requests':
         return sendJson(res, 200, portal.requestLog.slice(Number(url.searchParams.get('since') ?? 0) || 0));
       case 'GET /_emulator/deliveries':

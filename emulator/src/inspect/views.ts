@@ -32,7 +32,6 @@ export function callView(portal: Portal, c: Call): Record<string, unknown> {
       filename: r.filename,
       size: r.size,
       sha256: r.sha256,
-      sourceUrl: r.sourceUrl,
     })),
   };
 }
