@@ -101,12 +101,20 @@ export class BitrixApp implements AppPageHandler {
   }
 
   /** The install callback of the app's page: its form is only a claim until verified. */
-  async install(callback: InstallCallback): Promise<{ portalOrigin: string | null }> {
-    const verified = await this.verify({
+  install(callback: InstallCallback): Promise<{ portalOrigin: string | null }> {
+    return this.installClaimed({
       memberId: callback.memberId,
       refreshToken: callback.refreshToken,
       applicationToken: callback.applicationToken,
     });
+  }
+
+  /**
+   * Any install path (the callback, ONAPPINSTALL, an install finished from the app page in the
+   * administrator's browser): the same checks, then the same way into the bridge.
+   */
+  async installClaimed(claim: InstallClaim): Promise<{ portalOrigin: string | null }> {
+    const verified = await this.verify(claim);
     await this.apply(verified);
     return { portalOrigin: originOf(verified.clientEndpoint) };
   }
@@ -251,12 +259,11 @@ export class BitrixApp implements AppPageHandler {
     const { refreshToken } = e.auth;
     if (refreshToken === undefined || e.auth.applicationToken === '')
       throw new ServerError('EVENT_NOT_AUTHENTIC', 401, 'ONAPPINSTALL without the installation’s tokens');
-    const verified = await this.verify({
+    await this.installClaimed({
       memberId: e.auth.memberId,
       refreshToken,
       applicationToken: e.auth.applicationToken,
     });
-    await this.apply(verified);
     return { result: 'done' };
   }
 
