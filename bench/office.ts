@@ -82,6 +82,8 @@ export function bridgeDocument(
   });
   // The bridge listens on a free port: recordings are served from where it listens.
   doc.server = { host: '127.0.0.1', port: 3000 };
+  // The bench's PBX serves its recordings on the loopback: allowed by name.
+  doc.pbx = doc.pbx.map((p) => ({ ...p, recordingHosts: ['127.0.0.1'] }));
   doc.bitrix = {
     mode: 'app',
     clientId,

@@ -127,7 +127,8 @@ export function writeBridgeConfig(
       // Few, quick tries: the outbox, not the client, waits out an outage (as in the e2e tests).
       retry: { maxAttempts: 2, minDelayMs: 100, maxDelayMs: 500 },
     },
-    pbx: [{ id: 'chaos', token: files.pbxToken, kind: 'webhook' }],
+    // The simulated office serves its recordings on the loopback: allowed by name.
+    pbx: [{ id: 'chaos', token: files.pbxToken, kind: 'webhook', recordingHosts: ['127.0.0.1'] }],
     engine: {
       defaultUserId: ADMIN_USER_ID,
       lines: [

@@ -108,6 +108,35 @@ export async function installApp(portal: Portal, req: InstallRequest): Promise<I
   };
 }
 
+/** The query string Bitrix24 opens an app's page with (spec §5.2). */
+function pageQuery(portal: Portal): Record<string, string> {
+  return { DOMAIN: portal.domain, PROTOCOL: '0', LANG: 'en', APP_SID: alnum(32) };
+}
+
+/**
+ * What the portal's frame POSTs to an app's page for the user who opens it (spec §5.2): that user's
+ * own token pair, the installation's application token and the portal's id. The installer page of
+ * a UI app gets the same, for the administrator installing it.
+ */
+function pageForm(
+  portal: Portal,
+  app: App,
+  tokens: { access: string; refresh: string },
+): Record<string, string> {
+  return {
+    AUTH_ID: tokens.access,
+    AUTH_EXPIRES: String(portal.settings.accessTokenLifetimeSec),
+    REFRESH_ID: tokens.refresh,
+    SERVER_ENDPOINT: portal.serverEndpoint,
+    APPLICATION_TOKEN: app.applicationToken,
+    APPLICATION_SCOPE: app.scopes.join(','),
+    member_id: portal.settings.memberId,
+    status: app.status,
+    PLACEMENT: 'DEFAULT',
+    PLACEMENT_OPTIONS: '{}',
+  };
+}
+
 async function postInstallCallback(
   portal: Portal,
   app: App,
@@ -118,25 +147,9 @@ async function postInstallCallback(
   let url = installUrl;
   let body: string;
   if (mode === 'page') {
-    const query = new URLSearchParams({
-      DOMAIN: portal.domain,
-      PROTOCOL: '0',
-      LANG: 'en',
-      APP_SID: alnum(32),
-    });
+    const query = new URLSearchParams(pageQuery(portal));
     url = `${installUrl}${installUrl.includes('?') ? '&' : '?'}${query.toString()}`;
-    body = encodeForm({
-      AUTH_ID: tokens.access,
-      AUTH_EXPIRES: String(portal.settings.accessTokenLifetimeSec),
-      REFRESH_ID: tokens.refresh,
-      SERVER_ENDPOINT: portal.serverEndpoint,
-      APPLICATION_TOKEN: app.applicationToken,
-      APPLICATION_SCOPE: app.scopes.join(','),
-      member_id: portal.settings.memberId,
-      status: app.status,
-      PLACEMENT: 'DEFAULT',
-      PLACEMENT_OPTIONS: '{}',
-    });
+    body = encodeForm(pageForm(portal, app, tokens));
   } else {
     body = encodeForm({
       event: 'ONAPPINSTALL',
@@ -158,6 +171,35 @@ async function postInstallCallback(
     const err = e as Error & { cause?: { code?: string } };
     return { status: null, error: err.cause?.code ?? err.name };
   }
+}
+
+/** What the app's page receives when a user opens it: the query and the POST body. */
+export interface AppOpening {
+  userId: number;
+  admin: boolean;
+  query: Record<string, string>;
+  form: Record<string, string>;
+}
+
+/**
+ * A user opens the app in the portal: the frame gets a token pair of that user's own. Until the
+ * installer finished, only administrators get the app's page (others see "not fully installed").
+ */
+export function openApp(portal: Portal, app: App, userId: number): AppOpening {
+  const user = portal.activeUser(userId);
+  if (!user) throw new InspectError(400, `user ${userId} is not an active user of this portal`);
+  if (!app.installed && !user.admin)
+    throw new InspectError(
+      409,
+      'The application is not fully installed yet. Please contact your Bitrix24 administrator to complete the installation.',
+    );
+  const { access, refresh } = portal.issueTokens(app, user.id);
+  return {
+    userId: user.id,
+    admin: user.admin,
+    query: pageQuery(portal),
+    form: pageForm(portal, app, { access: access.token, refresh: refresh.token }),
+  };
 }
 
 function authBlock(
@@ -200,8 +242,14 @@ export async function completeInstall(
   );
 }
 
-/** Deleting the app: ONAPPUNINSTALL (no tokens in it), then its lines, handlers and tokens are gone. */
+/**
+ * Deleting the app: its access to the API goes first (its tokens stop working), then
+ * ONAPPUNINSTALL (no tokens in it) is sent, then its lines and handlers are gone. "Even though the
+ * event handler will receive authorization data, it can no longer use the API" (the docs).
+ */
 export async function uninstallApp(portal: Portal, app: App, clean: boolean): Promise<DeliveryLogEntry[]> {
+  for (const [k, t] of portal.accessTokens) if (t.appId === app.id) portal.accessTokens.delete(k);
+  for (const [k, t] of portal.refreshTokens) if (t.appId === app.id) portal.refreshTokens.delete(k);
   const deliveries = await deliverEvent(
     portal,
     app,
@@ -211,8 +259,6 @@ export async function uninstallApp(portal: Portal, app: App, clean: boolean): Pr
   );
   portal.bindings = portal.bindings.filter((b) => b.appId !== app.id);
   portal.lines = portal.lines.filter((l) => l.appId !== app.id);
-  for (const [k, t] of portal.accessTokens) if (t.appId === app.id) portal.accessTokens.delete(k);
-  for (const [k, t] of portal.refreshTokens) if (t.appId === app.id) portal.refreshTokens.delete(k);
   portal.apps.delete(app.id);
   return deliveries;
 }

@@ -1,4 +1,5 @@
 export { startEmulator, type Emulator, type EmulatorOptions } from './server.ts';
+export { OAuthServer } from './oauth.ts';
 export { Portal, type PortalEvents } from './portal/portal.ts';
 export { defaultSeed, loadSeedFile, validateSeed, SeedError, type Seed } from './portal/seed.ts';
 export { defaultSettings, plans, type Settings, type Faults } from './settings.ts';

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { sendJson } from './http/envelope.ts';
 import { handleInspect } from './inspect/api.ts';
-import { handleOAuth } from './oauth.ts';
+import { OAuthServer } from './oauth.ts';
 import { Portal } from './portal/portal.ts';
 import { defaultSeed, type Seed } from './portal/seed.ts';
 import { RestApi } from './rest.ts';
@@ -14,6 +14,12 @@ export interface EmulatorOptions {
   host?: string;
   seed?: Seed;
   settings?: Partial<Settings>;
+  /**
+   * The OAuth server this portal's tokens are refreshed at. Share one between emulators to have
+   * several portals behind one OAuth server, as oauth.bitrix.info serves every portal; each
+   * emulator's /oauth/token/ answers for all of them. Default: one of its own.
+   */
+  oauth?: OAuthServer;
 }
 
 export interface Emulator {
@@ -22,6 +28,8 @@ export interface Emulator {
   port: number;
   portal: Portal;
   rest: RestApi;
+  /** The OAuth server the portal is registered with (pass it to another emulator to share it). */
+  oauth: OAuthServer;
   /** The seed portal's incoming webhook base (`/rest/1/emulator/`), when the seed has one. */
   webhookUrl: string | null;
   reset(): void;
@@ -32,6 +40,8 @@ export interface Emulator {
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const portal = new Portal(options.seed ?? defaultSeed(), options.settings ?? {});
   const rest = new RestApi(portal);
+  const oauth = options.oauth ?? new OAuthServer();
+  oauth.add(portal);
   const reset = (): void => {
     portal.reset();
     rest.reset();
@@ -41,7 +51,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const path = url.pathname;
     let work: Promise<void>;
     if (path.startsWith('/rest/')) work = rest.handle(req, res, url);
-    else if (/^\/oauth\/token\/?$/.test(path)) work = handleOAuth(portal, req, res, url);
+    else if (/^\/oauth\/token\/?$/.test(path)) work = oauth.handle(portal, req, res, url);
     else if (path === '/_emulator' || path.startsWith('/_emulator/'))
       work = handleInspect(portal, rest, req, res, url, reset);
     else if (path === '/') {
@@ -81,10 +91,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     port,
     portal,
     rest,
+    oauth,
     webhookUrl: hook ? `${url}/rest/${hook.userId}/${hook.secret}/` : null,
     reset,
     close: () =>
       new Promise<void>((resolve) => {
+        oauth.remove(portal);
         server.close(() => resolve());
         server.closeAllConnections();
       }),

@@ -5,7 +5,10 @@
 export interface Settings {
   /** The portal's stable id (`member_id`). */
   memberId: string;
-  /** Portal host name shown in `auth[domain]`/`DOMAIN`; default: the emulator's host:port. */
+  /**
+   * The portal's host name (`auth[domain]`, `DOMAIN`, and the host of `client_endpoint` the OAuth
+   * server reports); default: the emulator's host:port. Another host must route to this emulator.
+   */
   domain: string | null;
   /** UTC offset of the portal's time zone, for `date_start`-style strings. */
   utcOffsetMinutes: number;

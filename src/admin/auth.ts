@@ -3,7 +3,8 @@
  * the password (or the token) for people, who then carry an HttpOnly, SameSite=Strict session
  * cookie. Sessions are random ids kept in memory: a restart logs everyone out, which is fine.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sameSecret } from '../security/index.ts';
 
 export interface AdminCredentials {
   token?: string | undefined;
@@ -13,14 +14,6 @@ export interface AdminCredentials {
 export const SESSION_COOKIE = 'b24_admin';
 const SESSION_TTL_MS = 12 * 3600 * 1000;
 const MAX_SESSIONS = 1000;
-
-const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
-
-/** Compares digests so neither the length nor the content leaks through timing. */
-function same(given: string, expected: string | undefined): boolean {
-  if (expected === undefined || expected === '') return false;
-  return timingSafeEqual(digest(given), digest(expected));
-}
 
 export class AdminAuth {
   private readonly sessions = new Map<string, number>();
@@ -37,14 +30,14 @@ export class AdminAuth {
 
   bearer(authorization: string | undefined): boolean {
     const m = /^Bearer\s+(.+)$/i.exec(authorization ?? '');
-    return m?.[1] !== undefined && same(m[1].trim(), this.credentials.token);
+    return m?.[1] !== undefined && sameSecret(m[1].trim(), this.credentials.token);
   }
 
   /** The login form takes the password, or the token. */
   checkSecret(given: string): boolean {
     // Both compared always: which one matched must not show in the timing either.
-    const password = same(given, this.credentials.password);
-    const token = same(given, this.credentials.token);
+    const password = sameSecret(given, this.credentials.password);
+    const token = sameSecret(given, this.credentials.token);
     return password || token;
   }
 

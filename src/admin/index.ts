@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from '../metrics/index.ts';
 import { registerApi } from './api.ts';
 import { AdminAuth, clearedCookie, sessionCookie, type AdminCredentials } from './auth.ts';
+import { defaultLoginLimits, LoginThrottle, sameOriginRequest, type LoginLimits } from './guard.ts';
 import { loginPage, HTMX_PATH, SCRIPT_PATH } from './pages.ts';
 import { registerPages, registerStatic } from './routes.ts';
 import { StreamHub } from './stream.ts';
@@ -23,6 +24,10 @@ export interface AdminOptions {
   metrics?: Registry | undefined;
   /** Session cookies get `Secure` when the bridge is reached over https. */
   secureCookies?: boolean | undefined;
+  /** Throttling of wrong passwords and tokens. */
+  login?: LoginLimits | undefined;
+  /** The bridge's public URL: a page of its origin may post to the admin UI as well as the Host's. */
+  publicUrl?: string | undefined;
 }
 
 const open = new Set(['/login', HTMX_PATH, SCRIPT_PATH]);
@@ -34,6 +39,7 @@ function safeNext(value: unknown): string {
 
 export function registerAdmin(app: FastifyInstance, options: AdminOptions): void {
   const auth = new AdminAuth(options.credentials);
+  const throttle = LoginThrottle.inMemory(options.login ?? defaultLoginLimits);
   const hub = new StreamHub();
   const metrics = options.metrics;
   if (metrics)
@@ -44,6 +50,24 @@ export function registerAdmin(app: FastifyInstance, options: AdminOptions): void
     hub.closeAll();
     done();
   });
+  const locked = (reply: FastifyReply, retryAfterMs: number, api: boolean): void => {
+    const minutes = Math.max(1, Math.ceil(retryAfterMs / 60_000));
+    const message = `too many wrong passwords or tokens: try again in ${String(minutes)} minute${minutes === 1 ? '' : 's'}`;
+    void reply.status(429).header('retry-after', String(Math.ceil(retryAfterMs / 1000)));
+    if (api) void reply.send({ error: { code: 'LOGIN_LOCKED', message } });
+    else
+      void reply
+        .type('text/html; charset=utf-8')
+        .send(loginPage({ enabled: auth.enabled, error: `Locked: ${message}.` }).text);
+  };
+  const crossSite = (reply: FastifyReply): void => {
+    void reply.status(403).send({
+      error: {
+        code: 'CROSS_SITE_REQUEST',
+        message: 'refused: the request does not come from the admin UI itself',
+      },
+    });
+  };
   // Own scope: the login check and the form parser apply to the admin routes only. Its requests
   // log at warn: a page polling every second must not bury the calls' log lines.
   app.register(
@@ -56,10 +80,28 @@ export function registerAdmin(app: FastifyInstance, options: AdminOptions): void
         );
       scope.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, next) => {
         const path = request.url.split('?')[0] ?? '';
-        if (open.has(path)) return next();
-        if (auth.bearer(request.headers.authorization) || auth.hasSession(request.headers.cookie))
+        const api = path.startsWith('/api/');
+        if (open.has(path)) {
+          if (!sameOriginRequest(request, options.publicUrl)) return crossSite(reply);
           return next();
-        if (path.startsWith('/api/')) {
+        }
+        const authorization = request.headers.authorization;
+        if (/^Bearer\s/i.test(authorization ?? '')) {
+          // A token is a password too: wrong ones are counted, and a locked-out address is refused.
+          const now = Date.now();
+          const verdict = throttle.check(request.ip, now);
+          if (!verdict.allowed) return locked(reply, verdict.retryAfterMs, true);
+          if (auth.bearer(authorization)) {
+            throttle.succeeded(request.ip);
+            return next();
+          }
+          throttle.failed(request.ip, now);
+          request.log.warn({ from: request.ip, via: 'token' }, 'admin authentication failed');
+        } else if (auth.hasSession(request.headers.cookie)) {
+          if (!sameOriginRequest(request, options.publicUrl)) return crossSite(reply);
+          return next();
+        }
+        if (api) {
           void reply
             .status(401)
             .header('www-authenticate', 'Bearer realm="b24-bridge admin"')
@@ -80,7 +122,19 @@ export function registerAdmin(app: FastifyInstance, options: AdminOptions): void
       scope.post('/login', (request, reply) => {
         const form = (request.body ?? {}) as Record<string, unknown>;
         const given = typeof form.password === 'string' ? form.password : '';
-        if (!auth.enabled || !auth.checkSecret(given))
+        const now = Date.now();
+        const verdict = throttle.check(request.ip, now);
+        if (!verdict.allowed) {
+          locked(reply, verdict.retryAfterMs, false);
+          return reply;
+        }
+        const right = auth.enabled && auth.checkSecret(given);
+        if (right) throttle.succeeded(request.ip);
+        else {
+          throttle.failed(request.ip, now);
+          request.log.warn({ from: request.ip, via: 'password' }, 'admin authentication failed');
+        }
+        if (!right)
           return reply
             .status(401)
             .type('text/html; charset=utf-8')

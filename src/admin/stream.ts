@@ -17,6 +17,22 @@ export interface BoardStreamOptions {
 /** One render per change burst: a queue of ten members ringing is one push, not ten. */
 const COALESCE_MS = 50;
 
+/**
+ * An event's data as `data:` lines. A CR or LF ends a line of the stream wherever it stands, and a
+ * stray one would cut the event short (and let the rest pose as a field of the stream): the data
+ * is split on every line break, and other control characters are dropped.
+ */
+export function dataLines(text: string): string {
+  return (
+    text
+      // eslint-disable-next-line no-control-regex
+      .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, '')
+      .split(/\r\n|\r|\n/)
+      .map((l) => `data: ${l}`)
+      .join('\n')
+  );
+}
+
 export class StreamHub {
   private readonly open = new Set<() => void>();
 
@@ -37,8 +53,7 @@ export class StreamHub {
     let queued: NodeJS.Timeout | null = null;
     const push = (): void => {
       queued = null;
-      const lines = options.render().split('\n');
-      res.write(`event: ${options.event}\n${lines.map((l) => `data: ${l}`).join('\n')}\n\n`);
+      res.write(`event: ${options.event}\n${dataLines(options.render())}\n\n`);
     };
     const soon = (): void => {
       queued ??= setTimeout(push, COALESCE_MS);

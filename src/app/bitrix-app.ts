@@ -2,14 +2,17 @@
  * The bridge as a Bitrix24 application: installs (callback or ONAPPINSTALL), the portal's events
  * (click-to-call, callbacks, uninstall, event tests) and the app page in the portal's frame.
  *
- * Nothing is done for an event before it is known to be genuine: its `member_id` names an
- * installed portal and its `application_token` is the one that portal's installation gave. The
- * only exception is ONAPPINSTALL of a portal not installed yet, whose tokens are checked with the
- * OAuth server and the portal instead (`verifyInstall`).
+ * Nothing is done for an event before it is known to be genuine: its `ts` is recent, its
+ * `member_id` names an installed portal and its `application_token` is the one that portal's
+ * installation gave. An install (ONAPPINSTALL, the callback) is genuine only when the OAuth server
+ * and the portal confirm that one of the portal's administrators made it (`verifyInstall`); it is
+ * the only way a portal's tokens, domain or application token change.
  */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { AppCredentials, BitrixClient } from '../bitrix/index.ts';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { BitrixError, type AppCredentials, type BitrixClient } from '../bitrix/index.ts';
 import type { CallbackRequested, ClickToCallRequested, PbxEvent } from '../core/index.ts';
+import { isPhoneNumber } from '../pbx/numbers.ts';
+import { sameSecret, SeenRecently } from '../security/index.ts';
 import {
   ServerError,
   type AppPageHandler,
@@ -19,8 +22,10 @@ import {
   type FormObject,
   type InstallCallback,
 } from '../server/index.ts';
+import { originOf } from '../server/headers.ts';
 import type { PortalRecord, Store } from '../store/index.ts';
-import { bindEvents, registerLines, verifyInstall, verifyUserToken } from './install.ts';
+import { bindEvents, registerLines } from './install.ts';
+import { verifyInstall, verifyUserToken, type InstallClaim, type VerifiedInstall } from './verify.ts';
 import type { PortalRuntime } from '../bridge/portal.ts';
 import type { PortalTokens } from '../bitrix/index.ts';
 
@@ -35,17 +40,17 @@ export interface BitrixAppDeps {
   publicUrl(): string;
   /** The PBXes serving a portal (their ids), for the page. */
   pbxOf(memberId: string): string[];
+  /**
+   * Why installing this portal under this domain would leave the configuration ambiguous (a PBX
+   * that would serve two portals), or null.
+   */
+  conflictOf?: ((memberId: string, domain: string) => string | null) | undefined;
   warn(message: string): void;
-  /** What else of the portal's goes at an uninstall (files kept beside the store). */
+  /** What else of the portal's goes at an uninstall (files kept beside the store, recordings). */
   forget?: ((memberId: string) => Promise<void>) | undefined;
+  /** Events whose `ts` is older than this are refused. Default 10 minutes. */
+  eventMaxAgeMs?: number | undefined;
   now?: () => number;
-}
-
-/** Compares two secrets in constant time (their digests, so lengths do not leak either). */
-function sameSecret(a: string, b: string): boolean {
-  const da = createHash('sha256').update(a).digest();
-  const db = createHash('sha256').update(b).digest();
-  return timingSafeEqual(da, db) && a.length > 0;
 }
 
 const str = (v: FormObject[string] | undefined): string => (typeof v === 'string' ? v.trim() : '');
@@ -55,51 +60,130 @@ const positiveInt = (v: FormObject[string] | undefined): number | null => {
   return Number.isSafeInteger(n) && n > 0 ? n : null;
 };
 
-/** The page's session lives an hour: long enough to look around, short if a URL leaks. */
+/** The page's session lives an hour: long enough to look around, short if it leaks. */
 const SESSION_MS = 3_600_000;
 /** How long "Event test" waits for ONAPPTEST before saying the portal cannot reach the bridge. */
 const EVENT_TEST_WAIT_MS = 5_000;
 /** The caller of the page's test calls: a number no customer has. */
 const TEST_CALLER = '+70000000000';
+/** Installs checked at once; more wait for none of them and are told to try again. */
+const MAX_VERIFYING = 8;
+/** A refresh token an install check used (or that failed) is not sent to the OAuth server again. */
+const TRIED_TOKEN_MS = 3_600_000;
+
+/** Auth failures that say the app's tokens no longer work: what an uninstall leaves behind. */
+const accessGone = new Set(['AUTH_FAILED', 'NEEDS_REINSTALL', 'ACCESS_DENIED']);
+
+const digest = (secret: string): string => createHash('sha256').update(secret).digest('hex');
+
+interface Session {
+  memberId: string;
+  admin: boolean;
+}
 
 export class BitrixApp implements AppPageHandler {
   private readonly sessionKey = randomBytes(32);
   private readonly eventTests = new Map<string, { sentAt: number; receivedAt: number | null }>();
   private readonly testCalls = new Map<string, { callId: string; extension: string }>();
   private testSeq = 0;
-  private installs: Promise<unknown> = Promise.resolve();
+  /** Per portal: its installs change its state one at a time. */
+  private readonly applying = new Map<string, Promise<unknown>>();
+  private verifying = 0;
+  private readonly triedTokens = new SeenRecently(TRIED_TOKEN_MS);
+  private readonly replays: SeenRecently;
   private readonly now: () => number;
+  private readonly eventMaxAgeMs: number;
 
   constructor(private readonly d: BitrixAppDeps) {
     this.now = d.now ?? Date.now;
+    this.eventMaxAgeMs = d.eventMaxAgeMs ?? 600_000;
+    this.replays = new SeenRecently(this.eventMaxAgeMs);
   }
 
-  /** Installs serialize: two callbacks of one portal must not connect it twice. */
-  install(callback: InstallCallback): Promise<void> {
-    const run = this.installs.then(() => this.installNow(callback));
-    this.installs = run.catch(() => undefined);
+  /** The install callback of the app's page: its form is only a claim until verified. */
+  install(callback: InstallCallback): Promise<{ portalOrigin: string | null }> {
+    return this.installClaimed({
+      memberId: callback.memberId,
+      refreshToken: callback.refreshToken,
+      applicationToken: callback.applicationToken,
+    });
+  }
+
+  /**
+   * Any install path (the callback, ONAPPINSTALL, an install finished from the app page in the
+   * administrator's browser): the same checks, then the same way into the bridge.
+   */
+  async installClaimed(claim: InstallClaim): Promise<{ portalOrigin: string | null }> {
+    const verified = await this.verify(claim);
+    await this.apply(verified);
+    return { portalOrigin: originOf(verified.clientEndpoint) };
+  }
+
+  /**
+   * The checks of any install path (`verifyInstall`), kept cheap for strangers: a refresh token
+   * seen before is not sent to the OAuth server again, and only a few checks run at once.
+   */
+  private async verify(claim: InstallClaim): Promise<VerifiedInstall> {
+    if (this.triedTokens.check(digest(claim.refreshToken), this.now()))
+      throw new ServerError('INSTALL_NOT_VERIFIED', 403, 'these install tokens were already used');
+    if (this.verifying >= MAX_VERIFYING)
+      throw new ServerError('INSTALL_BUSY', 429, 'other installs are being checked; try again', {
+        retryAfterSec: 1,
+      });
+    this.verifying++;
+    try {
+      return await verifyInstall(
+        {
+          app: this.d.app,
+          now: this.now,
+          holderOf: (domain) =>
+            [...this.d.portals.values()].find((r) => r.record.domain?.toLowerCase() === domain)?.memberId,
+        },
+        claim,
+      );
+    } finally {
+      this.verifying--;
+    }
+  }
+
+  /** Stores a verified install, then binds its events and registers its lines. */
+  private apply(v: VerifiedInstall): Promise<void> {
+    const previous = this.applying.get(v.memberId) ?? Promise.resolve();
+    const run = previous.then(() => this.applyNow(v));
+    const settled = run.catch(() => undefined);
+    this.applying.set(v.memberId, settled);
+    void settled.then(() => {
+      if (this.applying.get(v.memberId) === settled) this.applying.delete(v.memberId);
+    });
     return run;
   }
 
-  private async installNow(callback: InstallCallback): Promise<void> {
+  private async applyNow(v: VerifiedInstall): Promise<void> {
     const { store, client, portals } = this.d;
-    const tokens = await verifyInstall(this.d.app, callback, this.now());
-    const existing = portals.get(callback.memberId);
+    // Checked again now that this portal's installs are in line: another may have landed meanwhile.
+    const holder = [...portals.values()].find((r) => r.record.domain?.toLowerCase() === v.domain);
+    if (holder !== undefined && holder.memberId !== v.memberId)
+      throw new ServerError('DOMAIN_TAKEN', 409, `another installed portal holds the domain ${v.domain}`);
+    const conflict = this.d.conflictOf?.(v.memberId, v.domain) ?? null;
+    if (conflict !== null) throw new ServerError('PORTAL_AMBIGUOUS', 409, conflict);
+    const existing = portals.get(v.memberId);
     const record: PortalRecord = {
-      memberId: callback.memberId,
-      domain: callback.domain,
-      clientEndpoint: tokens.clientEndpoint ?? callback.clientEndpoint,
+      memberId: v.memberId,
+      domain: v.domain,
+      clientEndpoint: v.clientEndpoint,
       authKind: 'oauth',
       webhookUrl: null,
-      applicationToken: callback.applicationToken ?? existing?.record.applicationToken ?? null,
+      applicationToken: v.applicationToken ?? existing?.record.applicationToken ?? null,
     };
+    // Every check is done: the install is kept, then set up on the portal through the main client
+    // (its mirror of the portal's rate budget must count these requests too).
     await store.savePortal(record, this.now());
     let runtime = existing;
     if (runtime) {
-      await client.setTokens(record.memberId, tokens);
+      await client.setTokens(record.memberId, v.tokens);
       runtime.record = record;
     } else {
-      runtime = await this.d.connect(record, tokens);
+      runtime = await this.d.connect(record, v.tokens);
       portals.set(record.memberId, runtime);
     }
     await bindEvents(runtime.api, `${this.d.publicUrl()}/bitrix/events`);
@@ -113,10 +197,15 @@ export class BitrixApp implements AppPageHandler {
 
   /** `POST /bitrix/events`. */
   async event(e: BitrixEvent): Promise<BitrixEventOutcome> {
-    if (e.event === 'ONAPPINSTALL') return this.onInstallEvent(e);
+    if (e.event === 'ONAPPINSTALL') {
+      this.fresh(e);
+      return this.onInstallEvent(e);
+    }
     const runtime = this.authentic(e);
+    this.fresh(e);
     switch (e.event) {
       case 'ONAPPUNINSTALL':
+        await this.confirmUninstall(runtime);
         await this.uninstall(runtime);
         return { result: 'done' };
       case 'ONEXTERNALCALLSTART':
@@ -133,11 +222,25 @@ export class BitrixApp implements AppPageHandler {
     }
   }
 
+  /**
+   * Bitrix24 stamps every event with `ts` when it sends it: an old one is a delivery kept and sent
+   * again later, and is refused. A later `ts` is taken (the portal's clock may run ahead).
+   */
+  private fresh(e: BitrixEvent): void {
+    if (e.ts === null) throw new ServerError('EVENT_NOT_FRESH', 400, 'the event carries no ts');
+    const ageMs = this.now() - e.ts * 1000;
+    if (ageMs > this.eventMaxAgeMs)
+      throw new ServerError(
+        'EVENT_NOT_FRESH',
+        400,
+        `the event is ${String(Math.round(ageMs / 1000))} s old, over the ${String(this.eventMaxAgeMs / 1000)} s accepted`,
+      );
+  }
+
   /** The installed portal the event is from, or 401: nothing else happens for a forged event. */
   private authentic(e: BitrixEvent): PortalRuntime {
     const runtime = this.d.portals.get(e.auth.memberId);
-    const expected = runtime?.record.applicationToken ?? null;
-    if (!runtime || expected === null || !sameSecret(expected, e.auth.applicationToken))
+    if (!runtime || !sameSecret(e.auth.applicationToken, runtime.record.applicationToken))
       throw new ServerError(
         'EVENT_NOT_AUTHENTIC',
         401,
@@ -146,26 +249,49 @@ export class BitrixApp implements AppPageHandler {
     return runtime;
   }
 
+  /**
+   * ONAPPINSTALL is an install like the callback: its tokens must be an administrator's. Only the
+   * token already stored is taken as it is (the callback came first and stored this very one).
+   */
   private async onInstallEvent(e: BitrixEvent): Promise<BitrixEventOutcome> {
     const runtime = this.d.portals.get(e.auth.memberId);
-    const stored = runtime?.record.applicationToken ?? null;
-    // The install callback came first and stored this very token: nothing new.
-    if (stored !== null && sameSecret(stored, e.auth.applicationToken)) return { result: 'duplicate' };
-    const { accessToken, refreshToken } = e.auth;
-    if (accessToken === undefined || refreshToken === undefined || e.auth.applicationToken === '')
+    if (sameSecret(e.auth.applicationToken, runtime?.record.applicationToken)) return { result: 'duplicate' };
+    const { refreshToken } = e.auth;
+    if (refreshToken === undefined || e.auth.applicationToken === '')
       throw new ServerError('EVENT_NOT_AUTHENTIC', 401, 'ONAPPINSTALL without the installation’s tokens');
-    const domain = e.auth.domain ?? '';
-    await this.install({
+    await this.installClaimed({
       memberId: e.auth.memberId,
-      domain,
-      clientEndpoint: e.auth.clientEndpoint ?? `https://${domain}/rest/`,
-      serverEndpoint: e.auth.serverEndpoint,
-      accessToken,
       refreshToken,
-      expiresInSec: e.auth.expiresInSec ?? 3600,
       applicationToken: e.auth.applicationToken,
     });
     return { result: 'done' };
+  }
+
+  /**
+   * An uninstall takes the app's access to the API away before ONAPPUNINSTALL is sent. The token
+   * in the event is the same as in every other event, so an employee's page (which receives it)
+   * could send one: the portal is asked, and it must refuse the app's tokens now.
+   */
+  private async confirmUninstall(runtime: PortalRuntime): Promise<void> {
+    try {
+      await runtime.api.app.info();
+    } catch (e) {
+      if (e instanceof BitrixError && accessGone.has(e.code)) return;
+      throw new ServerError(
+        'UNINSTALL_NOT_CONFIRMED',
+        503,
+        'the portal could not be asked whether the app was uninstalled; the portal is kept',
+        { cause: e },
+      );
+    }
+    this.d.warn(
+      `portal ${runtime.memberId}: an ONAPPUNINSTALL came while the app is still installed; ignored`,
+    );
+    throw new ServerError(
+      'UNINSTALL_NOT_CONFIRMED',
+      409,
+      'the portal still answers for the application: it was not uninstalled',
+    );
   }
 
   private async uninstall(runtime: PortalRuntime): Promise<void> {
@@ -177,18 +303,26 @@ export class BitrixApp implements AppPageHandler {
     this.d.warn(`portal ${runtime.memberId}: the app was uninstalled; its calls are no longer logged`);
   }
 
+  /** The event's number if it is phone-shaped (it goes to the PBX to be dialled), else 400. */
+  private static phoneOf(e: BitrixEvent): string {
+    const phoneNumber = str(e.data.PHONE_NUMBER);
+    if (!isPhoneNumber(phoneNumber))
+      throw new ServerError(
+        'INVALID_EVENT',
+        400,
+        `${e.event}: data[PHONE_NUMBER] must be a phone number (digits, an optional leading "+", "*", "#")`,
+      );
+    return phoneNumber;
+  }
+
   /** S4: the portal registered the call and shows its card; the PBX rings the user, then dials. */
   private async clickToCall(runtime: PortalRuntime, e: BitrixEvent): Promise<BitrixEventOutcome> {
     const d = e.data;
     const bitrixCallId = str(d.CALL_ID);
     const userId = positiveInt(d.USER_ID);
-    const phoneNumber = str(d.PHONE_NUMBER);
-    if (bitrixCallId === '' || userId === null || phoneNumber === '')
-      throw new ServerError(
-        'INVALID_EVENT',
-        400,
-        'ONEXTERNALCALLSTART needs CALL_ID, USER_ID and PHONE_NUMBER',
-      );
+    if (!/^[\w.-]{1,100}$/.test(bitrixCallId) || userId === null)
+      throw new ServerError('INVALID_EVENT', 400, 'ONEXTERNALCALLSTART needs CALL_ID and USER_ID');
+    const phoneNumber = BitrixApp.phoneOf(e);
     const entityId = positiveInt(d.CRM_ENTITY_ID);
     const input: ClickToCallRequested = {
       type: 'click_to_call.requested',
@@ -201,15 +335,17 @@ export class BitrixApp implements AppPageHandler {
         ? { crmEntityType: str(d.CRM_ENTITY_TYPE), crmEntityId: entityId }
         : {}),
     };
+    // Keyed by the portal's CALL_ID: a repeat, with any ts, dials nothing more.
     const r = await runtime.outbox.accept(input, { dedupeKey: `bitrix:ONEXTERNALCALLSTART:${bitrixCallId}` });
     return { result: r.duplicate ? 'duplicate' : 'done' };
   }
 
   private async callback(runtime: PortalRuntime, e: BitrixEvent): Promise<BitrixEventOutcome> {
     const d = e.data;
-    const phoneNumber = str(d.PHONE_NUMBER);
-    if (phoneNumber === '')
-      throw new ServerError('INVALID_EVENT', 400, 'ONEXTERNALCALLBACKSTART needs PHONE_NUMBER');
+    const phoneNumber = BitrixApp.phoneOf(e);
+    // No CALL_ID here. The same request again with another ts (nobody signs ts) is a replay within
+    // the freshness window, and older ones are refused as stale: one callback either way.
+    if (this.replays.check(`${runtime.memberId}/${e.replayKey}`, this.now())) return { result: 'duplicate' };
     const entityId = positiveInt(d.CRM_ENTITY_ID);
     const input: CallbackRequested = {
       type: 'callback.requested',
@@ -219,31 +355,43 @@ export class BitrixApp implements AppPageHandler {
         ? { crmEntityType: str(d.CRM_ENTITY_TYPE), crmEntityId: entityId }
         : {}),
     };
-    // No CALL_ID here: the event's digest (its data and time) tells a repeated delivery.
-    const r = await runtime.outbox.accept(input, { dedupeKey: `bitrix:ONEXTERNALCALLBACKSTART:${e.digest}` });
-    return { result: r.duplicate ? 'duplicate' : 'done' };
+    try {
+      // The event's digest (its data and ts) tells a repeated delivery after a restart, too.
+      const r = await runtime.outbox.accept(input, {
+        dedupeKey: `bitrix:ONEXTERNALCALLBACKSTART:${e.digest}`,
+      });
+      return { result: r.duplicate ? 'duplicate' : 'done' };
+    } catch (err) {
+      // Not stored: the portal's repeat must be taken.
+      this.replays.forget(`${runtime.memberId}/${e.replayKey}`);
+      throw err;
+    }
   }
 
   // ---- the app page ----
 
-  private sign(memberId: string, until: number): string {
-    const body = Buffer.from(JSON.stringify([memberId, until])).toString('base64url');
+  /** A session names its portal and whether its user is an administrator, signed, for an hour. */
+  private sign(session: Session, until: number): string {
+    const body = Buffer.from(JSON.stringify([session.memberId, until, session.admin ? 1 : 0])).toString(
+      'base64url',
+    );
     const mac = createHmac('sha256', this.sessionKey).update(body).digest('base64url');
     return `${body}.${mac}`;
   }
 
-  private portalOfSession(session: string): PortalRuntime {
+  private sessionOf(session: string): { runtime: PortalRuntime; admin: boolean } {
     const [body = '', mac = ''] = session.split('.');
     const expected = createHmac('sha256', this.sessionKey).update(body).digest('base64url');
-    let memberId: unknown;
-    let until: unknown;
-    if (sameSecret(expected, mac)) {
+    let fields: unknown[] = [];
+    if (sameSecret(mac, expected)) {
       try {
-        [memberId, until] = JSON.parse(Buffer.from(body, 'base64url').toString()) as unknown[];
+        const parsed = JSON.parse(Buffer.from(body, 'base64url').toString()) as unknown;
+        if (Array.isArray(parsed)) fields = parsed;
       } catch {
-        memberId = undefined;
+        fields = [];
       }
     }
+    const [memberId, until, admin] = fields;
     const runtime = typeof memberId === 'string' ? this.d.portals.get(memberId) : undefined;
     if (!runtime || typeof until !== 'number' || until < this.now())
       throw new ServerError(
@@ -251,19 +399,24 @@ export class BitrixApp implements AppPageHandler {
         401,
         'the session has expired: open the app from Bitrix24 again',
       );
-    return runtime;
+    return { runtime, admin: admin === 1 };
   }
 
   async open(request: { memberId: string; authId: string }): Promise<{ session: string }> {
     const runtime = this.d.portals.get(request.memberId);
     if (!runtime?.record.clientEndpoint)
       throw new ServerError('APP_SESSION_REQUIRED', 401, 'this portal has not installed the bridge');
-    await verifyUserToken(this.d.app, runtime.memberId, runtime.record.clientEndpoint, request.authId);
-    return { session: this.sign(runtime.memberId, this.now() + SESSION_MS) };
+    const { admin } = await verifyUserToken(
+      this.d.app,
+      runtime.memberId,
+      runtime.record.clientEndpoint,
+      request.authId,
+    );
+    return { session: this.sign({ memberId: runtime.memberId, admin }, this.now() + SESSION_MS) };
   }
 
   async view(session: string): Promise<AppPageView> {
-    const runtime = this.portalOfSession(session);
+    const { runtime, admin } = this.sessionOf(session);
     const { memberId } = runtime;
     const backlog = await this.d.store.backlog(memberId);
     const tokens = await this.d.store.tokens.get(memberId);
@@ -271,6 +424,8 @@ export class BitrixApp implements AppPageHandler {
     const reinstall = state?.needsReinstall ?? tokens?.needsReinstall;
     return {
       portal: { memberId, domain: runtime.record.domain },
+      portalOrigin: originOf(runtime.record.clientEndpoint),
+      viewer: { admin },
       link: runtime.outbox.link,
       backlog: {
         pending: backlog.pending,
@@ -298,8 +453,15 @@ export class BitrixApp implements AppPageHandler {
     };
   }
 
+  /** The page's test actions ring phones and write to the CRM: administrators only. */
   async action(session: string, name: string): Promise<{ message: string }> {
-    const runtime = this.portalOfSession(session);
+    const { runtime, admin } = this.sessionOf(session);
+    if (!admin)
+      throw new ServerError(
+        'APP_ADMIN_REQUIRED',
+        403,
+        'only an administrator of the portal runs test actions',
+      );
     switch (name) {
       case 'incoming-call':
         return this.testIncoming(runtime);

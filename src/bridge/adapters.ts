@@ -23,8 +23,8 @@ export interface PbxAdaptersOptions {
   /** The outbox of the portal a PBX's calls belong to; undefined while no portal is connected. */
   outboxFor: (pbxId: string) => EventIntake | undefined;
   router: CommandRouter;
-  /** Where recordings read from a PBX's directory go (the bridge's recording store). */
-  storeRecording?: StoreRecording | undefined;
+  /** Where recordings read from a PBX's directory go (its portal's recordings). */
+  recordingsOf?: ((pbxId: string) => StoreRecording) | undefined;
   /** How long a route request waits for the engine before the fallback plan. Default 300 ms. */
   routeTimeoutMs?: number | undefined;
   log?: ((level: 'info' | 'warn', message: string, data?: Record<string, unknown>) => void) | undefined;
@@ -80,7 +80,7 @@ export async function startPbxAdapters(o: PbxAdaptersOptions): Promise<PbxAdapte
       ...(o.asterisk ?? {}),
       pbxId: pbx.id,
       ami: pbx.ami,
-      storeRecording: o.storeRecording,
+      storeRecording: o.recordingsOf?.(pbx.id),
       log: o.log,
     });
     adapters.set(pbx.id, adapter);

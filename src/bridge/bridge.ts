@@ -13,7 +13,9 @@ import {
 } from '../server/index.ts';
 import { openStore, sealerFromEnv, type PortalRecord, type Store } from '../store/index.ts';
 import { dirname, join, resolve } from 'node:path';
-import { RecordingStore } from '../recordings/index.ts';
+import { FileRecordingStore, keepRecordings, RecordingLinks } from '../recordings/index.ts';
+import { ConfigError } from '../config/index.ts';
+import { ambiguities, portalOf } from './pbx-portals.ts';
 import { BitrixApp } from '../app/index.ts';
 import { directoryCachePath, removeDirectoryCache } from './directory-cache.ts';
 import { startPbxAdapters } from './adapters.ts';
@@ -50,6 +52,16 @@ export interface Bridge {
   /** Connected portals by member_id. */
   portals: ReadonlyMap<string, PortalRuntime>;
   close(): Promise<void>;
+}
+
+/** The host (`host[:port]`, lower case) of a portal's REST endpoint. */
+function hostOf(endpoint: string | null): string | null {
+  if (endpoint === null) return null;
+  try {
+    return new URL(endpoint).host.toLowerCase();
+  } catch {
+    return null;
+  }
 }
 
 /** A webhook portal has no member_id of its own until asked; its host names it meanwhile. */
@@ -91,9 +103,10 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
   // Beside the database: the store's data directory is where the bridge keeps what it must find again.
   // On PostgreSQL (several instances) that is ./data: see the README on shared recordings.
   const dataDir = config.store.kind === 'sqlite' ? dirname(resolve(config.store.path)) : resolve('data');
-  const recordings = await RecordingStore.open(join(dataDir, 'recordings'));
+  const recordings = await FileRecordingStore.open(join(dataDir, 'recordings'));
   /** Where the portal downloads recordings from: the public URL, else where the server listens. */
   let baseUrl = config.server.publicUrl?.replace(/\/+$/, '') ?? '';
+  const links = new RecordingLinks(recordings.linkSecret, config.recordings.linkTtlSec * 1000, () => baseUrl);
   const ctx: ConnectContext = {
     config,
     store,
@@ -101,7 +114,7 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
     warn,
     recordings: {
       recordings: async (ref) => (await recordings.get(ref)).content,
-      recordingUrl: (ref) => (baseUrl === '' ? undefined : `${baseUrl}/recordings/${ref}`),
+      recordingUrl: (ref) => links.url(ref, Date.now()),
     },
   };
 
@@ -118,10 +131,17 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
       await store.savePortal(record, Date.now());
       portals.set(record.memberId, await connectPortal(ctx, record));
     } else {
-      for (const record of await store.listPortals()) {
-        if (record.authKind !== 'oauth') continue;
-        portals.set(record.memberId, await connectPortal(ctx, record));
-      }
+      const stored = (await store.listPortals())
+        .filter((r) => r.authKind === 'oauth')
+        // The domain is the host of the endpoint the OAuth server gave, whatever an older install kept.
+        .map((r) => ({ ...r, domain: hostOf(r.clientEndpoint) ?? r.domain }));
+      const problems = ambiguities(config.pbx, stored);
+      if (problems.length > 0)
+        throw new ConfigError(
+          'CONFIG_INVALID',
+          problems.map((message) => ({ key: 'pbx', message })),
+        );
+      for (const record of stored) portals.set(record.memberId, await connectPortal(ctx, record));
     }
   } catch (e) {
     for (const p of portals.values()) p.close();
@@ -130,27 +150,22 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
     throw e;
   }
 
-  /** A PBX's `portal` names a member_id or a domain. */
-  const serves = (pbx: BridgeConfig['pbx'][number], runtime: PortalRuntime): boolean =>
-    pbx.portal === runtime.memberId || pbx.portal === runtime.record.domain;
   /**
-   * The portal a PBX's calls belong to: the one its `portal` names; without one, the only portal.
-   * With several portals an unassigned PBX gets none (its events are refused): calls never cross
-   * portals.
+   * The portal a PBX's calls belong to (`pbx-portals.ts`): the one its `portal` names; without one,
+   * the only portal. With several portals an unassigned PBX gets none (its events are refused):
+   * calls never cross portals.
    */
+  const identities = () =>
+    [...portals.values()].map((r) => ({ memberId: r.memberId, domain: r.record.domain }));
   const portalOfPbx = (pbxId: string): PortalRuntime | undefined => {
     const pbx = config.pbx.find((p) => p.id === pbxId);
-    if (!pbx) return undefined;
-    if (pbx.portal !== undefined) return [...portals.values()].find((r) => serves(pbx, r));
-    return portals.size === 1 ? portals.values().next().value : undefined;
+    const memberId = pbx ? portalOf(pbx, identities()) : undefined;
+    return memberId === undefined ? undefined : portals.get(memberId);
   };
   /** The PBXes of a portal: those naming it, or the unassigned ones while it is the only portal. */
   const pbxOf = (memberId: string): string[] => {
-    const runtime = portals.get(memberId);
-    if (!runtime) return [];
-    return config.pbx
-      .filter((p) => (p.portal === undefined ? portals.size === 1 : serves(p, runtime)))
-      .map((p) => p.id);
+    const known = identities();
+    return config.pbx.filter((p) => portalOf(p, known) === memberId).map((p) => p.id);
   };
   const outboxFor = (pbxId: string) => portalOfPbx(pbxId)?.outbox;
 
@@ -191,8 +206,18 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
         },
         publicUrl: () => baseUrl,
         pbxOf,
+        conflictOf: (memberId, domain) => {
+          const after = identities()
+            .filter((r) => r.memberId !== memberId)
+            .concat([{ memberId, domain }]);
+          return ambiguities(config.pbx, after)[0] ?? null;
+        },
         warn,
-        forget: (memberId) => removeDirectoryCache(directoryCachePath(config, memberId)),
+        eventMaxAgeMs: bitrix.mode === 'app' ? bitrix.eventMaxAgeSec * 1000 : undefined,
+        forget: async (memberId) => {
+          await removeDirectoryCache(directoryCachePath(config, memberId));
+          await recordings.deletePortal(memberId);
+        },
       })
     : undefined;
 
@@ -206,7 +231,7 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
           appPage: bitrixApp,
         }
       : {}),
-    recordings,
+    recordings: { store: recordings, links, portalOf: (pbxId) => portalOfPbx(pbxId)?.memberId },
     logger: options.logger,
     loggerInstance: options.loggerInstance,
     admin: observed.admin,
@@ -236,7 +261,11 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
     config,
     outboxFor,
     router: server.router,
-    storeRecording: (upload) => recordings.put(upload),
+    recordingsOf: (pbxId) => (upload) => {
+      const portal = portalOfPbx(pbxId)?.memberId;
+      if (portal === undefined) return Promise.reject(new Error('no portal serves this PBX yet'));
+      return recordings.put({ ...upload, portal }, Date.now());
+    },
     log: (level, message, data) => server.app.log[level](data ?? {}, message),
   });
   // Commands wait in memory: originations a previous process asked for and the PBX has not
@@ -248,6 +277,13 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
       pbxOf(runtime.memberId)[0],
     );
 
+  const retention = keepRecordings(recordings, {
+    retentionMs: config.recordings.retentionDays * 86_400_000,
+    onSwept: (deleted) => server.app.log.info({ deleted }, 'recordings past their retention deleted'),
+    onError: (e) =>
+      server.app.log.warn({ code: (e as { code?: string }).code }, 'the recording retention sweep failed'),
+  });
+
   return {
     url,
     config,
@@ -256,6 +292,7 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
     server,
     portals,
     close: async () => {
+      retention.stop();
       await pbxAdapters.stop();
       await server.app.close();
       observed.close();

@@ -58,6 +58,8 @@ export function observeBridge(parts: {
       credentials: { token: config.admin.token, password: config.admin.password },
       metrics: registry,
       secureCookies: config.server.publicUrl?.startsWith('https:') ?? false,
+      login: config.admin.login,
+      publicUrl: config.server.publicUrl,
     },
     view,
     registry,

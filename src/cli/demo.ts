@@ -59,7 +59,12 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     });
     const parsed = parseConfig({
       ...document,
-      pbx: document.pbx.map((p) => ({ ...p, token: pbxToken })),
+      pbx: document.pbx.map((p) => ({
+        ...p,
+        token: pbxToken,
+        // The simulated PBX serves its recordings where the demo listens: a loopback, allowed by name.
+        ...(p.kind === 'simulator' ? { recordingHosts: [...new Set([host, '127.0.0.1', 'localhost'])] } : {}),
+      })),
       admin: { password: options.secrets?.adminPassword ?? DEMO_ADMIN_PASSWORD },
     });
     if (!parsed.ok) throw parsed.error;

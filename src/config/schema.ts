@@ -140,6 +140,14 @@ export const engineSchema = z.strictObject({
   retainSec: seconds().optional(),
 });
 
+/** A whole number from `min` to `max`; the message says so. */
+const whole = (min: number, max: number, what = 'a whole number') =>
+  z
+    .number({ error: `expected ${what} from ${min} to ${max}` })
+    .int({ error: `expected ${what} from ${min} to ${max}` })
+    .min(min, { error: `expected ${what} from ${min} to ${max}` })
+    .max(max, { error: `expected ${what} from ${min} to ${max}` });
+
 const rateLimit = z
   .strictObject({
     /** Requests per second the portal's bucket drains: 2, or 5 on enterprise plans. */
@@ -200,6 +208,26 @@ export const bitrixSchema = z.discriminatedUnion(
         .min(30, { error: 'expected seconds from 30 to 86400' })
         .max(86_400, { error: 'expected seconds from 30 to 86400' })
         .default(900),
+      eventMaxAgeSec: whole(30, 86_400, 'seconds')
+        .default(600)
+        .describe(
+          'Events from Bitrix24 whose `ts` is older than this are refused (a stale delivery replayed later). ' +
+            'Later timestamps are taken: the portal’s clock may run ahead of this one.',
+        ),
+      installLimit: z
+        .strictObject({
+          perAddress: whole(1, 10_000)
+            .default(10)
+            .describe('Install requests one client address may make per minute; more are answered 429.'),
+          overall: whole(1, 100_000)
+            .default(60)
+            .describe('Install requests from all addresses together per minute; more are answered 429.'),
+        })
+        .prefault({})
+        .describe(
+          'The install endpoint (`/bitrix/install`, and ONAPPINSTALL) asks the OAuth server with the client ' +
+            'secret for every plausible request: these limits keep anonymous requests cheap.',
+        ),
     }),
     z.strictObject({
       /** An incoming webhook of one portal: `https://<portal>/rest/<user>/<secret>/`. */
@@ -265,7 +293,8 @@ export const pbxSchema = z.strictObject({
   portal: name('expected a portal member_id or domain', 253).optional(),
   /**
    * The hosts this PBX's recording URLs may point at (`pbx.example.com`, `pbx.example.com:8443`,
-   * `*.example.com`); a `recording.ready` naming another host is refused with 400. Left out: any.
+   * `*.example.com`); a `recording.ready` naming another host is refused with 400. Left out: any
+   * host whose every address is public.
    */
   recordingHosts: z
     .array(
@@ -274,7 +303,13 @@ export const pbxSchema = z.strictObject({
       }),
       { error: 'expected a list of host names' },
     )
-    .optional(),
+    .optional()
+    .describe(
+      'The hosts this PBX’s recording URLs may name (`pbx.example.com`, `host:8443`, `*.example.com`), ' +
+        'whatever address they have: the portal downloads from them. Left out, a URL must name a host ' +
+        'whose every address is public (no loopback, private, link-local or metadata address), checked ' +
+        'after DNS resolution (a name this machine cannot resolve is passed on).',
+    ),
   /** The AMI link of an Asterisk (`kind: "asterisk"`). */
   ami: amiSchema.optional(),
 });
@@ -305,6 +340,14 @@ export const configSchema = z.strictObject({
       port: port.default(3000),
       /** How Bitrix24 and PBXes reach the bridge (event handler URLs, recording URLs). */
       publicUrl: httpUrl('the public URL of the bridge').optional(),
+      trustProxy: z
+        .boolean({ error: 'expected true or false' })
+        .optional()
+        .describe(
+          'Behind a reverse proxy: take the client address from its X-Forwarded-For header (login ' +
+            'throttling and install limits count per client address). Default false: leave it so when ' +
+            'clients reach the bridge directly, or anyone could claim any address.',
+        ),
     })
     .prefault({}),
   store: storeSchema,
@@ -348,8 +391,45 @@ export const configSchema = z.strictObject({
     .strictObject({
       token: secret(token).optional(),
       password: secret(token).optional(),
+      login: z
+        .strictObject({
+          maxFailuresPerAddress: whole(1, 1000)
+            .default(5)
+            .describe('Wrong passwords or tokens from one client address before it is locked out.'),
+          maxFailuresOverall: whole(1, 100_000)
+            .default(50)
+            .describe(
+              'Wrong passwords or tokens from all addresses together before every login is locked out ' +
+                '(guessing from many addresses).',
+            ),
+          windowSec: whole(1, 86_400, 'seconds')
+            .default(900)
+            .describe('The failures counted are those of the last this many seconds.'),
+          lockoutSec: whole(1, 86_400, 'seconds')
+            .default(900)
+            .describe('How long a lockout lasts; logins are refused with 429 meanwhile, even right ones.'),
+        })
+        .prefault({})
+        .describe('Throttling of the admin login form and of the admin bearer token.'),
     })
     .prefault({}),
+  recordings: z
+    .strictObject({
+      retentionDays: whole(1, 3650, 'days')
+        .default(30)
+        .describe(
+          'Recordings a PBX uploaded are kept this long, then deleted (Bitrix24 keeps its own copy once ' +
+            'it fetched one). A portal’s recordings are deleted when it uninstalls the app.',
+        ),
+      linkTtlSec: whole(300, 7 * 86_400, 'seconds')
+        .default(86_400)
+        .describe(
+          'How long a recording download link handed to Bitrix24 stays valid: long enough for the portal ' +
+            'to fetch it; afterwards the link answers 403.',
+        ),
+    })
+    .prefault({})
+    .describe('Recordings uploaded by PBXes and served to Bitrix24 at `/recordings/<ref>`.'),
   logging: z
     .strictObject({
       level: z

@@ -10,9 +10,10 @@ import type { PbxEvent, PlanStep, RouteRequested } from '../pbx/index.ts';
 
 /**
  * What the PBX API needs of an outbox: stepping the engine durably. `acceptMany` stores a batch
- * all or nothing; an intake without it (a test's stand-in) gets the events one by one.
+ * all or nothing; an intake without it (a test's stand-in) gets the events one by one. The engine's
+ * state, when given, tells which calls the bridge knows (a recording for another is refused).
  */
-export type EventIntake = Pick<Outbox, 'accept'> & Partial<Pick<Outbox, 'acceptMany'>>;
+export type EventIntake = Pick<Outbox, 'accept'> & Partial<Pick<Outbox, 'acceptMany' | 'engineState'>>;
 
 export interface IntakeEntry {
   readonly input: PbxEvent;

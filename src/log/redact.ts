@@ -33,6 +33,7 @@ const secretKeys = [
   'webhook_url',
   'cookie',
   'set-cookie',
+  'session',
 ];
 
 /** Paths for pino's own redaction (top level and one level down; the scrubber covers the rest). */
@@ -47,7 +48,7 @@ const keyPattern = new RegExp(
   'g',
 );
 const queryPattern =
-  /([?&;\s"](?:auth|access_token|refresh_token|client_secret|application_token|AUTH_ID|REFRESH_ID|APP_SID|auth%5B\w+%5D|auth\[\w+\])=)[^&\s"]+/gi;
+  /([?&;\s"](?:auth|access_token|refresh_token|client_secret|application_token|AUTH_ID|REFRESH_ID|APP_SID|session|sig|auth%5B\w+%5D|auth\[\w+\])=)[^&\s"]+/gi;
 const webhookPattern = /(\/rest\/\d+\/)[^/\s"]+/g;
 const bearerPattern = /(Bearer\s+)[^\s",]+/gi;
 

@@ -1,19 +1,16 @@
 /**
- * Recordings a PBX uploaded inline (`recording.ready` with `contentBase64`), kept as files until the
- * portal has fetched them by URL (`GET /recordings/<ref>`; Bitrix24's attachRecord by RECORD_URL
- * downloads it itself, and unlike a file upload it can ride in a batch).
+ * Recordings a PBX uploaded (`recording.ready` with `contentBase64`, or a file the Asterisk adapter
+ * read), kept until the portal has fetched them by URL (`GET /recordings/<ref>`; Bitrix24's
+ * attachRecord by RECORD_URL downloads it itself, and unlike a file upload it rides in a batch),
+ * and for the retention time after, then deleted; all of a portal's go when it uninstalls the app.
  *
- * The ref is an HMAC of the content under a secret kept beside the files: the same recording stored
- * twice is one file (a PBX's repeat stores nothing new), and nobody who lacks the secret can guess
- * a ref, even one who knows the recording. The secret survives restarts so stored refs stay valid.
+ * `RecordingStore` is what the bridge needs of a place for them; `FileRecordingStore` keeps them as
+ * files (the default beside SQLite). A store shared by several instances keeps its `linkSecret`
+ * shared too, so any instance serves a link another signed.
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { RecordingUpload } from '../pbx/webhook/index.ts';
-
-/** Refs as this store makes them: 64 hex digits. Anything else is refused before the disk is touched. */
-const refPattern = /^[0-9a-f]{64}$/;
 
 export class RecordingStoreError extends Error {
   readonly code: 'RECORDING_TOO_LARGE' | 'RECORDING_NOT_FOUND' | 'RECORDING_IO';
@@ -29,57 +26,97 @@ export interface RecordingFile {
   filename: string | undefined;
 }
 
-export class RecordingStore {
+/** A recording to keep: whose portal, which call, the file. */
+export interface NewRecording {
+  /** The portal's member_id: its recordings go with it at uninstall. */
+  portal: string;
+  callId: string;
+  filename: string | undefined;
+  content: Uint8Array;
+}
+
+export interface RecordingStore {
+  /** The key download links are signed with; the same for every instance sharing the store. */
+  readonly linkSecret: Buffer;
+  /** The largest recording accepted, in bytes. */
+  readonly maxBytes: number;
+  /** Stores the bytes and answers their ref; the same bytes of the same portal answer the same ref. */
+  put(recording: NewRecording, now: number): Promise<string>;
+  get(ref: string): Promise<RecordingFile>;
+  /** Deletes every recording of the portal; answers how many. */
+  deletePortal(portal: string): Promise<number>;
+  /** Deletes the recordings stored before `before` (epoch ms); answers how many. */
+  deleteStoredBefore(before: number): Promise<number>;
+}
+
+/** A ref: the portal's folder, then the recording's own digest. Anything else is refused unread. */
+const refPattern = /^([0-9a-f]{32})-([0-9a-f]{64})$/;
+/** Refs of recordings stored before they were kept per portal: still served until they expire. */
+const flatRefPattern = /^[0-9a-f]{64}$/;
+const portalDirPattern = /^[0-9a-f]{32}$/;
+
+export class FileRecordingStore implements RecordingStore {
   private constructor(
     private readonly dir: string,
     private readonly secret: Buffer,
+    readonly linkSecret: Buffer,
     readonly maxBytes: number,
   ) {}
 
   /** Opens (creating) the directory; `maxBytes` caps one recording. */
-  static async open(dir: string, maxBytes = 64 * 1024 * 1024): Promise<RecordingStore> {
+  static async open(dir: string, maxBytes = 64 * 1024 * 1024): Promise<FileRecordingStore> {
     try {
       await mkdir(dir, { recursive: true, mode: 0o700 });
-      const secretPath = join(dir, '.secret');
-      let secret: Buffer;
-      try {
-        secret = await readFile(secretPath);
-      } catch {
-        secret = randomBytes(32);
-        // wx: two processes opening one directory at once keep the first secret.
-        await writeFile(secretPath, secret, { mode: 0o600, flag: 'wx' }).catch(() => undefined);
-        secret = await readFile(secretPath);
-      }
-      return new RecordingStore(dir, secret, maxBytes);
+      const secret = await keptSecret(join(dir, '.secret'));
+      const linkSecret = createHmac('sha256', secret).update('recording links').digest();
+      return new FileRecordingStore(dir, secret, linkSecret, maxBytes);
     } catch (cause) {
       throw new RecordingStoreError('RECORDING_IO', `cannot open the recordings directory ${dir}`, { cause });
     }
   }
 
-  /** Stores the bytes and answers their ref; the same bytes answer the same ref. */
-  async put(upload: RecordingUpload): Promise<string> {
-    if (upload.content.byteLength > this.maxBytes)
+  /** The portal's folder: a keyed digest of its member_id, so no name of it reaches the disk. */
+  private folderOf(portal: string): string {
+    return createHmac('sha256', this.secret).update(`portal\0${portal}`).digest('hex').slice(0, 32);
+  }
+
+  async put(recording: NewRecording, now: number): Promise<string> {
+    if (recording.content.byteLength > this.maxBytes)
       throw new RecordingStoreError(
         'RECORDING_TOO_LARGE',
-        `the recording has ${String(upload.content.byteLength)} bytes, over ${String(this.maxBytes)}`,
+        `the recording has ${String(recording.content.byteLength)} bytes, over ${String(this.maxBytes)}`,
       );
-    const ref = createHmac('sha256', this.secret).update(upload.content).digest('hex');
-    const path = join(this.dir, ref);
+    const folder = this.folderOf(recording.portal);
+    const digest = createHmac('sha256', this.secret)
+      .update(`${recording.portal}\0`)
+      .update(recording.content)
+      .digest('hex');
+    const path = join(this.dir, folder, digest);
     try {
+      await mkdir(join(this.dir, folder), { recursive: true, mode: 0o700 });
       // Written aside and renamed: a reader never sees half a file, and a crash leaves no ref.
       const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-      await writeFile(tmp, upload.content, { mode: 0o600 });
+      await writeFile(tmp, recording.content, { mode: 0o600 });
+      // Its time is when it was stored: retention counts from there.
+      await utimes(tmp, now / 1000, now / 1000);
       await rename(tmp, path);
-      if (upload.filename !== undefined) await writeFile(`${path}.name`, upload.filename, { mode: 0o600 });
+      if (recording.filename !== undefined)
+        await writeFile(`${path}.name`, recording.filename, { mode: 0o600 });
     } catch (cause) {
       throw new RecordingStoreError('RECORDING_IO', 'the recording could not be written', { cause });
     }
-    return ref;
+    return `${folder}-${digest}`;
+  }
+
+  private pathOf(ref: string): string | null {
+    const m = refPattern.exec(ref);
+    if (m?.[1] !== undefined && m[2] !== undefined) return join(this.dir, m[1], m[2]);
+    return flatRefPattern.test(ref) ? join(this.dir, ref) : null;
   }
 
   async get(ref: string): Promise<RecordingFile> {
-    if (!refPattern.test(ref)) throw new RecordingStoreError('RECORDING_NOT_FOUND', 'no such recording');
-    const path = join(this.dir, ref);
+    const path = this.pathOf(ref);
+    if (path === null) throw new RecordingStoreError('RECORDING_NOT_FOUND', 'no such recording');
     try {
       const content = await readFile(path);
       const filename = await readFile(`${path}.name`, 'utf8').catch(() => undefined);
@@ -92,11 +129,59 @@ export class RecordingStore {
     }
   }
 
-  async has(ref: string): Promise<boolean> {
-    if (!refPattern.test(ref)) return false;
-    return stat(join(this.dir, ref)).then(
-      () => true,
-      () => false,
-    );
+  async deletePortal(portal: string): Promise<number> {
+    const folder = join(this.dir, this.folderOf(portal));
+    const count = (await listFiles(folder)).filter((f) => !f.endsWith('.name')).length;
+    try {
+      await rm(folder, { recursive: true, force: true });
+    } catch (cause) {
+      throw new RecordingStoreError('RECORDING_IO', "the portal's recordings could not be deleted", {
+        cause,
+      });
+    }
+    return count;
+  }
+
+  async deleteStoredBefore(before: number): Promise<number> {
+    let deleted = 0;
+    const sweep = async (folder: string): Promise<void> => {
+      for (const name of await listFiles(folder)) {
+        if (!flatRefPattern.test(name)) continue;
+        const path = join(folder, name);
+        const info = await stat(path).catch(() => null);
+        if (info === null || info.mtimeMs >= before) continue;
+        await rm(path, { force: true });
+        await rm(`${path}.name`, { force: true });
+        deleted++;
+      }
+    };
+    try {
+      await sweep(this.dir);
+      for (const name of await listFiles(this.dir))
+        if (portalDirPattern.test(name)) await sweep(join(this.dir, name));
+    } catch (cause) {
+      throw new RecordingStoreError('RECORDING_IO', 'old recordings could not be deleted', { cause });
+    }
+    return deleted;
+  }
+}
+
+/** The store's own secret, made once and kept beside the files so refs survive restarts. */
+async function keptSecret(path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch {
+    // wx: two processes opening one directory at once keep the first secret.
+    await writeFile(path, randomBytes(32), { mode: 0o600, flag: 'wx' }).catch(() => undefined);
+    return readFile(path);
+  }
+}
+
+async function listFiles(folder: string): Promise<string[]> {
+  try {
+    return await readdir(folder);
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ENOENT') return [];
+    throw e;
   }
 }

@@ -1,13 +1,16 @@
 /**
  * `/bitrix/app`: the application's page inside Bitrix24's frame. The portal opens it with a POST
  * carrying the viewing user's AUTH_ID; the bridge checks that token with the portal before showing
- * anything and hands the page a short-lived session for its buttons. Plain forms and redirects, no
- * script: the frame's third-party cookies are unreliable, and nothing here needs to be live.
+ * anything and hands the page a short-lived session for its buttons. Plain forms, no script: the
+ * frame's third-party cookies are unreliable, and nothing here needs to be live. The session only
+ * ever travels in form bodies (every button is a POST answered with the page itself), never in a
+ * URL, where browsers, proxies and logs keep it.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { ServerError } from './errors.ts';
 import { acceptForms } from './bitrix-events.ts';
+import { framedBy } from './headers.ts';
 
 export interface AppOpenRequest {
   memberId: string;
@@ -17,6 +20,10 @@ export interface AppOpenRequest {
 
 export interface AppPageView {
   portal: { memberId: string; domain: string | null };
+  /** The portal's origin (`https://portal.bitrix24.com`): the one page that may frame this page. */
+  portalOrigin: string | null;
+  /** Whether the viewing user is one of the portal's administrators (only they run test actions). */
+  viewer: { admin: boolean };
   link: string;
   backlog: { pending: number; inFlight: number; failed: number; oldestOpenAt: number | null };
   tokens: { expiresAt: number | null; needsReinstall: string | null; eventsVerified: boolean };
@@ -34,6 +41,7 @@ export interface AppPageHandler {
   /** Checks the token with the portal; the session names the portal for the page's actions. */
   open(request: AppOpenRequest): Promise<{ session: string }>;
   view(session: string): Promise<AppPageView>;
+  /** Runs a test action; refused (403) unless the session is an administrator's. */
   action(session: string, name: string): Promise<{ message: string }>;
 }
 
@@ -84,8 +92,13 @@ ${message === undefined ? '' : `<p class="msg" id="message">${escape(message)}</
 <tr><th>event test</th><td id="event-test">${test}</td></tr>
 </table>
 <h2>Test actions</h2>
-${button('incoming-call', 'Incoming call for user 1')}${button('transfer', 'Transfer to user 2')}${button('drop', 'Drop the call')}
-${button('event-test', 'Event test')}${button('refresh-directory', 'Refresh the extension map')}
+${
+  v.viewer.admin
+    ? `${button('incoming-call', 'Incoming call for user 1')}${button('transfer', 'Transfer to user 2')}${button('drop', 'Drop the call')}
+${button('event-test', 'Event test')}${button('refresh-directory', 'Refresh the extension map')}`
+    : '<p id="admin-only">Test actions are for the portal’s administrators.</p>'
+}
+<form method="post" action="/bitrix/app/view"><input type="hidden" name="session" value="${s}"><button type="submit" data-action="view">Refresh</button></form>
 <h2>Extensions</h2>
 <p>Refreshed ${when(v.directory.refreshedAt)}${v.directory.error === null ? '' : ` <span class="warn">(last refresh failed: ${escape(v.directory.error)}; the last good map is kept)</span>`}</p>
 <table id="directory"><tr><th>user</th><th>name</th><th>extension</th></tr>${users}</table>
@@ -98,12 +111,21 @@ function sessionOf(value: unknown): string {
   return value;
 }
 
+/** The page has no script, no images, no fonts: only its own styles and its own forms. */
+const pagePolicy = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'";
+
 export function registerAppPage(app: FastifyInstance, handler: AppPageHandler): void {
-  const render = async (reply: FastifyReply, session: string, message?: string) =>
-    reply
+  const render = async (reply: FastifyReply, session: string, message?: string) => {
+    const view = await handler.view(session);
+    return framedBy(reply, view.portalOrigin, pagePolicy)
       .type('text/html; charset=utf-8')
       .header('cache-control', 'no-store')
-      .send(page(session, await handler.view(session), message));
+      .send(page(session, view, message));
+  };
+  const sessionIn = (body: unknown): string =>
+    sessionOf(
+      typeof body === 'object' && body !== null ? (body as Record<string, unknown>).session : undefined,
+    );
 
   app.register((scope, _options, done) => {
     acceptForms(scope, 64 * 1024);
@@ -115,19 +137,23 @@ export function registerAppPage(app: FastifyInstance, handler: AppPageHandler): 
       const { session } = await handler.open({ memberId: form.data.member_id, authId: form.data.AUTH_ID });
       return render(reply, session);
     });
+    // The page again (its Refresh button): the session in the body.
+    scope.post('/bitrix/app/view', async (request, reply) => render(reply, sessionIn(request.body)));
+    // Older pages linked here with the session in the query; still answered, never produced.
     scope.get('/bitrix/app', async (request, reply) => {
       const query = request.query as Record<string, unknown>;
       const message = typeof query.message === 'string' ? query.message.slice(0, 300) : undefined;
       return render(reply, sessionOf(query.session), message);
     });
+    // A button: the action runs, and the answer is the page with its outcome (no redirect, so the
+    // session stays out of the URL).
     scope.post('/bitrix/app/actions/:name', async (request, reply) => {
       const { name } = request.params as { name: string };
-      const session = sessionOf((request.body as Record<string, unknown> | undefined)?.session);
+      const session = sessionIn(request.body);
       if (!(appActions as readonly string[]).includes(name))
         throw new ServerError('UNKNOWN_ACTION', 404, `no action ${name}`);
       const { message } = await handler.action(session, name);
-      const q = new URLSearchParams({ session, message });
-      return reply.redirect(`/bitrix/app?${q.toString()}`, 303);
+      return render(reply, session, message);
     });
     done();
   });

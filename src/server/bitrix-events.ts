@@ -30,8 +30,13 @@ export interface BitrixEvent {
   /** `ts`: when the portal raised it, seconds since the epoch, if given. */
   ts: number | null;
   auth: BitrixEventAuth;
-  /** A digest of the event and its data: the same event delivered twice has the same one. */
+  /** A digest of the event, its data and its `ts`: the same delivery repeated has the same one. */
   digest: string;
+  /**
+   * A digest of the event and its data without `ts`: the same event sent again with another `ts`
+   * (a replay, which nobody signs) has the same one.
+   */
+  replayKey: string;
 }
 
 export interface BitrixEventOutcome {
@@ -58,13 +63,20 @@ export function parseBitrixEvent(form: FormObject): BitrixEvent {
   const event = text(form.event)?.toUpperCase();
   if (event === undefined || !/^[A-Z0-9_.]{1,100}$/.test(event))
     throw new ServerError('INVALID_EVENT', 400, 'the body has no valid event name');
-  const auth = typeof form.auth === 'object' ? form.auth : ({} as FormObject);
-  const data = typeof form.data === 'object' ? form.data : ({} as FormObject);
+  const object = (v: FormValue | undefined): FormObject =>
+    typeof v === 'object' ? v : (Object.create(null) as FormObject);
+  const auth = object(form.auth);
+  const data = object(form.data);
   const memberId = text(auth.member_id);
-  if (memberId === undefined || memberId.length > 100)
+  if (memberId === undefined || !/^[A-Za-z0-9_.-]{1,100}$/.test(memberId))
     throw new ServerError('EVENT_NOT_AUTHENTIC', 401, 'the event names no portal (auth[member_id])');
   const tsRaw = Number(text(form.ts));
   const expires = Number(text(auth.expires_in));
+  const digestOf = (ts: string): string =>
+    createHash('sha256')
+      .update(`${memberId}\n${event}\n${ts}\n${canonical(data)}`)
+      .digest('hex')
+      .slice(0, 32);
   return {
     event,
     data,
@@ -79,12 +91,9 @@ export function parseBitrixEvent(form: FormObject): BitrixEvent {
       refreshToken: text(auth.refresh_token),
       expiresInSec: Number.isFinite(expires) && expires > 0 ? expires : undefined,
     },
-    // The event's name, portal, data and time: a repeated delivery of one event; ts tells two
-    // identical requests (two callbacks asked for the same number) apart.
-    digest: createHash('sha256')
-      .update(`${memberId}\n${event}\n${text(form.ts) ?? ''}\n${canonical(data)}`)
-      .digest('hex')
-      .slice(0, 32),
+    // ts tells two identical requests (two callbacks asked for the same number) apart.
+    digest: digestOf(text(form.ts) ?? ''),
+    replayKey: digestOf('*'),
   };
 }
 
@@ -102,9 +111,12 @@ export function readForm(body: string): FormObject {
 
 /**
  * Bitrix24's form bodies (events, the install callback, the app page) in one encapsulated fastify
- * scope: read with `readForm`, so a malformed one is a 400 naming the problem.
+ * scope: read with `readForm`, so a malformed one is a 400 naming the problem. Nothing else is read
+ * there: Bitrix24 sends forms, and a JSON body (with its nulls and any depth) would bypass the
+ * form's limits; it is answered 415.
  */
 export function acceptForms(scope: FastifyInstance, bodyLimit: number): void {
+  scope.removeAllContentTypeParsers();
   scope.addContentTypeParser(
     'application/x-www-form-urlencoded',
     { parseAs: 'string', bodyLimit },
@@ -121,14 +133,21 @@ export function acceptForms(scope: FastifyInstance, bodyLimit: number): void {
 /** Events are small; anything bigger is not one. */
 const EVENT_BODY_LIMIT = 256 * 1024;
 
-export function registerBitrixEvents(app: FastifyInstance, handle: BitrixEventHandler): void {
+export function registerBitrixEvents(
+  app: FastifyInstance,
+  handle: BitrixEventHandler,
+  gate?: { admit(address: string, now: number): void },
+): void {
   app.register((scope, _options, done) => {
     acceptForms(scope, EVENT_BODY_LIMIT);
     scope.post('/bitrix/events', async (request, reply) => {
       const body = request.body;
       if (typeof body !== 'object' || body === null)
         throw new ServerError('INVALID_EVENT', 400, 'expected a form-encoded Bitrix24 event');
-      const outcome = await handle(parseBitrixEvent(body as FormObject));
+      const event = parseBitrixEvent(body as FormObject);
+      // An ONAPPINSTALL is an install: it may cost a request to the OAuth server.
+      if (event.event === 'ONAPPINSTALL') gate?.admit(request.ip, Date.now());
+      const outcome = await handle(event);
       return reply.send({ ok: true, ...outcome });
     });
     done();

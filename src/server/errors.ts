@@ -18,12 +18,20 @@ export interface ErrorBody {
 export class ServerError extends Error {
   readonly code: string;
   readonly status: number;
+  /** For 429: when the caller may try again. */
+  readonly retryAfterSec: number | undefined;
 
-  constructor(code: string, status: number, message: string, options: { cause?: unknown } = {}) {
+  constructor(
+    code: string,
+    status: number,
+    message: string,
+    options: { cause?: unknown; retryAfterSec?: number } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ServerError';
     this.code = code;
     this.status = status;
+    this.retryAfterSec = options.retryAfterSec;
   }
 }
 
@@ -57,8 +65,20 @@ export function errorAnswer(error: unknown): { status: number; body: ErrorBody }
   return { status: 500, body: { error: { code: 'INTERNAL', message: 'internal error' } } };
 }
 
+/**
+ * Answers the error; logs an internal failure with its stack, and a refused request (4xx: malformed,
+ * forged, unauthenticated) as one short warning naming its code and route: never its body, never a
+ * stack, so a flood of junk stays readable and leaks nothing.
+ */
 export function handleError(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
   const { status, body } = errorAnswer(error);
   if (status >= 500) request.log.error({ err: error, code: body.error.code }, 'request failed');
+  else
+    request.log.warn(
+      { code: body.error.code, status, route: request.routeOptions.url ?? 'unknown', from: request.ip },
+      'request refused',
+    );
+  if (status === 429 && error instanceof ServerError && error.retryAfterSec !== undefined)
+    void reply.header('retry-after', String(error.retryAfterSec));
   void reply.status(status).send(body);
 }

@@ -7,6 +7,8 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { ServerError } from './errors.ts';
 import { acceptForms, parseBitrixEvent, type BitrixEventHandler } from './bitrix-events.ts';
+import { framedBy } from './headers.ts';
+import { MemoryAttemptLimiter } from '../security/index.ts';
 
 export interface InstallCallback {
   memberId: string;
@@ -22,16 +24,56 @@ export interface InstallCallback {
   applicationToken: string | undefined;
 }
 
-export type InstallHandler = (callback: InstallCallback) => Promise<void>;
+/** Installs (or re-installs) after checking; answers the verified portal's origin (it frames the page). */
+export type InstallHandler = (callback: InstallCallback) => Promise<{ portalOrigin: string | null }>;
 
-const text = (max: number) => z.string().trim().min(1).max(max);
+/**
+ * Install requests are anonymous until the OAuth server has answered, and each plausible one costs
+ * a request with the client secret: so many per client address and overall per minute, no more.
+ */
+export interface InstallGate {
+  /** Counts a request from `address`; throws 429 when it is over a limit. */
+  admit(address: string, now: number): void;
+}
+
+export function installGate(limits: { perAddress: number; overall: number }): InstallGate {
+  const minute = 60_000;
+  const perAddress = new MemoryAttemptLimiter({
+    max: limits.perAddress,
+    windowMs: minute,
+    lockoutMs: minute,
+  });
+  const overall = new MemoryAttemptLimiter({ max: limits.overall, windowMs: minute, lockoutMs: minute });
+  return {
+    admit(address, now) {
+      for (const [limiter, key] of [
+        [perAddress, address],
+        [overall, '*'],
+      ] as const) {
+        const verdict = limiter.check(key, now);
+        if (!verdict.allowed)
+          throw new ServerError('TOO_MANY_INSTALLS', 429, 'too many install requests; try again later', {
+            retryAfterSec: Math.ceil(verdict.retryAfterMs / 1000),
+          });
+      }
+      perAddress.record(address, now);
+      overall.record('*', now);
+    },
+  };
+}
+
+/**
+ * Tokens as Bitrix24 issues them: letters, digits and a few marks. Anything else is refused before
+ * the OAuth server is asked (a request that cannot be genuine costs no outbound call).
+ */
+const tokenText = (max: number) => z.string().regex(new RegExp(`^[A-Za-z0-9._~-]{1,${max}}$`));
 
 const formSchema = z.object({
-  AUTH_ID: text(500),
-  REFRESH_ID: text(500),
+  AUTH_ID: tokenText(500),
+  REFRESH_ID: tokenText(500),
   AUTH_EXPIRES: z.coerce.number().int().min(1).max(86_400).optional(),
-  member_id: text(100),
-  APPLICATION_TOKEN: text(200).optional(),
+  member_id: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/),
+  APPLICATION_TOKEN: tokenText(200).optional(),
   SERVER_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
 });
 
@@ -78,17 +120,26 @@ const installedPage = `<!doctype html>
 export function registerInstall(
   app: FastifyInstance,
   install: InstallHandler,
-  onEvent?: BitrixEventHandler,
+  onEvent: BitrixEventHandler | undefined,
+  gate: InstallGate,
 ): void {
   app.register((scope, _options, done) => {
     acceptForms(scope, 64 * 1024);
     scope.post('/bitrix/install', async (request, reply) => {
-      const body = request.body as Record<string, unknown> | undefined;
-      if (onEvent && typeof body === 'object' && typeof body.event === 'string') {
+      gate.admit(request.ip, Date.now());
+      const body = request.body as Record<string, unknown> | null | undefined;
+      if (onEvent && typeof body === 'object' && body !== null && typeof body.event === 'string') {
         return reply.send({ ok: true, ...(await onEvent(parseBitrixEvent(body as never))) });
       }
-      await install(parseInstallCallback(request.body, request.query));
-      return reply.type('text/html; charset=utf-8').send(installedPage);
+      const { portalOrigin } = await install(parseInstallCallback(request.body, request.query));
+      // Shown in the portal's frame: that portal may frame it, nobody else.
+      return framedBy(
+        reply,
+        portalOrigin,
+        "default-src 'none'; script-src 'unsafe-inline' https://api.bitrix24.com",
+      )
+        .type('text/html; charset=utf-8')
+        .send(installedPage);
     });
     done();
   });

@@ -25,6 +25,8 @@ import {
   type StoreRecording,
 } from '../pbx/webhook/index.ts';
 import { ServerError } from './errors.ts';
+import { getCall } from '../core/index.ts';
+import { checkPublicUrl, hostAllowed, type HostLookup } from '../security/index.ts';
 import {
   acceptPbxEvents,
   fallbackPlan,
@@ -46,6 +48,10 @@ export interface PbxApiOptions {
   router?: CommandRouter | undefined;
   /** Where inline recordings (`contentBase64`) go; without it they are refused (503). */
   storeRecording?: StoreRecording | undefined;
+  /** Where a PBX's inline recordings go (its portal's recordings); wins over `storeRecording`. */
+  recordingsOf?: ((pbxId: string) => StoreRecording | undefined) | undefined;
+  /** How recording URLs' host names are resolved (tests); the system resolver by default. */
+  lookup?: HostLookup | undefined;
   /** `POST /route` answers the configured fallback plan after this long. Default 300 ms. */
   routeTimeoutMs?: number | undefined;
   now?: (() => number) | undefined;
@@ -123,14 +129,15 @@ export function registerPbxApi(app: FastifyInstance, options: PbxApiOptions): vo
         if (!parsed.ok) throw parsed.error;
         // A batch is a JSON array: its problems' paths start with the event's index.
         const batch = /^\s*\[/.test(raw.subarray(0, 64).toString('utf8'));
-        checkRecordingHosts(parsed.value, batch, recordingHostsOf(pbxId));
+        await checkRecordingUrls(parsed.value, batch, recordingHostsOf(pbxId), options.lookup);
         const outbox = outboxOf(pbxId);
+        checkRecordingCalls(parsed.value, batch, outbox);
         for (const event of parsed.value)
           if (event.type === 'call.answered' || event.type === 'call.ended')
             commands.withdrawTransfers(pbxId, event.callId);
         const events = await toEngineEvents(parsed.value, {
           receivedAt,
-          storeRecording: options.storeRecording ?? noRecordingStore,
+          storeRecording: options.recordingsOf?.(pbxId) ?? options.storeRecording ?? noRecordingStore,
         });
         const inputs = events.map((event, index) => {
           const apiEvent = parsed.value[index];
@@ -217,43 +224,63 @@ export function registerPbxApi(app: FastifyInstance, options: PbxApiOptions): vo
 }
 
 /** Whether `url`'s host is one of `hosts` (`host`, `host:port`, or `*.domain` for its subdomains). */
-export function recordingHostAllowed(url: string, hosts: readonly string[]): boolean {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return false;
-  }
-  const host = parsed.hostname.toLowerCase();
-  const withPort = parsed.port === '' ? host : `${host}:${parsed.port}`;
-  return hosts.some((h) => {
-    const rule = h.toLowerCase();
-    if (rule.startsWith('*.')) return host.endsWith(rule.slice(1)) && !rule.includes(':');
-    return rule.includes(':') ? rule === withPort : rule === host;
-  });
-}
+export const recordingHostAllowed = hostAllowed;
+
+const pathOf = (batch: boolean, index: number, field: string): string =>
+  batch ? `/${String(index)}/${field}` : `/${field}`;
 
 /**
- * A PBX may name only its configured hosts in recording URLs: the portal downloads from whatever
- * URL it is given, so an unchecked one would let a PBX's request point the portal (or anyone
- * reading the CRM) at an address of the bridge's own network. Refused whole, before anything is
- * stored.
+ * A PBX's recording URLs must name its configured hosts, or without any configured a host whose
+ * every address is public (checked after DNS resolution): the portal downloads from whatever URL it
+ * is given, so an unchecked one would let a PBX's request point the portal (or anyone reading the
+ * CRM) at the loopback, a private network or a cloud's metadata service. Refused whole, before
+ * anything is stored.
  */
-function checkRecordingHosts(
+async function checkRecordingUrls(
   events: readonly ApiEvent[],
   batch: boolean,
   hosts: readonly string[] | undefined,
-): void {
-  if (hosts === undefined) return;
+  lookup: HostLookup | undefined,
+): Promise<void> {
   const problems: Problem[] = [];
-  events.forEach((event, index) => {
-    if (event.type !== 'recording.ready' || event.url == null) return;
-    if (recordingHostAllowed(event.url, hosts)) return;
+  for (const [index, event] of events.entries()) {
+    if (event.type !== 'recording.ready' || event.url == null) continue;
+    const verdict = await checkPublicUrl(event.url, { allowHosts: hosts, lookup });
+    if (verdict.ok) continue;
+    const path = pathOf(batch, index, 'url');
     problems.push({
       code: 'INVALID_VALUE',
-      path: batch ? `/${String(index)}/url` : '/url',
+      path,
       location: 'body',
-      message: `${batch ? `/${String(index)}/url` : '/url'}: the recording URL's host is not one of this PBX's recordingHosts`,
+      message:
+        verdict.reason === 'not-allowed'
+          ? `${path}: the recording URL's host is not one of this PBX's recordingHosts`
+          : `${path}: the recording URL's host is not a public address (loopback, private, link-local or metadata); list it in this PBX's recordingHosts to allow it`,
+    });
+  }
+  const [first, ...rest] = problems;
+  if (first) throw new PbxApiError([first, ...rest]);
+}
+
+/**
+ * An inline recording is stored only for a call the bridge knows (its engine has it, or an earlier
+ * event of the same batch starts it): bytes for any call id would fill the disk for nothing.
+ */
+function checkRecordingCalls(events: readonly ApiEvent[], batch: boolean, outbox: EventIntake): void {
+  const state = outbox.engineState;
+  if (state === undefined) return;
+  const started = new Set<string>();
+  const problems: Problem[] = [];
+  events.forEach((event, index) => {
+    if (event.type === 'call.started') started.add(event.callId);
+    if (event.type !== 'recording.ready' || event.contentBase64 == null) return;
+    if (started.has(event.callId) || getCall(state, event.callId) !== null) return;
+    const path = pathOf(batch, index, 'callId');
+    problems.push({
+      code: 'UNKNOWN_CALL',
+      path,
+      location: 'body',
+      message: `${path}: no call of this id is known: send its call.started first, then the recording`,
     });
   });
   const [first, ...rest] = problems;

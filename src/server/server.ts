@@ -8,8 +8,9 @@ import type { BridgeConfig } from '../config/index.ts';
 import type { StoreRecording } from '../pbx/webhook/index.ts';
 import { CommandBoard, CommandRouter } from '../intake/index.ts';
 import { handleError, ServerError } from './errors.ts';
-import { RecordingStoreError, type RecordingStore } from '../recordings/index.ts';
-import { registerInstall, type InstallHandler } from './install.ts';
+import { RecordingStoreError, type RecordingLinks, type RecordingStore } from '../recordings/index.ts';
+import { installGate, registerInstall, type InstallHandler } from './install.ts';
+import { registerSecurityHeaders } from './headers.ts';
 import { registerBitrixEvents, type BitrixEventHandler } from './bitrix-events.ts';
 import { registerAppPage, type AppPageHandler } from './app-page.ts';
 import { registerPbxApi, type EventIntake } from './pbx-api.ts';
@@ -28,8 +29,13 @@ export interface ServerOptions {
   bitrixEvents?: BitrixEventHandler | undefined;
   /** The app page in Bitrix24's frame (`/bitrix/app`). */
   appPage?: AppPageHandler | undefined;
-  /** Inline recordings: stored here and served to the portal at `GET /recordings/<ref>`. */
-  recordings?: RecordingStore | undefined;
+  /**
+   * Inline recordings: stored per portal (`portalOf` a PBX) and served to the portal at
+   * `GET /recordings/<ref>` through the signed links `links` makes.
+   */
+  recordings?:
+    | { store: RecordingStore; links: RecordingLinks; portalOf: (pbxId: string) => string | undefined }
+    | undefined;
   /** Instead of `recordings` (tests): where inline recordings go; nothing is served then. */
   storeRecording?: StoreRecording | undefined;
   routeTimeoutMs?: number | undefined;
@@ -51,9 +57,11 @@ export interface BridgeServer {
 export function buildServer(options: ServerOptions): BridgeServer {
   // Long polls hold a request up to 28 s; a slow client must not hold a socket forever either.
   const requestTimeout = 60_000;
+  // Behind a proxy the client's address is in X-Forwarded-For; trusted only when configured.
+  const trustProxy = options.config.server.trustProxy ?? false;
   const app: FastifyInstance = options.loggerInstance
-    ? Fastify({ loggerInstance: options.loggerInstance, requestTimeout })
-    : Fastify({ logger: options.logger ?? false, requestTimeout });
+    ? Fastify({ loggerInstance: options.loggerInstance, requestTimeout, trustProxy })
+    : Fastify({ logger: options.logger ?? false, requestTimeout, trustProxy });
   const commands = options.commands ?? new CommandBoard();
   const recordings = options.recordings;
   const router =
@@ -68,6 +76,7 @@ export function buildServer(options: ServerOptions): BridgeServer {
         ),
     });
   app.setErrorHandler(handleError);
+  registerSecurityHeaders(app);
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send({
       error: {
@@ -88,32 +97,47 @@ export function buildServer(options: ServerOptions): BridgeServer {
     outboxFor: options.outboxFor,
     commands,
     router,
-    storeRecording: options.storeRecording ?? (recordings ? (upload) => recordings.put(upload) : undefined),
+    storeRecording: options.storeRecording,
+    recordingsOf: recordings
+      ? (pbxId) => {
+          const portal = recordings.portalOf(pbxId);
+          return portal === undefined
+            ? undefined
+            : (upload) => recordings.store.put({ ...upload, portal }, Date.now());
+        }
+      : undefined,
     routeTimeoutMs: options.routeTimeoutMs,
     onLateRoute: (pbxId, callId) => app.log.warn({ pbxId, callId }, 'route answered with the fallback plan'),
   });
   if (recordings) {
-    // No token: the portal fetches the URL it was given, and the ref itself is unguessable.
+    // The link's signature is the key: the portal fetches exactly the URL it was given.
     app.get('/recordings/:ref', async (request, reply) => {
       const { ref } = request.params as { ref: string };
+      const query = request.query as Record<string, unknown>;
+      const verdict = recordings.links.check(ref, query.expires, query.sig, Date.now());
+      if (verdict === 'expired')
+        throw new ServerError('RECORDING_LINK_EXPIRED', 403, 'this recording link has expired');
+      if (verdict === 'invalid') throw new ServerError('RECORDING_NOT_FOUND', 404, 'no such recording');
       let file;
       try {
-        file = await recordings.get(ref);
+        file = await recordings.store.get(ref);
       } catch (cause) {
         if (cause instanceof RecordingStoreError && cause.code === 'RECORDING_NOT_FOUND')
           throw new ServerError('RECORDING_NOT_FOUND', 404, 'no such recording', { cause });
         throw cause;
       }
-      const name = (file.filename ?? `${ref.slice(0, 16)}.mp3`).replace(/[^\w.-]/g, '_');
+      const name = (file.filename ?? `${ref.slice(-16)}.mp3`).replace(/[^\w.-]/g, '_');
       return reply
         .header('content-type', 'application/octet-stream')
         .header('content-disposition', `attachment; filename="${name}"`)
-        .header('cache-control', 'private, max-age=86400')
+        .header('cache-control', 'private, no-store')
         .send(file.content);
     });
   }
-  if (options.install) registerInstall(app, options.install, options.bitrixEvents);
-  if (options.bitrixEvents) registerBitrixEvents(app, options.bitrixEvents);
+  const bitrix = options.config.bitrix;
+  const gate = installGate(bitrix.mode === 'app' ? bitrix.installLimit : { perAddress: 10, overall: 60 });
+  if (options.install) registerInstall(app, options.install, options.bitrixEvents, gate);
+  if (options.bitrixEvents) registerBitrixEvents(app, options.bitrixEvents, gate);
   if (options.appPage) registerAppPage(app, options.appPage);
   app.addHook('onClose', () => {
     router.close();

@@ -21,7 +21,11 @@ pbxConformance(
   'simulator',
   async () => {
     const intake = new JournalIntake();
-    const server = buildServer({ config: conformanceConfig({ kind: 'simulator' }), outboxFor: () => intake });
+    // The simulated office serves its recordings on the loopback, which a PBX must name to use.
+    const server = buildServer({
+      config: conformanceConfig({ kind: 'simulator', recordingHosts: ['127.0.0.1'] }),
+      outboxFor: () => intake,
+    });
     const url = await server.app.listen({ host: '127.0.0.1', port: 0 });
     const sim = await startSimulator({
       bridgeUrl: url,

@@ -5,6 +5,7 @@ import {
   completeInstall,
   InspectError,
   installApp,
+  openApp,
   uninstallApp,
   type AppInstallation,
   type CallbackRequest,
@@ -213,7 +214,7 @@ export async function handleInspect(
 ): Promise<void> {
   const path = url.pathname.replace(/\/+$/, '') || '/';
   const route = `${req.method ?? 'GET'} ${path}`;
-  const appMatch = /^\/_emulator\/apps\/([^/]+)(\/install-finish)?$/.exec(path);
+  const appMatch = /^\/_emulator\/apps\/([^/]+)(\/install-finish|\/open)?$/.exec(path);
   try {
     switch (route) {
       case 'GET /_emulator':
@@ -245,6 +246,22 @@ export async function handleInspect(
           calls.map((c) => callView(portal, c)),
         );
       }
+      case 'GET /_emulator/recordings':
+        // Every recording attached to a call, with the URL it was downloaded from (null: uploaded).
+        return sendJson(
+          res,
+          200,
+          [...portal.calls.values()].flatMap((c) =>
+            c.recordings.map((r) => ({
+              callId: c.callId,
+              externalCallId: c.externalCallId,
+              fileId: r.fileId,
+              filename: r.filename,
+              sha256: r.sha256,
+              sourceUrl: r.sourceUrl,
+            })),
+          ),
+        );
       case 'GET /_emulator/requests':
         return sendJson(res, 200, portal.requestLog.slice(Number(url.searchParams.get('since') ?? 0) || 0));
       case 'GET /_emulator/deliveries':
@@ -345,8 +362,12 @@ export async function handleInspect(
     if (appMatch) {
       const app = portal.appByClientId(decodeURIComponent(appMatch[1] ?? ''));
       if (!app) throw new InspectError(404, 'no such app');
-      if (req.method === 'POST' && appMatch[2])
+      if (req.method === 'POST' && appMatch[2] === '/install-finish')
         return sendJson(res, 200, { deliveries: await completeInstall(portal, app) });
+      if (req.method === 'POST' && appMatch[2] === '/open') {
+        const userId = optInt(await readJson(req), 'userId');
+        return sendJson(res, 200, openApp(portal, app, required(userId, 'userId')));
+      }
       if (req.method === 'DELETE' && !appMatch[2]) {
         const deliveries = await uninstallApp(portal, app, url.searchParams.get('clean') === '1');
         return sendJson(res, 200, { deliveries });

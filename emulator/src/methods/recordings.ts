@@ -44,7 +44,13 @@ export async function downloadRecording(
 }
 
 /** Stores the file and makes it the call's recording; a later one replaces it on the activity. */
-export function attachFile(portal: Portal, call: Call, filename: string, content: Buffer): StoredFile {
+export function attachFile(
+  portal: Portal,
+  call: Call,
+  filename: string,
+  content: Buffer,
+  sourceUrl: string | null = null,
+): StoredFile {
   const file = portal.storeFile(filename, content, call.callId);
   call.recordings.push({
     fileId: file.id,
@@ -52,6 +58,7 @@ export function attachFile(portal: Portal, call: Call, filename: string, content
     size: file.size,
     sha256: file.sha256,
     at: portal.clock.now(),
+    sourceUrl,
   });
   if (call.crmActivityId !== null) {
     const activity = portal.activities.get(call.crmActivityId);

@@ -266,7 +266,7 @@ const finish: MethodDef = {
     if (recordUrl) {
       // Deprecated asynchronous download: Bitrix fetches it later, failures are not reported.
       void downloadRecording(recordUrl, toStr(p.FILENAME))
-        .then(({ filename, content }) => attachFile(portal, call, filename, content))
+        .then(({ filename, content }) => attachFile(portal, call, filename, content, recordUrl))
         .catch(() => undefined);
     }
     const app = portal.apps.get(call.appId);
@@ -347,7 +347,7 @@ const attachRecord: MethodDef = {
     if (recordUrl !== undefined && recordUrl !== '') {
       const { filename, content } = await downloadRecording(recordUrl, toStr(p.FILENAME));
       checkRecordName(filename);
-      return ok({ FILE_ID: attachFile(portal, call, filename, content).id });
+      return ok({ FILE_ID: attachFile(portal, call, filename, content, recordUrl).id });
     }
     if (p.FILENAME === undefined) {
       throw core('Required parameters are not set. Request should contain or URL or FILENAME parameter');

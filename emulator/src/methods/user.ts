@@ -146,8 +146,20 @@ const profile: MethodDef = {
   },
 };
 
+/**
+ * Whether the calling user may change the portal's settings (cloud: the `bitrix24_config` right;
+ * on-premise: the administrators group). Basic scope, any user, no parameters, no errors of its own.
+ */
+const userAdmin: MethodDef = {
+  scope: null,
+  run(ctx) {
+    return ok(ctx.auth.user.admin);
+  },
+};
+
 export const userMethods: Record<string, MethodDef> = {
   'user.get': userGet,
   'user.current': userCurrent,
+  'user.admin': userAdmin,
   profile,
 };

@@ -84,6 +84,8 @@ export interface Recording {
   size: number;
   sha256: string;
   at: number;
+  /** The RECORD_URL it was downloaded from; null for an uploaded file. */
+  sourceUrl: string | null;
 }
 
 export interface Call {

@@ -187,8 +187,13 @@ export class Portal extends EventEmitter<PortalEvents> {
     return this.settings.domain ?? new URL(this.baseUrl).host;
   }
 
+  /** `<portal>/rest/`: at its own domain when one is set (a domain routed to this portal). */
   get clientEndpoint(): string {
-    return `${this.baseUrl}/rest/`;
+    const base =
+      this.settings.domain === null
+        ? this.baseUrl
+        : `${new URL(this.baseUrl).protocol}//${this.settings.domain}`;
+    return `${base}/rest/`;
   }
 
   /** The OAuth server's REST endpoint; the emulator serves /oauth/token/ itself. */

@@ -89,6 +89,12 @@ export class UserApi {
     return users;
   }
 
+  /** Whether the token's user may change the portal's settings: a portal administrator. */
+  admin(options?: SubmitOptions): Pending<boolean> {
+    // Only a JSON true makes an administrator: nothing else the portal might answer counts.
+    return this.submit(command('user.admin', {}), options, (raw) => raw.result === true);
+  }
+
   /** The active user with this extension, or null. */
   async byExtension(extension: string, options?: SubmitOptions): Promise<PortalUser | null> {
     const page = await this.get({ filter: { UF_PHONE_INNER: extension, ACTIVE: true } }, 0, options);

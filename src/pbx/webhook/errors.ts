@@ -32,6 +32,8 @@ export const pbxApiErrorCodes = [
   'UNAUTHORIZED',
   /** An acknowledgement names a command that was never sent to this PBX. */
   'UNKNOWN_COMMAND',
+  /** An inline recording for a call the bridge does not know: nothing stored; send the call first. */
+  'UNKNOWN_CALL',
 ] as const;
 
 export type PbxApiErrorCode = (typeof pbxApiErrorCodes)[number];
@@ -61,6 +63,7 @@ const statusByCode: Record<PbxApiErrorCode, number> = {
   RECORDING_NOT_STORED: 503,
   UNAUTHORIZED: 401,
   UNKNOWN_COMMAND: 404,
+  UNKNOWN_CALL: 409,
 };
 
 export function httpStatusOf(code: PbxApiErrorCode): number {

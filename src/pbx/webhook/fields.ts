@@ -3,6 +3,7 @@
  * ("expected …"), so the messages say what the API wants, not how zod words a failure.
  */
 import { z } from 'zod';
+import { EXTENSION, PHONE_NUMBER } from '../numbers.ts';
 
 /** A non-empty string of at most `max` characters; `expected` is what the error message says. */
 export function text(expected: string, max: number): z.ZodString {
@@ -17,19 +18,26 @@ export const callId = text('expected the PBX call id, a non-empty string', 200).
   examples: ['1773130000.42'],
 });
 
+const phoneRule = 'expected a phone number of digits with an optional leading "+" (and "*", "#"), at most 32';
+
 /**
- * A caller's or a dialled number. The caller's may be empty: a withheld number still makes a call,
- * and refusing the event would lose it.
+ * A caller's number: phone-shaped, or an extension (the caller of an outbound call). It may be
+ * empty: a withheld number still makes a call, and refusing the event would lose it.
  */
 export const phoneNumber = z
   .string({ error: 'expected a phone number as a string' })
-  .max(64, { error: 'expected a phone number of at most 64 characters' });
+  .refine((s) => s === '' || PHONE_NUMBER.test(s) || EXTENSION.test(s), { error: phoneRule });
 
-export const dialledNumber = text('expected a phone number or an extension, a non-empty string', 64);
+/** A dialled number: phone-shaped, or an extension. */
+export const dialledNumber = z
+  .string({ error: 'expected a phone number or an extension, a non-empty string' })
+  .refine((s) => PHONE_NUMBER.test(s) || EXTENSION.test(s), {
+    error: `${phoneRule}, or an extension like "101"`,
+  });
 
 export const extension = z
   .string({ error: 'expected an extension as a string, like "101"' })
-  .regex(/^[0-9A-Za-z*#+_.-]{1,32}$/, { error: 'expected an extension like "101"' })
+  .regex(EXTENSION, { error: 'expected an extension like "101"' })
   .meta({ description: 'An internal number (extension) on the PBX.', examples: ['101'] });
 
 export const extensions = z

@@ -134,6 +134,10 @@ export function pbxOpenApiDocument(options: OpenApiOptions = {}): JsonObject {
             },
             '400': errorResponse('Malformed JSON, an unknown event type, a missing or wrong field.'),
             '401': errorResponse('Missing or wrong token.'),
+            '409': errorResponse(
+              'An inline recording for a call the bridge does not know (UNKNOWN_CALL): nothing was stored; ' +
+                "send the call's events first, then repeat.",
+            ),
             '413': errorResponse('The body, the batch or an inline recording is too large.'),
             '503': errorResponse('Not stored (e.g. a recording could not be saved); repeat the request.'),
           },
