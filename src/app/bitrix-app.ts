@@ -20,7 +20,7 @@ import {
   type InstallCallback,
 } from '../server/index.ts';
 import type { PortalRecord, Store } from '../store/index.ts';
-import { bindEvents, registerLines, verifyInstall, verifyUserToken } from './install.ts';
+import { bindEvents, crmChangeEvents, registerLines, verifyInstall, verifyUserToken } from './install.ts';
 import type { PortalRuntime } from '../bridge/portal.ts';
 import type { PortalTokens } from '../bitrix/index.ts';
 
@@ -129,8 +129,31 @@ export class BitrixApp implements AppPageHandler {
         return { result: 'done' };
       }
       default:
+        if (Object.hasOwn(crmChangeEvents, e.event))
+          return this.crmChanged(runtime, e, crmChangeEvents[e.event as keyof typeof crmChangeEvents]);
         return { result: 'ignored' };
     }
+  }
+
+  /**
+   * A CRM record was added, changed or deleted (`data[FIELDS][ID]`): the CRM phone index asks the
+   * portal again about its numbers. Answered at once; the portal does not wait for the asking.
+   */
+  private crmChanged(
+    runtime: PortalRuntime,
+    e: BitrixEvent,
+    [type, deleted]: readonly ['CONTACT' | 'COMPANY' | 'LEAD', boolean],
+  ): BitrixEventOutcome {
+    const fields = e.data.FIELDS;
+    const id = typeof fields === 'object' ? positiveInt(fields.ID) : null;
+    if (id === null) throw new ServerError('INVALID_EVENT', 400, `${e.event} needs data[FIELDS][ID]`);
+    runtime.callers.changed(type, id, deleted).catch((error: unknown) => {
+      this.d.warn(
+        `portal ${runtime.memberId}: ${e.event} ${String(id)} not taken into the CRM phone index ` +
+          `(${(error as { code?: string }).code ?? 'ERROR'}); its numbers are asked about again at their next call or reconcile`,
+      );
+    });
+    return { result: 'done' };
   }
 
   /** The installed portal the event is from, or 401: nothing else happens for a forged event. */

@@ -152,7 +152,8 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
       .filter((p) => (p.portal === undefined ? portals.size === 1 : serves(p, runtime)))
       .map((p) => p.id);
   };
-  const outboxFor = (pbxId: string) => portalOfPbx(pbxId)?.outbox;
+  // The outbox, with the portal's CRM phone index to tell who an inbound caller is.
+  const outboxFor = (pbxId: string) => portalOfPbx(pbxId)?.intake;
 
   /**
    * Bitrix24 refuses register/finish to incoming webhooks (WRONG_AUTH_TYPE, spec §2): in webhook

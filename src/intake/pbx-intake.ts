@@ -4,7 +4,7 @@
  * these, so the two cannot differ in what they store or when they answer.
  */
 import { createHash } from 'node:crypto';
-import type { PbxEffect } from '../core/index.ts';
+import type { KnownCaller, PbxEffect } from '../core/index.ts';
 import type { Outbox } from '../outbox/index.ts';
 import type { PbxEvent, PlanStep, RouteRequested } from '../pbx/index.ts';
 
@@ -12,7 +12,38 @@ import type { PbxEvent, PlanStep, RouteRequested } from '../pbx/index.ts';
  * What the PBX API needs of an outbox: stepping the engine durably. `acceptMany` stores a batch
  * all or nothing; an intake without it (a test's stand-in) gets the events one by one.
  */
-export type EventIntake = Pick<Outbox, 'accept'> & Partial<Pick<Outbox, 'acceptMany'>>;
+export type EventIntake = Pick<Outbox, 'accept'> &
+  Partial<Pick<Outbox, 'acceptMany'>> & {
+    /** The portal's CRM phone index: who an inbound caller is, before the engine hears of the call. */
+    readonly callers?: CallerLookup | undefined;
+  };
+
+export interface CallerLookup {
+  lookup(phone: string): Promise<KnownCaller | undefined>;
+}
+
+/** What the index knows of the caller; a store that cannot answer now leaves the engine to look. */
+function knownCaller(outbox: EventIntake, phone: string): Promise<KnownCaller | undefined> {
+  if (!outbox.callers || phone === '') return Promise.resolve(undefined);
+  return outbox.callers.lookup(phone).catch(() => undefined);
+}
+
+/** Inbound starts carry what the CRM phone index knows of the caller. */
+async function withCallers(
+  outbox: EventIntake,
+  inputs: readonly IntakeEntry[],
+): Promise<readonly IntakeEntry[]> {
+  if (!outbox.callers) return inputs;
+  return Promise.all(
+    inputs.map(async (entry) => {
+      const event = entry.input;
+      if (event.type !== 'call.started' || event.direction !== 'inbound' || event.caller !== undefined)
+        return entry;
+      const caller = await knownCaller(outbox, event.from);
+      return caller === undefined ? entry : { ...entry, input: { ...event, caller } };
+    }),
+  );
+}
 
 export interface IntakeEntry {
   readonly input: PbxEvent;
@@ -30,9 +61,10 @@ export const timedEventKey = (pbxId: string, event: PbxEvent): string =>
 /** Steps the events durably, in order, and hands each step's transfers and originations on. */
 export async function acceptPbxEvents(
   outbox: EventIntake,
-  inputs: readonly IntakeEntry[],
+  given: readonly IntakeEntry[],
   dispatch: (effects: readonly PbxEffect[]) => void,
 ): Promise<void> {
+  const inputs = await withCallers(outbox, given);
   if (outbox.acceptMany) {
     // All or nothing: a store failure answers 503 with nothing stored, and the repeat is whole.
     dispatch((await outbox.acceptMany(inputs)).pbx);
@@ -64,15 +96,17 @@ export async function routeCall(
   if (!outbox) return o.fallback();
   let timer: NodeJS.Timeout | undefined;
   let late = false;
-  const engineAnswer = outbox.accept(request).then(
-    (result) => {
-      o.dispatch(result.pbx);
-      if (late) o.onLate?.();
-      const plan = result.pbx.find((e) => e.type === 'pbx.plan');
-      return plan?.plan ?? o.fallback();
-    },
-    () => o.fallback(),
-  );
+  const engineAnswer = knownCaller(outbox, request.from)
+    .then((caller) => outbox.accept(caller === undefined ? request : { ...request, caller }))
+    .then(
+      (result) => {
+        o.dispatch(result.pbx);
+        if (late) o.onLate?.();
+        const plan = result.pbx.find((e) => e.type === 'pbx.plan');
+        return plan?.plan ?? o.fallback();
+      },
+      () => o.fallback(),
+    );
   const timeout = new Promise<PlanStep[]>((resolve) => {
     timer = setTimeout(() => {
       late = true;

@@ -710,7 +710,12 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       );
     } else if (result.kind === 'responsible') {
       await this.step(
-        { type: 'bitrix.responsible', callKey: entry.callKey, userId: result.userId },
+        {
+          type: 'bitrix.responsible',
+          callKey: entry.callKey,
+          userId: result.userId,
+          ...(result.timemanStatus == null ? {} : { timemanStatus: result.timemanStatus }),
+        },
         now,
         null,
         [done],
