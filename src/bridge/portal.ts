@@ -98,13 +98,14 @@ export async function connectPortal(
   const cachePath = directoryCachePath(config, record.memberId);
   const read = async (): Promise<boolean> => {
     try {
-      const [users, me] = await Promise.all([
-        api.user.all({ filter: { ACTIVE: true } }),
-        api.user.current().then(
+      const users = await api.user.all({ filter: { ACTIVE: true } });
+      // Who the bridge acts as does not change while it runs: asked once, when not known yet.
+      const me =
+        directory.installerUserId ??
+        (await api.user.current().then(
           (u) => u.id,
-          () => directory.installerUserId,
-        ),
-      ]);
+          () => null,
+        ));
       directory.users = users;
       directory.installerUserId = me;
       directory.refreshedAt = Date.now();

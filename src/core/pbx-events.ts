@@ -141,12 +141,6 @@ export function callRinging(turn: Turn, call: Call, input: CallRinging): void {
     call.lastRungUserId = user;
   }
   const responsible = call.responsible;
-  if (
-    responsible?.status === 'transferred' &&
-    responsible.extension !== null &&
-    extensions.has(responsible.extension)
-  )
-    responsible.rering = false;
   // The PBX rings on its own while the manager is known: the call goes to the manager instead, and
   // the phones it leaves never show its card.
   if (responsible?.status === 'known' && managerRings(turn, call, [...extensions])) return;
@@ -254,6 +248,7 @@ export function callAnswered(turn: Turn, call: Call, input: CallAnswered): void 
 export function callTransferred(turn: Turn, call: Call, to: string): void {
   if (call.phase !== 'live') return;
   const responsible = call.responsible;
+  // The PBX's echo of the engine's transfer: from now on the manager's phone rings by it.
   if (responsible?.status === 'transferred' && responsible.extension === to) responsible.rering = false;
   moveCall(turn, call, to, { ringing: true });
 }

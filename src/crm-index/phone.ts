@@ -4,7 +4,7 @@
  * `+7 (916) 123-45-67` and `0079161234567` are one caller, as the CRM's duplicate search sees them.
  */
 export function phoneKey(raw: string): string | null {
-  const main = raw.split(/(?:;|,|#|\bext\.?|\bx)\s*\d*$/i)[0] ?? raw;
+  const main = raw.split(/(?:;|,|#|\bext\.?|\bx)\s*=?\s*\d*$/i)[0] ?? raw;
   let digits = main.replace(/\D/g, '');
   if (digits.startsWith('00')) digits = digits.slice(2);
   // Shorter than that: an extension or a service number, never a CRM client.

@@ -77,6 +77,16 @@ describe('the Bitrix24 application', () => {
       'ONAPPINSTALL',
       'ONAPPTEST',
       'ONAPPUNINSTALL',
+      // The CRM changes that keep the CRM phone index fresh.
+      'ONCRMCOMPANYADD',
+      'ONCRMCOMPANYDELETE',
+      'ONCRMCOMPANYUPDATE',
+      'ONCRMCONTACTADD',
+      'ONCRMCONTACTDELETE',
+      'ONCRMCONTACTUPDATE',
+      'ONCRMLEADADD',
+      'ONCRMLEADDELETE',
+      'ONCRMLEADUPDATE',
       'ONEXTERNALCALLBACKSTART',
       'ONEXTERNALCALLSTART',
     ]);
