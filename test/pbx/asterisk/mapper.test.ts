@@ -308,7 +308,7 @@ describe('what the captures do not show', () => {
     out.push(...mapper.transferred('1795475648.8', '202', 2000));
     // Asterisk cancels the queue's dials; the redirected caller's new dial rings 202.
     const leg202 = frames.find((f) => f.Event === 'DialBegin' && to202(f));
-    mapper.push({ ...leg202, Event: 'DialEnd', DialStatus: 'CANCEL' } as never, 2001, out);
+    mapper.push({ ...leg202, Event: 'DialEnd', DialStatus: 'CANCEL' }, 2001, out);
     mapper.push(
       {
         Event: 'Hangup',
