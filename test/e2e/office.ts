@@ -108,6 +108,23 @@ export function indexedCaller(sqlitePath: string, digits: string): IndexedCaller
   }
 }
 
+/** The outbox entries of a PBX call that failed for good: what the portal never got. */
+export function failedEntriesOf(
+  sqlitePath: string,
+  pbxCallId: string,
+): { kind: string; note: string | null }[] {
+  const db = new BetterSqlite3(sqlitePath, { readonly: true, fileMustExist: true });
+  try {
+    return db
+      .prepare(
+        "SELECT kind, note FROM outbox_entries WHERE status = 'failed' AND call_key LIKE ? ESCAPE '\\'",
+      )
+      .all(`${pbxCallId.replace(/[\\%_]/g, (c) => `\\${c}`)}@%`) as { kind: string; note: string | null }[];
+  } finally {
+    db.close();
+  }
+}
+
 /** Waits until the index says `check` of the number. */
 export function indexSays(
   sqlitePath: string,
