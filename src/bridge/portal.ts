@@ -154,6 +154,7 @@ export async function connectPortal(
   const intake: EventIntake = {
     accept: (input, options) => outbox.accept(input, options),
     acceptMany: (inputs, options) => outbox.acceptMany(inputs, options),
+    preview: (input, now) => outbox.preview(input, now),
     callers,
   };
   let refreshing: Promise<DirectoryState> | null = null;

@@ -13,7 +13,7 @@ import type { PbxEvent, PlanStep, RouteRequested } from '../pbx/index.ts';
  * all or nothing; an intake without it (a test's stand-in) gets the events one by one.
  */
 export type EventIntake = Pick<Outbox, 'accept'> &
-  Partial<Pick<Outbox, 'acceptMany'>> & {
+  Partial<Pick<Outbox, 'acceptMany' | 'preview'>> & {
     /** The portal's CRM phone index: who an inbound caller is, before the engine hears of the call. */
     readonly callers?: CallerLookup | undefined;
   };
@@ -87,6 +87,10 @@ export interface RouteOptions {
  * The engine's plan, or the fallback when the engine's step is not stored within `timeoutMs` (or
  * fails). A step that lands late still stands in the engine; the PBX rings the fallback, and its
  * own events (ringing, answered) tell the engine what really happened.
+ *
+ * An intake that can `preview` answers at once with the engine's plan on the state as it stands
+ * (what the CRM phone index knows of the caller included) and stores the step behind it: the
+ * PBX's caller waits for no disk and no other call's step.
  */
 export async function routeCall(
   outbox: EventIntake | undefined,
@@ -96,17 +100,34 @@ export async function routeCall(
   if (!outbox) return o.fallback();
   let timer: NodeJS.Timeout | undefined;
   let late = false;
-  const engineAnswer = knownCaller(outbox, request.from)
-    .then((caller) => outbox.accept(caller === undefined ? request : { ...request, caller }))
-    .then(
-      (result) => {
-        o.dispatch(result.pbx);
-        if (late) o.onLate?.();
-        const plan = result.pbx.find((e) => e.type === 'pbx.plan');
-        return plan?.plan ?? o.fallback();
-      },
-      () => o.fallback(),
-    );
+  const enriched = knownCaller(outbox, request.from).then((caller) =>
+    caller === undefined ? request : { ...request, caller },
+  );
+  const stored = enriched.then((input) => outbox.accept(input));
+  if (outbox.preview) {
+    const input = await enriched;
+    let plan: readonly PlanStep[] | undefined;
+    try {
+      plan = planOf(outbox.preview(input));
+    } catch {
+      // No answer now: the stored step's, within the time limit.
+    }
+    if (plan !== undefined) {
+      stored.then(
+        (result) => o.dispatch(result.pbx),
+        () => undefined,
+      );
+      return plan;
+    }
+  }
+  const engineAnswer = stored.then(
+    (result) => {
+      o.dispatch(result.pbx);
+      if (late) o.onLate?.();
+      return planOf(result.pbx) ?? o.fallback();
+    },
+    () => o.fallback(),
+  );
   const timeout = new Promise<PlanStep[]>((resolve) => {
     timer = setTimeout(() => {
       late = true;
@@ -118,4 +139,9 @@ export async function routeCall(
   } finally {
     clearTimeout(timer);
   }
+}
+
+function planOf(effects: readonly { type: string }[]): readonly PlanStep[] | undefined {
+  const plan = effects.find((e): e is Extract<PbxEffect, { type: 'pbx.plan' }> => e.type === 'pbx.plan');
+  return plan?.plan;
 }

@@ -317,6 +317,15 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     );
   }
 
+  /**
+   * What `input` would emit on the state as it stands, storing nothing: the engine is pure, so this
+   * is its answer now. For a route's plan, which a caller is waiting for while the step itself is
+   * stored by `accept`; the two agree unless another input is stepped in between.
+   */
+  preview(input: EngineInput, now: number = this.clock.now()): readonly Effect[] {
+    return this.o.engine.step(this.state, input, now).effects;
+  }
+
   /** Resolves once nothing is open (every entry done, dropped or failed). */
   whenIdle(): Promise<void> {
     if (this.isIdle) return Promise.resolve();
