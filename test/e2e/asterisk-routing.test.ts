@@ -1,7 +1,18 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { captureMessages, FakeAmi } from '../pbx/asterisk/fake-ami.ts';
 import { installedBridge, waitFor } from './processes.ts';
-import { asPortalUser, cardLogOf, cardsUp, finishedCall, indexSays, portalLatency } from './office.ts';
+import {
+  asPortalUser,
+  asteriskPbx,
+  cardLogOf,
+  cardsUp,
+  expectManagerAlone,
+  finishedCall,
+  freshCapture,
+  indexSays,
+  linkedidOf,
+  portalLatency,
+} from './office.ts';
 
 /**
  * The bridge as a real process with an Asterisk in its configuration (mirror mode: Asterisk's own
@@ -35,20 +46,7 @@ describe('routing through the Asterisk adapter', () => {
           },
         ],
       },
-      pbx: [
-        {
-          id: 'asterisk',
-          token: 'asterisk-pbx-token-1',
-          kind: 'asterisk',
-          ami: {
-            host: '127.0.0.1',
-            port: ami.port,
-            username: 'bridge',
-            secret: 'amisecret',
-            devicePattern: ['Local/{ext}@sim-phones', 'PJSIP/{ext}'],
-          },
-        },
-      ],
+      pbx: [...asteriskPbx(ami.port)],
     }),
   });
   beforeAll(async () => {
@@ -59,14 +57,9 @@ describe('routing through the Asterisk adapter', () => {
     await portalLatency(t.emulator, 0);
   });
 
-  let run = 0;
-  /** A capture's messages as a call of its own: new Uniqueids and Linkedids each time. */
-  const fresh = (messages: string[]): string[] => {
-    run += 1;
-    return messages.map((m) => m.replace(/\b1795(\d{6}\.\d+)\b/g, `${String(4000 + run)}$1`));
-  };
-  const idOf = (messages: string[]): string =>
-    /^Linkedid: (\S+)$/m.exec(messages.find((m) => m.startsWith('Event: Newchannel')) ?? '')?.[1] ?? '';
+  let run = 4000;
+  const fresh = (messages: string[]): string[] => freshCapture(messages, (run += 1));
+  const idOf = linkedidOf;
 
   it.each([0, 400, 1500])(
     'a known caller, portal %i ms late: Redirect to the manager, whose card is the first and only one',
@@ -87,19 +80,7 @@ describe('routing through the Asterisk adapter', () => {
       // the call to the manager itself.
       ami.send(capture.slice(0, at));
       expect(await redirected).toMatchObject({ Exten: '102', Context: 'from-internal' });
-      const call = await finishedCall(t.emulator, idOf(capture));
-      expect(call).toMatchObject({
-        finishedBy: 3,
-        statusCode: '200',
-        crmEntityType: 'CONTACT',
-        crmEntityId: 1,
-      });
-      const log = await cardLogOf(t.emulator, call.callId);
-      expect(log[0]).toMatchObject({ action: 'show', userId: 3 });
-      expect(new Set(log.map((e) => e.userId))).toEqual(new Set([3]));
-      await waitFor('no card left', async () =>
-        (await cardsUp(t.emulator)).length === 0 ? true : undefined,
-      );
+      await expectManagerAlone(t.emulator, idOf(capture), 3, { type: 'CONTACT', id: 1 });
     },
   );
 

@@ -3,10 +3,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { captureMessages, FakeAmi } from '../pbx/asterisk/fake-ami.ts';
 import { entryCounts, installedBridge, waitFor, type InstalledBridge } from './processes.ts';
 import {
+  asteriskPbx,
   cardLogOf,
   cardsUp,
   failedEntriesOf,
   finishedCall,
+  freshCapture,
+  linkedidOf,
   officePbx,
   picksUp,
   portalCallsOf,
@@ -129,20 +132,7 @@ describe('every inbound call is logged, through the Asterisk adapter', () => {
           { extension: '203', userId: 4 },
         ],
       },
-      pbx: [
-        {
-          id: 'asterisk',
-          token: 'asterisk-pbx-token-1',
-          kind: 'asterisk',
-          ami: {
-            host: '127.0.0.1',
-            port: ami.port,
-            username: 'bridge',
-            secret: 'amisecret',
-            devicePattern: ['Local/{ext}@sim-phones', 'PJSIP/{ext}'],
-          },
-        },
-      ],
+      pbx: [...asteriskPbx(ami.port)],
     }),
   });
   beforeAll(async () => {
@@ -150,14 +140,9 @@ describe('every inbound call is logged, through the Asterisk adapter', () => {
     await portalLatency(t.emulator, 400);
   });
 
-  let run = 0;
-  /** A capture's messages as a call of its own: new Uniqueids and Linkedids each time. */
-  const fresh = (messages: string[]): string[] => {
-    run += 1;
-    return messages.map((m) => m.replace(/\b1795(\d{6}\.\d+)\b/g, `${String(3000 + run)}$1`));
-  };
-  const idOf = (messages: string[]): string =>
-    /^Linkedid: (\S+)$/m.exec(messages.find((m) => m.startsWith('Event: Newchannel')) ?? '')?.[1] ?? '';
+  let run = 3000;
+  const fresh = (messages: string[]): string[] => freshCapture(messages, (run += 1));
+  const idOf = linkedidOf;
   /** Hangup of every channel the messages opened (what Asterisk sends when the caller gives up). */
   const hangups = (messages: string[], cause = '16'): string[] =>
     messages

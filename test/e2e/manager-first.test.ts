@@ -6,6 +6,7 @@ import {
   asPortalUser,
   cardLogOf,
   cardsUp,
+  expectManagerAlone,
   finishedCall,
   indexSays,
   officePbx,
@@ -66,19 +67,7 @@ describe('a known caller reaches the manager first, at any portal latency', () =
       expect(plans.get(result.callId)?.[0]?.extensions).toEqual(['102']);
       expect(result).toMatchObject({ reason: 'completed', answeredBy: '102' });
 
-      const call = await finishedCall(t.emulator, result.callId);
-      expect(call).toMatchObject({
-        finishedBy: 3,
-        statusCode: '200',
-        crmEntityType: 'CONTACT',
-        crmEntityId: 1,
-      });
-      const log = await cardLogOf(t.emulator, call.callId);
-      expect(log[0]).toMatchObject({ action: 'show', userId: 3 });
-      expect(new Set(log.map((e) => e.userId))).toEqual(new Set([3]));
-      await waitFor('no card left', async () =>
-        (await cardsUp(t.emulator)).length === 0 ? true : undefined,
-      );
+      await expectManagerAlone(t.emulator, result.callId, 3, { type: 'CONTACT', id: 1 });
     },
   );
 

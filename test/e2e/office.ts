@@ -7,24 +7,12 @@
 import BetterSqlite3 from 'better-sqlite3';
 import { startSimulator, type AgentSpec, type Simulator } from 'b24-pbx-simulator';
 import { DEMO_PBX_TOKEN } from '../../src/config/index.ts';
-import { waitFor, type EmulatorProcess } from './processes.ts';
+import { expect } from 'vitest';
+import { simDevices } from '../pbx/asterisk/helpers.ts';
+import { waitFor, type EmulatorCall, type EmulatorProcess } from './processes.ts';
 
 export const SALES = '+74950000001';
 export const SUPPORT = '+74950000002';
-
-export interface PortalCall {
-  callId: string;
-  externalCallId: string | null;
-  userId: number;
-  phoneNumber: string;
-  shown: boolean;
-  finished: boolean;
-  finishedBy: number | null;
-  statusCode: string | null;
-  duration: number | null;
-  crmEntityType: string | null;
-  crmEntityId: number | null;
-}
 
 export interface CardLogEntry {
   at: number;
@@ -34,8 +22,8 @@ export interface CardLogEntry {
 }
 
 /** The PBX's calls of `pbxCallId` in the portal: one, when the call is logged once. */
-export async function portalCallsOf(emulator: EmulatorProcess, pbxCallId: string): Promise<PortalCall[]> {
-  const calls = await emulator.inspect<PortalCall[]>('calls');
+export async function portalCallsOf(emulator: EmulatorProcess, pbxCallId: string): Promise<EmulatorCall[]> {
+  const calls = await emulator.inspect<EmulatorCall[]>('calls');
   return calls.filter((c) => c.externalCallId?.startsWith(`${pbxCallId}@`) === true);
 }
 
@@ -44,7 +32,7 @@ export function finishedCall(
   emulator: EmulatorProcess,
   pbxCallId: string,
   timeoutMs = 20_000,
-): Promise<PortalCall> {
+): Promise<EmulatorCall> {
   return waitFor(
     `${pbxCallId} finished in the portal`,
     async () => (await portalCallsOf(emulator, pbxCallId)).find((c) => c.finished),
@@ -170,3 +158,46 @@ export const picksUp = (extension: string, afterSec: number): AgentSpec => ({
   answerProbability: 1,
   answerAfterSec: afterSec,
 });
+
+/** The one Asterisk of a test bridge, over AMI at `port` (the fake of `test/pbx/asterisk`). */
+export const asteriskPbx = (port: number) =>
+  [
+    {
+      id: 'asterisk',
+      token: 'asterisk-pbx-token-1',
+      kind: 'asterisk' as const,
+      ami: { host: '127.0.0.1', port, username: 'bridge', secret: 'amisecret', devicePattern: simDevices },
+    },
+  ] as const;
+
+/** A capture's messages as a call of its own: new Uniqueids and Linkedids, `run` making them so. */
+export const freshCapture = (messages: readonly string[], run: number): string[] =>
+  messages.map((m) => m.replace(/\b1795(\d{6}\.\d+)\b/g, `${String(run)}$1`));
+
+/** The call id a capture's call is reported under: its first channel's Linkedid. */
+export const linkedidOf = (messages: readonly string[]): string =>
+  /^Linkedid: (\S+)$/m.exec(messages.find((m) => m.startsWith('Event: Newchannel')) ?? '')?.[1] ?? '';
+
+/**
+ * Scenario 3 as the portal saw it: the call logged once to the manager on the CRM record, the
+ * manager's card the first and the only one, and no card left.
+ */
+export async function expectManagerAlone(
+  emulator: EmulatorProcess,
+  pbxCallId: string,
+  manager: number,
+  record: { type: string; id: number },
+): Promise<void> {
+  const call = await finishedCall(emulator, pbxCallId);
+  expect(call).toMatchObject({
+    finishedBy: manager,
+    statusCode: '200',
+    crmEntityType: record.type,
+    crmEntityId: record.id,
+  });
+  expect(await portalCallsOf(emulator, pbxCallId)).toHaveLength(1);
+  const log = await cardLogOf(emulator, call.callId);
+  expect(log[0]).toMatchObject({ action: 'show', userId: manager });
+  expect(new Set(log.map((e) => e.userId))).toEqual(new Set([manager]));
+  await waitFor('no card left', async () => ((await cardsUp(emulator)).length === 0 ? true : undefined));
+}

@@ -255,6 +255,9 @@ export interface EmulatorCall {
   finishedBy: number | null;
   duration: number | null;
   statusCode: string | null;
+  phoneNumber?: string;
+  crmEntityType?: string | null;
+  crmEntityId?: number | null;
 }
 
 export interface RequestLogEntry {

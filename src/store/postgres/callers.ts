@@ -1,24 +1,7 @@
 /** The CRM phone index on PostgreSQL, as on SQLite (`src/store/sqlite/callers.ts`). */
 import type { Pool, PoolClient } from 'pg';
 import type { CallerIndex, CallerRecord } from '../types.ts';
-
-interface Row {
-  phone: string;
-  entity_type: string;
-  entity_id: number;
-  responsible_id: number;
-  timeman_status: string | null;
-  verified_at: number;
-}
-
-const toRecord = (r: Row): CallerRecord => ({
-  phone: r.phone,
-  entityType: r.entity_type,
-  entityId: r.entity_id,
-  responsibleId: r.responsible_id,
-  timemanStatus: r.timeman_status,
-  verifiedAt: r.verified_at,
-});
+import { toCaller as toRecord, type CallerRow as Row } from '../rows.ts';
 
 /** `run` and `write` are the store's: a closed store refused, errors as StoreErrors, one transaction. */
 export function postgresCallers(

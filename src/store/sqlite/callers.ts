@@ -1,24 +1,7 @@
 /** The CRM phone index on SQLite: one table, one statement per operation. */
 import type { Database } from 'better-sqlite3';
-import type { CallerIndex, CallerRecord } from '../types.ts';
-
-interface Row {
-  phone: string;
-  entity_type: string;
-  entity_id: number;
-  responsible_id: number;
-  timeman_status: string | null;
-  verified_at: number;
-}
-
-const toRecord = (r: Row): CallerRecord => ({
-  phone: r.phone,
-  entityType: r.entity_type,
-  entityId: r.entity_id,
-  responsibleId: r.responsible_id,
-  timemanStatus: r.timeman_status,
-  verifiedAt: r.verified_at,
-});
+import type { CallerIndex } from '../types.ts';
+import { toCaller as toRecord, type CallerRow as Row } from '../rows.ts';
 
 /**
  * `run` is the store's: it refuses a closed store and turns driver errors into StoreErrors;
