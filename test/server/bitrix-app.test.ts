@@ -125,6 +125,34 @@ describe('the Bitrix24 application', () => {
     expect(demo.bridge.portals.has(memberId)).toBe(true);
   });
 
+  it('a CRM change teaches the CRM phone index; a forged or malformed one changes nothing', async () => {
+    const runtime = demo.bridge.portals.get(memberId)!;
+    const asked = new Promise<string[]>((resolve) =>
+      runtime.callers.once('updated', ({ phones }) => resolve(phones)),
+    );
+    const auth = { member_id: memberId, application_token: appToken };
+    const company = await postEvent({ event: 'ONCRMCOMPANYUPDATE', data: { FIELDS: { ID: '1' } }, auth });
+    expect(company.status).toBe(200);
+    expect(await asked).toEqual(['74951112233']);
+    expect(await runtime.callers.lookup('+7 495 111-22-33')).toMatchObject({
+      crmEntityType: 'COMPANY',
+      crmEntityId: 1,
+      userId: 4,
+    });
+    const forged = await postEvent({
+      event: 'ONCRMCONTACTDELETE',
+      data: { FIELDS: { ID: '1' } },
+      auth: { ...auth, application_token: 'forged' },
+    });
+    expect(forged.status).toBe(401);
+    for (const data of [{}, { FIELDS: { ID: 'x' } }, { FIELDS: 'y' }]) {
+      const bad = await postEvent({ event: 'ONCRMCONTACTUPDATE', data, auth });
+      expect(bad.status).toBe(400);
+      expect(await bad.json()).toMatchObject({ error: { code: 'INVALID_EVENT' } });
+    }
+    expect(await runtime.callers.lookup('+74951112233')).toMatchObject({ userId: 4 });
+  });
+
   it('S4: a click in the CRM originates on the PBX once and ends finished with its CALL_LIST_ID', async () => {
     const number = '+79161234567';
     const { callId } = await emulator<{ callId: string }>('click-to-call', {
