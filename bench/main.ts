@@ -1,7 +1,8 @@
 /**
- * `npm run bench [-- --json] [-- --quick]`: the bridge and the naive baseline against the emulated
- * portal, each phase with fresh processes (emulator, bridge or naive). Prints progress on stderr,
- * then a table and notes on stdout, and with --json one JSON object as the last line.
+ * `npm run bench [-- --json] [-- --quick] [-- --only route]`: the bridge and the naive baseline
+ * against the emulated portal, each phase with fresh processes (emulator, bridge or naive). Prints
+ * progress on stderr, then a table and notes on stdout, and with --json one JSON object as the
+ * last line. `--only route`: the known caller's route figures alone (a minute, not an hour).
  */
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -12,6 +13,7 @@ import { overhead, type OverheadResult } from './overhead.ts';
 import { requestsPerDirectCall, requestsPerQueuedCall, type PerCallResult } from './per-call.ts';
 import { startRecordingServer } from './pbx.ts';
 import { bridgeReplay, naiveReplayRequests, type ReplayResult } from './replay.ts';
+import { routeKnownCaller, type RouteKnownResult } from './route-known.ts';
 import { figureKeys, table, type BenchResult, type Figures } from './report.ts';
 import { startTarget, type Target, type TargetKind, type TargetOptions } from './targets.ts';
 import { progress, round } from './util.ts';
@@ -28,6 +30,9 @@ interface Plan {
   talkSec: number;
   overheadSec: number;
   memoryCalls: number;
+  /** The known caller's route: calls a second, for how long. */
+  routeCallsPerSec: number;
+  routeSec: number;
 }
 
 const fullPlan: Plan = {
@@ -42,6 +47,8 @@ const fullPlan: Plan = {
   talkSec: 3,
   overheadSec: 10,
   memoryCalls: 10_000,
+  routeCallsPerSec: 5,
+  routeSec: 60,
 };
 
 const quickPlan: Plan = {
@@ -56,6 +63,8 @@ const quickPlan: Plan = {
   talkSec: 3,
   overheadSec: 2,
   memoryCalls: 1_000,
+  routeCallsPerSec: 5,
+  routeSec: 6,
 };
 
 const standard = { rate: 2, burst: 50 };
@@ -78,6 +87,26 @@ interface Measured {
   /** The bridge's overhead again with SQLite's synchronous=NORMAL (a diagnostic, not a figure). */
   overheadNormalSync: OverheadResult | null;
   memory: { heapBytes: number; rssBytes: number; calls: number };
+  /** The bridge only: the naive way asks nobody for a route. */
+  routeKnown: RouteKnownResult | null;
+}
+
+/** The portal's delay for the route figure: a real portal answers in 100–800 ms. */
+const ROUTE_LATENCY_MS = 400;
+
+async function routeKnownOf(plan: Plan): Promise<RouteKnownResult> {
+  progress(`bridge: route for a known caller, the portal ${ROUTE_LATENCY_MS} ms late`);
+  const r = await withTarget({ kind: 'bridge', rateLimit: null, sales: true, noRecordingWait: true }, (t) =>
+    routeKnownCaller(t, {
+      latencyMs: ROUTE_LATENCY_MS,
+      callsPerSec: plan.routeCallsPerSec,
+      seconds: plan.routeSec,
+    }),
+  );
+  progress(
+    `bridge: known caller's route p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms (${r.samples} calls, ${r.notManagerFirst} without the manager first)`,
+  );
+  return r;
 }
 
 type RecordingUrl = (id: string) => string;
@@ -180,9 +209,17 @@ async function measureAll(
   const nCap = await capacityOf('naive', plan, recordingUrl);
   const bOvh = await overheadOf('bridge', plan);
   const nOvh = await overheadOf('naive', plan);
+  const routeKnown = await routeKnownOf(plan);
   return {
-    bridge: { ...bCalls, replay: bReplay, capacity: bCap, ...bOvh, memory: side.bMemory },
-    naive: { ...side.calls, replay: side.replay, capacity: nCap, ...nOvh, memory: side.nMemory },
+    bridge: { ...bCalls, replay: bReplay, capacity: bCap, ...bOvh, memory: side.bMemory, routeKnown },
+    naive: {
+      ...side.calls,
+      replay: side.replay,
+      capacity: nCap,
+      ...nOvh,
+      memory: side.nMemory,
+      routeKnown: null,
+    },
   };
 }
 
@@ -213,7 +250,27 @@ function figures(m: Measured, ami: number | null): Figures {
     overheadP99Ms: round(m.overhead.p99Ms, 2),
     amiEventsPerSec: ami === null ? null : Math.round(ami),
     bytesPerLiveCall: Math.round(m.memory.heapBytes / m.memory.calls),
+    ...routeFigures(m.routeKnown),
   };
+}
+
+function routeFigures(
+  r: RouteKnownResult | null,
+): Pick<Figures, 'routeKnownCallerP50Ms' | 'routeKnownCallerP99Ms'> {
+  // A plan without the manager first is not an answer from the index: it does not count as fast.
+  const valid = r !== null && r.notManagerFirst === 0;
+  return {
+    routeKnownCallerP50Ms: valid ? round(r.p50Ms, 2) : null,
+    routeKnownCallerP99Ms: valid ? round(r.p99Ms, 2) : null,
+  };
+}
+
+function routeNote(r: RouteKnownResult | null): string {
+  return r === null
+    ? 'route for a known caller: not measured'
+    : `route for a known caller (sales line, the manager from the CRM phone index; the portal ${r.latencyMs} ms late, limit off): ` +
+        `p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms over ${r.samples} calls, as the PBX sees it (POST /pbx/v1/route out → plan in, after its call.started was accepted); ` +
+        `${r.notManagerFirst} plans without the manager first`;
 }
 
 function notes(
@@ -255,6 +312,7 @@ function notes(
     `memory: ${plan.memoryCalls} live (answered) calls: bridge heap +${b.memory.heapBytes} B, RSS +${b.memory.rssBytes} B; ` +
       `naive heap +${n.memory.heapBytes} B, RSS +${n.memory.rssBytes} B`,
     `amiEventsPerSec: ${amiNote}`,
+    routeNote(b.routeKnown),
     'time sped up: nowhere in the bridge figures. The naive replay runs with the portal limit off (its count is two per call at any pace); ' +
       'the overhead phase has the limit off by definition. Calls are shorter than real ones (talk ' +
       `${plan.talkSec} s) only to keep fewer live: no figure depends on talk time.`,
@@ -264,11 +322,27 @@ function notes(
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { json: { type: 'boolean', default: false }, quick: { type: 'boolean', default: false } },
+    options: {
+      json: { type: 'boolean', default: false },
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+    },
     strict: true,
   });
   const quick = values.quick;
   const plan = quick ? quickPlan : fullPlan;
+  if (values.only !== undefined) {
+    if (values.only !== 'route') throw new Error(`--only takes "route", not "${values.only}"`);
+    const r = await routeKnownOf(plan);
+    const keys = ['routeKnownCallerP50Ms', 'routeKnownCallerP99Ms'] as const;
+    const figures = routeFigures(r);
+    for (const line of table({ ...figures, naive: {} }, keys)) console.log(line);
+    console.log('');
+    console.log(`- ${routeNote(r)}`);
+    console.log('- the machine is shared: other work ran on the same 2 cores during the run');
+    if (values.json) console.log(JSON.stringify(figures));
+    return;
+  }
   const started = performance.now();
   const recordings = await startRecordingServer();
   let result: BenchResult;

@@ -18,6 +18,15 @@ export const directory = (): Record<string, number> =>
 export const QUEUE_LINE = '+74950000010';
 export const QUEUE_MEMBERS = Array.from({ length: 10 }, (_, i) => agentExtension(i));
 
+/** The responsible-manager line of S3: a known caller's manager first, then the queue of ten. */
+export const SALES_LINE = '+74950000020';
+/** The CRM's clients the route figure calls from, each with an agent responsible for them. */
+export const CLIENTS = 200;
+export const clientPhone = (i: number): string => `+7926${String(1_000_000 + i).padStart(7, '0')}`;
+/** Client i is contact 1000 + i, and agent (i + 50)'s: outside the queue, so their phone is free. */
+export const clientContactId = (i: number): number => 1000 + i;
+export const clientManager = (i: number): number => i + 50;
+
 export const PBX_TOKEN = DEMO_PBX_TOKEN;
 export const BENCH_WEBHOOK_SECRET = 'bench';
 
@@ -35,7 +44,13 @@ export function writeSeed(dir: string): string {
   const path = join(dir, 'seed.json');
   // The webhook lets the bench fill the portal's bucket (the naive baseline's steady state).
   const webhooks = [{ userId: 1, secret: BENCH_WEBHOOK_SECRET }];
-  writeFileSync(path, JSON.stringify({ memberId: 'bench-member-1', users, webhooks }));
+  const contacts = Array.from({ length: CLIENTS }, (_, i) => ({
+    id: clientContactId(i),
+    name: `Client ${i}`,
+    phones: [clientPhone(i)],
+    assignedById: agentUserId(clientManager(i)),
+  }));
+  writeFileSync(path, JSON.stringify({ memberId: 'bench-member-1', users, webhooks, contacts }));
   return path;
 }
 
@@ -50,6 +65,8 @@ export interface BridgeShape {
   rateLimit: { rate: number; burst: number } | null;
   /** A simultaneous queue line of ten agents (S2a). */
   queue?: boolean;
+  /** The responsible-manager line (S3), its queue the ten agents. */
+  sales?: boolean;
   /** Finish at hang-up without waiting for a recording (the replay's calls have none). */
   noRecordingWait?: boolean;
 }
@@ -96,19 +113,35 @@ export function bridgeDocument(
   };
   doc.engine = {
     defaultUserId: 1,
-    lines: shape.queue
-      ? [
-          {
-            id: 'queue',
-            name: 'Queue of ten',
-            number: QUEUE_LINE,
-            routing: {
-              kind: 'queue',
-              queue: { members: QUEUE_MEMBERS, strategy: 'simultaneous', memberTimeoutSec: 30 },
+    lines: [
+      ...(shape.queue
+        ? [
+            {
+              id: 'queue',
+              name: 'Queue of ten',
+              number: QUEUE_LINE,
+              routing: {
+                kind: 'queue' as const,
+                queue: { members: QUEUE_MEMBERS, strategy: 'simultaneous' as const, memberTimeoutSec: 30 },
+              },
             },
-          },
-        ]
-      : [],
+          ]
+        : []),
+      ...(shape.sales
+        ? [
+            {
+              id: 'sales',
+              name: 'Sales',
+              number: SALES_LINE,
+              routing: {
+                kind: 'responsible' as const,
+                responsibleTimeoutSec: 20,
+                then: { members: QUEUE_MEMBERS, strategy: 'simultaneous' as const, memberTimeoutSec: 20 },
+              },
+            },
+          ]
+        : []),
+    ],
     ...(shape.noRecordingWait ? { recording: { maxWaitSec: 0, hideGraceSec: 0 } } : {}),
   };
   // Production-like logging: warnings only, as JSON (pretty printing would cost the bridge CPU).

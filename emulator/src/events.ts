@@ -17,9 +17,13 @@ export const knownEvents: Record<string, string | null> = {
   ONVOXIMPLANTCALLEND: 'telephony',
   ONCRMLEADADD: 'crm',
   ONCRMLEADUPDATE: 'crm',
+  ONCRMLEADDELETE: 'crm',
   ONCRMCONTACTADD: 'crm',
   ONCRMCONTACTUPDATE: 'crm',
+  ONCRMCONTACTDELETE: 'crm',
   ONCRMCOMPANYADD: 'crm',
+  ONCRMCOMPANYUPDATE: 'crm',
+  ONCRMCOMPANYDELETE: 'crm',
   ONCRMDEALADD: 'crm',
   ONCRMACTIVITYADD: 'crm',
   ONUSERADD: 'user',
@@ -109,4 +113,19 @@ export async function deliverEvent(
       return entry;
     }),
   );
+}
+
+/**
+ * An event about the portal itself (a CRM record changed), for every app that bound it: each
+ * installed app's handlers get it, as with any event, once and without retries.
+ */
+export function broadcastEvent(
+  portal: Portal,
+  event: string,
+  data: Record<string, unknown>,
+  options: DeliveryOptions = {},
+): Promise<DeliveryLogEntry[]> {
+  return Promise.all(
+    [...portal.apps.values()].map((app) => deliverEvent(portal, app, event, data, options)),
+  ).then((lists) => lists.flat());
 }

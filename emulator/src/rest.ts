@@ -8,6 +8,7 @@ import { LeakyBucket, OperatingTime } from './limits.ts';
 import { networkFault } from './outage.ts';
 import { appMethods } from './methods/app.ts';
 import { crmMethods } from './methods/crm.ts';
+import { crmWriteMethods } from './methods/crm-write.ts';
 import { attachFile, checkRecordName } from './methods/recordings.ts';
 import { telephonyMethods } from './methods/telephony.ts';
 import type { CallContext, MethodDef, MethodResult } from './methods/types.ts';
@@ -18,6 +19,7 @@ import type { Faults, TargetedFault } from './settings.ts';
 export const methods: Record<string, MethodDef> = {
   ...telephonyMethods,
   ...crmMethods,
+  ...crmWriteMethods,
   ...userMethods,
   ...appMethods,
 };

@@ -24,8 +24,8 @@ import {
 } from '../server/index.ts';
 import { originOf } from '../server/headers.ts';
 import type { PortalRecord, Store } from '../store/index.ts';
-import { bindEvents, registerLines } from './install.ts';
 import { verifyInstall, verifyUserToken, type InstallClaim, type VerifiedInstall } from './verify.ts';
+import { bindEvents, crmChangeEvents, registerLines } from './install.ts';
 import type { PortalRuntime } from '../bridge/portal.ts';
 import type { PortalTokens } from '../bitrix/index.ts';
 
@@ -218,6 +218,8 @@ export class BitrixApp implements AppPageHandler {
         return { result: 'done' };
       }
       default:
+        if (Object.hasOwn(crmChangeEvents, e.event))
+          return this.crmChanged(runtime, e, crmChangeEvents[e.event as keyof typeof crmChangeEvents]);
         return { result: 'ignored' };
     }
   }
@@ -235,6 +237,27 @@ export class BitrixApp implements AppPageHandler {
         400,
         `the event is ${String(Math.round(ageMs / 1000))} s old, over the ${String(this.eventMaxAgeMs / 1000)} s accepted`,
       );
+  }
+
+  /**
+   * A CRM record was added, changed or deleted (`data[FIELDS][ID]`): the CRM phone index asks the
+   * portal again about its numbers. Answered at once; the portal does not wait for the asking.
+   */
+  private crmChanged(
+    runtime: PortalRuntime,
+    e: BitrixEvent,
+    [type, deleted]: readonly ['CONTACT' | 'COMPANY' | 'LEAD', boolean],
+  ): BitrixEventOutcome {
+    const fields = e.data.FIELDS;
+    const id = typeof fields === 'object' ? positiveInt(fields.ID) : null;
+    if (id === null) throw new ServerError('INVALID_EVENT', 400, `${e.event} needs data[FIELDS][ID]`);
+    runtime.callers.changed(type, id, deleted).catch((error: unknown) => {
+      this.d.warn(
+        `portal ${runtime.memberId}: ${e.event} ${String(id)} not taken into the CRM phone index ` +
+          `(${(error as { code?: string }).code ?? 'ERROR'}); its numbers are asked about again at their next call or reconcile`,
+      );
+    });
+    return { result: 'done' };
   }
 
   /** The installed portal the event is from, or 401: nothing else happens for a forged event. */

@@ -27,6 +27,19 @@ export async function registerLines(api: PortalApi, engine: BridgeConfig['engine
   return added;
 }
 
+/** The CRM changes that keep the CRM phone index fresh: a record added, changed or deleted. */
+export const crmChangeEvents = {
+  ONCRMCONTACTADD: ['CONTACT', false],
+  ONCRMCONTACTUPDATE: ['CONTACT', false],
+  ONCRMCONTACTDELETE: ['CONTACT', true],
+  ONCRMCOMPANYADD: ['COMPANY', false],
+  ONCRMCOMPANYUPDATE: ['COMPANY', false],
+  ONCRMCOMPANYDELETE: ['COMPANY', true],
+  ONCRMLEADADD: ['LEAD', false],
+  ONCRMLEADUPDATE: ['LEAD', false],
+  ONCRMLEADDELETE: ['LEAD', true],
+} as const satisfies Record<string, readonly ['CONTACT' | 'COMPANY' | 'LEAD', boolean]>;
+
 /** The events the bridge acts on; ONAPPTEST answers the app page's "Event test". */
 export const boundEvents = [
   'ONAPPINSTALL',
@@ -34,6 +47,7 @@ export const boundEvents = [
   'ONEXTERNALCALLSTART',
   'ONEXTERNALCALLBACKSTART',
   'ONAPPTEST',
+  ...(Object.keys(crmChangeEvents) as (keyof typeof crmChangeEvents)[]),
 ] as const;
 
 /**

@@ -138,6 +138,7 @@ const catalogue: Readonly<Record<string, (p: WireParams) => Traits>> = {
   'crm.duplicate.findbycomm': () => read,
   'user.get': () => read,
   'user.admin': () => read,
+  'user.current': () => read,
   /* A repeated bind says "Handler already binded": the caller decides what that means. */
   'event.bind': () => ({ ...read, repeatSafe: false }),
   'event.unbind': () => read,

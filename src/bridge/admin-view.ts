@@ -267,6 +267,8 @@ export class BridgeAdminView implements AdminView {
 }
 
 function visible(call: Call, now: number): boolean {
+  // The end of a call whose start has not come is no call yet.
+  if (call.tombstone === true) return false;
   if (call.phase === 'pending' || call.phase === 'live') return true;
   const ended = call.endedAt ?? call.doneAt;
   return ended !== null && now - ended < ENDED_VISIBLE_MS;

@@ -167,7 +167,8 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
     const known = identities();
     return config.pbx.filter((p) => portalOf(p, known) === memberId).map((p) => p.id);
   };
-  const outboxFor = (pbxId: string) => portalOfPbx(pbxId)?.outbox;
+  // The outbox, with the portal's CRM phone index to tell who an inbound caller is.
+  const outboxFor = (pbxId: string) => portalOfPbx(pbxId)?.intake;
 
   /**
    * Bitrix24 refuses register/finish to incoming webhooks (WRONG_AUTH_TYPE, spec §2): in webhook
@@ -294,7 +295,13 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
     close: async () => {
       retention.stop();
       await pbxAdapters.stop();
+      // Long polls end now rather than at their wait; a client that opened a connection and sent
+      // nothing (a PBX aborting a poll) would hold the shutdown until its headers timeout, so the
+      // requests in flight get a few seconds, then every connection goes.
+      server.commands.close();
+      const force = setTimeout(() => server.app.server.closeAllConnections(), 3_000);
       await server.app.close();
+      clearTimeout(force);
       observed.close();
       for (const p of portals.values()) p.close();
       client.close();

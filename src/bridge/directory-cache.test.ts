@@ -28,7 +28,9 @@ describe('the directory cache', () => {
     const path = join(dir, 'directory-a.json');
     expect(loadDirectoryCache(path)).toBeNull();
     await saveDirectoryCache(path, [anna], 1234);
-    expect(loadDirectoryCache(path)).toEqual({ users: [anna], savedAt: 1234 });
+    expect(loadDirectoryCache(path)).toEqual({ users: [anna], installerUserId: null, savedAt: 1234 });
+    await saveDirectoryCache(path, [anna], 1235, 1);
+    expect(loadDirectoryCache(path)).toEqual({ users: [anna], installerUserId: 1, savedAt: 1235 });
     writeFileSync(path, '{"users": [{"id": "2"}], "savedAt": 1}');
     expect(loadDirectoryCache(path)).toBeNull();
     writeFileSync(path, 'not json');

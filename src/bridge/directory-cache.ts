@@ -21,6 +21,8 @@ export function directoryCachePath(config: BridgeConfig, memberId: string): stri
 
 export interface CachedDirectory {
   users: PortalUser[];
+  /** The user the bridge acts as on the portal, when known. */
+  installerUserId: number | null;
   savedAt: number;
 }
 
@@ -38,10 +40,15 @@ const isUser = (u: unknown): u is PortalUser => {
 export function loadDirectoryCache(path: string): CachedDirectory | null {
   if (!existsSync(path)) return null;
   try {
-    const data = JSON.parse(readFileSync(path, 'utf8')) as { users?: unknown; savedAt?: unknown };
+    const data = JSON.parse(readFileSync(path, 'utf8')) as {
+      users?: unknown;
+      savedAt?: unknown;
+      installerUserId?: unknown;
+    };
     if (!Array.isArray(data.users) || typeof data.savedAt !== 'number') return null;
     const users: unknown[] = data.users;
-    return users.every(isUser) ? { users, savedAt: data.savedAt } : null;
+    const installerUserId = typeof data.installerUserId === 'number' ? data.installerUserId : null;
+    return users.every(isUser) ? { users, installerUserId, savedAt: data.savedAt } : null;
   } catch {
     return null;
   }
@@ -54,10 +61,11 @@ export async function saveDirectoryCache(
   path: string,
   users: readonly PortalUser[],
   now: number,
+  installerUserId: number | null = null,
 ): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const temp = `${path}.${process.pid}.${++writes}.tmp`;
-  await writeFile(temp, JSON.stringify({ savedAt: now, users }), { mode: 0o600 });
+  await writeFile(temp, JSON.stringify({ savedAt: now, installerUserId, users }), { mode: 0o600 });
   await rename(temp, path);
 }
 

@@ -5,6 +5,8 @@
 import type { BitrixClient, PortalApi, PortalTokens, PortalUser } from '../bitrix/index.ts';
 import { toEngineConfig, type BridgeConfig } from '../config/index.ts';
 import { createEngine, type DirectoryEntry } from '../core/index.ts';
+import { CrmPhoneIndex, learnFrom } from '../crm-index/index.ts';
+import type { EventIntake } from '../intake/index.ts';
 import { Outbox, type OutboxOptions } from '../outbox/index.ts';
 import type { PortalRecord, Store } from '../store/index.ts';
 import { directoryCachePath, loadDirectoryCache, saveDirectoryCache } from './directory-cache.ts';
@@ -13,6 +15,8 @@ import { directoryCachePath, loadDirectoryCache, saveDirectoryCache } from './di
 export interface DirectoryState {
   /** Active users, with or without an extension. */
   users: PortalUser[];
+  /** The user the bridge acts as on the portal (who installed the app, or whose webhook it is). */
+  installerUserId: number | null;
   refreshedAt: number | null;
   /** Why the last read failed (an error code), or null. */
   error: string | null;
@@ -23,6 +27,10 @@ export interface PortalRuntime {
   record: PortalRecord;
   api: PortalApi;
   outbox: Outbox;
+  /** Who the portal's callers are in its CRM, and who is responsible for them. */
+  callers: CrmPhoneIndex;
+  /** What a PBX of this portal feeds: the outbox, with the CRM phone index to tell who calls. */
+  intake: EventIntake;
   /** The engine rules of this portal: its own `portals[]` entry, else the top-level `engine`. */
   rules: BridgeConfig['engine'];
   directory: DirectoryState;
@@ -79,17 +87,33 @@ export async function connectPortal(
     rateLimit: config.bitrix.rateLimit,
   });
   const rules = rulesFor(config, record);
-  const engineFor = (users: readonly PortalUser[]) =>
-    createEngine(toEngineConfig({ ...config, engine: rules }, directoryOf(users), { onConflict: ctx.warn }));
-  const directory: DirectoryState = { users: [], refreshedAt: null, error: null };
+  const engineFor = (d: DirectoryState) =>
+    createEngine(
+      toEngineConfig({ ...config, engine: rules }, directoryOf(d.users), {
+        onConflict: ctx.warn,
+        installerUserId: d.installerUserId ?? undefined,
+      }),
+    );
+  const directory: DirectoryState = { users: [], installerUserId: null, refreshedAt: null, error: null };
   const cachePath = directoryCachePath(config, record.memberId);
   const read = async (): Promise<boolean> => {
     try {
-      directory.users = await api.user.all({ filter: { ACTIVE: true } });
+      const users = await api.user.all({ filter: { ACTIVE: true } });
+      // Who the bridge acts as does not change while it runs: asked once, when not known yet.
+      const me =
+        directory.installerUserId ??
+        (await api.user.current().then(
+          (u) => u.id,
+          () => null,
+        ));
+      directory.users = users;
+      directory.installerUserId = me;
       directory.refreshedAt = Date.now();
       directory.error = null;
       // Kept for a start while the portal cannot be read; a failed write only loses that.
-      saveDirectoryCache(cachePath, directory.users, directory.refreshedAt).catch(() => undefined);
+      saveDirectoryCache(cachePath, directory.users, directory.refreshedAt, directory.installerUserId).catch(
+        () => undefined,
+      );
       return true;
     } catch (e) {
       directory.error = (e as { code?: string }).code ?? 'ERROR';
@@ -102,6 +126,7 @@ export async function connectPortal(
     const cached = loadDirectoryCache(cachePath);
     if (cached) {
       directory.users = cached.users;
+      directory.installerUserId = cached.installerUserId;
       directory.refreshedAt = cached.savedAt;
     }
     ctx.warn(
@@ -111,19 +136,37 @@ export async function connectPortal(
           : 'only the configured directory maps extensions until the next refresh'),
     );
   }
+  const callers = new CrmPhoneIndex({
+    portalId: record.memberId,
+    store: store.callers,
+    api,
+    settings: config.crmIndex,
+  });
   const outbox = await Outbox.open({
     portalId: record.memberId,
     store,
-    engine: engineFor(directory.users),
-    api,
+    engine: engineFor(directory),
+    // Every lookup of a call's CRM record teaches the index who the caller is.
+    api: learnFrom(api, callers),
     ...(ctx.recordings ?? {}),
   });
+  callers.start();
+  const intake: EventIntake = {
+    accept: (input, options) => outbox.accept(input, options),
+    acceptMany: (inputs, options) => outbox.acceptMany(inputs, options),
+    preview: (input, now) => outbox.preview(input, now),
+    // Which calls the bridge knows: a recording for any other is refused before it is stored.
+    get engineState() {
+      return outbox.engineState;
+    },
+    callers,
+  };
   let refreshing: Promise<DirectoryState> | null = null;
   const refreshDirectory = (): Promise<DirectoryState> => {
     // One read at a time: a click on the page during the periodic refresh joins it.
     refreshing ??= read()
       .then((ok) => {
-        if (ok) outbox.setEngine(engineFor(directory.users));
+        if (ok) outbox.setEngine(engineFor(directory));
         return directory;
       })
       .finally(() => {
@@ -150,12 +193,15 @@ export async function connectPortal(
     record,
     api,
     outbox,
+    callers,
+    intake,
     rules,
     directory,
     refreshDirectory,
     close: () => {
       clearInterval(timer);
       if (retry) clearTimeout(retry);
+      callers.close();
       outbox.close();
     },
   };

@@ -56,6 +56,7 @@ describe('configuration defaults', () => {
       routing: { kind: 'direct' },
       leadCreation: 'inbound',
       crmSource: 'CALL',
+      logUnrungCalls: true,
     });
     expect(config.logging).toEqual({ level: 'info', format: 'json' });
     expect(result.ok && result.warnings.some((w) => w.includes('engine.lines is not set'))).toBe(true);

@@ -9,6 +9,8 @@ import type { BridgeConfig, LineSettings } from './schema.ts';
 export interface ToEngineOptions {
   /** Told when two entries claim one extension; the first one listed is kept. */
   readonly onConflict?: (message: string) => void;
+  /** The portal's user the bridge acts as: who is left to log a call to when nobody else is. */
+  readonly installerUserId?: number | undefined;
 }
 
 function lineOf(settings: LineSettings): LineConfig {
@@ -42,6 +44,10 @@ export function toEngineConfig(
     lines: engine.lines.map(lineOf),
     defaultLine: engine.defaultLine,
     ...(engine.defaultUserId === undefined ? {} : { defaultUserId: engine.defaultUserId }),
+    ...(options.installerUserId === undefined ? {} : { installerUserId: options.installerUserId }),
+    skipClosedWorkday: engine.skipClosedWorkday,
+    routeWaitSec: engine.routeWaitSec,
+    tombstoneSec: engine.tombstoneSec,
     recording: engine.recording,
     ringTimeoutSec: engine.ringTimeoutSec,
     ...(engine.addToChat === undefined ? {} : { addToChat: engine.addToChat }),

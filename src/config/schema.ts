@@ -58,11 +58,20 @@ export const routingSchema = z.discriminatedUnion(
   { error: 'expected kind "direct", "queue" or "responsible"' },
 );
 
+const flag = z.boolean({ error: 'expected true or false' });
+
 const lineRules = {
   routing: routingSchema,
   leadCreation,
   crmSource: name('expected a CRM source id, like "CALL"', 50).optional(),
   missedCallUserId: userId.optional(),
+  logUnrungCalls: flag
+    .default(true)
+    .describe(
+      'Log calls that ended before any phone rang (a busy extension, every queue member busy, the ' +
+        'caller hanging up in the IVR or while waiting): registered without a card and finished as ' +
+        'missed (busy: 486). false: such calls of this line are not sent to Bitrix24.',
+    ),
 };
 
 export const lineSchema = z.strictObject({
@@ -123,8 +132,30 @@ export const engineSchema = z.strictObject({
     }),
   /** The rules of calls that match no line: ring the number dialled. */
   defaultLine: z.strictObject(lineRules).prefault({ routing: { kind: 'direct' }, crmSource: 'CALL' }),
-  /** Who a call is logged to when nobody else qualifies; without one such a call is not logged. */
+  /**
+   * Who a call is logged to when nobody else qualifies; without one, the portal's user the bridge
+   * acts as (who installed the app, or whose webhook it is).
+   */
   defaultUserId: userId.optional(),
+  skipClosedWorkday: flag
+    .default(true)
+    .describe(
+      "A known caller's responsible manager whose workday is closed or paused in Bitrix24's time " +
+        'tracking (TIMEMAN_STATUS) is skipped: the call goes straight to the queue.',
+    ),
+  routeWaitSec: seconds(60)
+    .default(1)
+    .describe(
+      'How long a call whose manager is known when it starts waits for the PBX to ask ' +
+        'POST /pbx/v1/route before the bridge transfers it to the manager itself (a PBX routing on ' +
+        'its own never asks).',
+    ),
+  tombstoneSec: seconds(86_400)
+    .default(600)
+    .describe(
+      'How long the end of a call whose start has not arrived is remembered: a start that comes ' +
+        'later within this time logs the call at once and shows no card.',
+    ),
   recording: z
     .strictObject({
       /** How long an answered call waits for its recording before it is finished without one. */
@@ -374,6 +405,30 @@ export const configSchema = z.strictObject({
       });
     }),
   engine: engineSchema.prefault({}),
+  crmIndex: z
+    .strictObject({
+      reconcileSec: seconds(3600)
+        .default(10)
+        .describe(
+          'How often the CRM phone index confirms a batch (up to 50 numbers, one request) of the ' +
+            'numbers it confirmed longest ago, in the lowest priority lane. 0: never.',
+        ),
+      maxAgeSec: seconds(30 * 86_400)
+        .default(86_400)
+        .describe('A number of the CRM phone index confirmed longer ago than this is due for the reconcile.'),
+      workdayTrustSec: seconds(86_400)
+        .default(600)
+        .describe(
+          "How long a manager's TIMEMAN_STATUS from the index is gone by; older, the manager is rung " +
+            'as if at work, and the number is asked about again.',
+        ),
+    })
+    .prefault({})
+    .describe(
+      'The CRM phone index: caller number → CRM record → responsible manager, per portal, so a known ' +
+        "caller reaches their manager first however slowly the portal answers. Filled from the bridge's " +
+        'lookups, kept fresh by CRM change events and the reconcile.',
+    ),
   /**
    * Portals with rules of their own (a provider serving several offices): the `engine` section
    * given here replaces the top-level one for that portal (its lines, queues, routing).

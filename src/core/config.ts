@@ -40,6 +40,11 @@ export interface LineConfig {
   readonly crmSource?: string;
   /** Who gets this line's missed calls; without it, the last member rung. */
   readonly missedCallUserId?: number;
+  /**
+   * Log calls that ended before any phone rang (busy extension, every member busy, the caller gone
+   * in the IVR): registered without a card and finished as missed. Default true.
+   */
+  readonly logUnrungCalls?: boolean;
 }
 
 export interface DirectoryEntry {
@@ -63,8 +68,29 @@ export interface EngineConfig {
   readonly lines: readonly LineConfig[];
   /** The rules for calls matching no line; by default ring the called extension, create no lead. */
   readonly defaultLine?: Omit<LineConfig, 'id'>;
-  /** The user a call is logged to when nobody else qualifies; without one such a call is not logged. */
+  /** The user a call is logged to when nobody else qualifies (before `installerUserId`). */
   readonly defaultUserId?: number;
+  /**
+   * The portal's user the bridge acts as (who installed the app, or whose webhook it is): a call
+   * nobody else qualifies for is logged to them rather than not at all.
+   */
+  readonly installerUserId?: number;
+  /**
+   * A known caller's manager whose workday is closed or paused (TIMEMAN_STATUS) is skipped: the call
+   * goes straight to the queue. Default true.
+   */
+  readonly skipClosedWorkday?: boolean;
+  /**
+   * How long a call whose manager is known from the start waits for the PBX to ask for a plan
+   * before the engine transfers it to the manager itself (a PBX routing on its own never asks).
+   * Default 1.
+   */
+  readonly routeWaitSec?: number;
+  /**
+   * How long the end of a call whose start has not arrived is remembered, so that the start, when
+   * it comes late, finishes the call at once instead of leaving it live. Default 600.
+   */
+  readonly tombstoneSec?: number;
   readonly recording: RecordingConfig;
   /** Ring time of a direct plan step. Default 30. */
   readonly ringTimeoutSec?: number;
@@ -89,6 +115,10 @@ export interface Rules {
   readonly lineById: (id: string) => LineConfig;
   readonly resolveLine: (line: string | undefined, calledNumber: string | undefined) => LineConfig;
   readonly defaultUserId: number | null;
+  readonly installerUserId: number | null;
+  readonly skipClosedWorkday: boolean;
+  readonly routeWaitMs: number;
+  readonly tombstoneMs: number;
   readonly addToChat: boolean | null;
   readonly ringTimeoutSec: number;
   readonly recordingMaxWaitMs: number;
@@ -147,6 +177,10 @@ export function compileRules(config: EngineConfig): Rules {
     lineById: (id) => byId.get(id) ?? defaultLine,
     resolveLine: (line, calledNumber) => lineOf(line) ?? lineOf(calledNumber) ?? defaultLine,
     defaultUserId: config.defaultUserId ?? null,
+    installerUserId: config.installerUserId ?? null,
+    skipClosedWorkday: config.skipClosedWorkday ?? true,
+    routeWaitMs: nonNegative('routeWaitSec', config.routeWaitSec ?? 1) * SEC,
+    tombstoneMs: nonNegative('tombstoneSec', config.tombstoneSec ?? 600) * SEC,
     addToChat: config.addToChat ?? null,
     ringTimeoutSec: nonNegative('ringTimeoutSec', config.ringTimeoutSec ?? 30),
     recordingMaxWaitMs: nonNegative('recording.maxWaitSec', config.recording.maxWaitSec) * SEC,
@@ -176,6 +210,11 @@ export function queueOf(line: LineConfig): QueueConfig | null {
   if (line.routing.kind === 'queue') return line.routing.queue;
   if (line.routing.kind === 'responsible') return line.routing.then;
   return null;
+}
+
+/** `*97`, `#31#`: a phone dialling a feature code of its PBX (voicemail, call forwarding), not a call. */
+export function isFeatureCode(number: string): boolean {
+  return /^[*#][0-9*#]*$/.test(number);
 }
 
 export function createsLead(line: LineConfig, direction: 'inbound' | 'outbound'): boolean {

@@ -15,6 +15,7 @@ import {
   callStarted,
   callTransferred,
   recordingReady,
+  tombstoneOf,
 } from './pbx-events.ts';
 import { callback, clickToCall, clickToCallCallId } from './requests.ts';
 import {
@@ -23,6 +24,7 @@ import {
   responsibleFailed,
   responsibleFound,
   routePlan,
+  routeWaitOver,
   stopSteering,
 } from './routing.ts';
 import {
@@ -76,8 +78,12 @@ function dispatch(turn: Turn, state: EngineState, input: EngineInput): EngineSta
       return onCall(turn, state, byId(input.callId), (call) => callAnswered(turn, call, input));
     case 'call.transferred':
       return onCall(turn, state, byId(input.callId), (call) => callTransferred(turn, call, input.to));
-    case 'call.ended':
-      return onCall(turn, state, byId(input.callId), (call) => callEnded(turn, call, input));
+    case 'call.ended': {
+      const call = byId(input.callId);
+      // An end overtook its start: remembered, so the start finishes the call when it comes.
+      if (call === null) return save(turn, state, tombstoneOf(turn, input));
+      return onCall(turn, state, call, (c) => callEnded(turn, c, input));
+    }
     case 'recording.ready':
       return onCall(turn, state, byId(input.callId), (call) => recordingReady(turn, call, input));
     case 'route.requested':
@@ -93,7 +99,9 @@ function dispatch(turn: Turn, state: EngineState, input: EngineInput): EngineSta
         registered(turn, call, call.crm, input.createdLead);
       });
     case 'bitrix.responsible':
-      return onCall(turn, state, byKey(input.callKey), (call) => responsibleFound(turn, call, input.userId));
+      return onCall(turn, state, byKey(input.callKey), (call) =>
+        responsibleFound(turn, call, input.userId, input.timemanStatus ?? null),
+      );
     case 'bitrix.failed':
       return onCall(turn, state, byKey(input.callKey), (call) => {
         // Without the CRM record or its manager the call simply stays with the queue.
@@ -148,7 +156,7 @@ function route(turn: Turn, state: EngineState, input: RouteRequested, existing: 
     const line = turn.rules.resolveLine(input.line, input.to);
     const plan = internal
       ? [{ extensions: [input.to], timeoutSec: turn.rules.ringTimeoutSec }]
-      : routePlan(turn, null, line, input.to);
+      : routePlan(turn, null, line, input.to, input);
     turn.effects.push({ type: 'pbx.plan', callId: input.callId, plan });
     return state;
   }
@@ -179,6 +187,9 @@ function timerFired(turn: Turn, call: Call, name: string): void {
       return;
     case 'responsible':
       if (ringing) responsibleFailed(turn, call);
+      return;
+    case 'route':
+      if (ringing) routeWaitOver(turn, call);
       return;
     case 'originate':
       if (call.phase === 'pending') endCall(turn, call, turn.now, 'failed');

@@ -7,6 +7,19 @@
 export type Direction = 'inbound' | 'outbound';
 export type EndReason = 'completed' | 'no_answer' | 'busy' | 'failed' | 'cancelled';
 
+/**
+ * What the host knows of an inbound caller when the call starts, from its CRM phone index: the
+ * CRM record the number belongs to and the manager responsible for it. Never sent by a PBX.
+ */
+export interface KnownCaller {
+  readonly crmEntityType: string;
+  readonly crmEntityId: number;
+  /** ASSIGNED_BY_ID of the record. */
+  readonly userId: number;
+  /** The manager's TIMEMAN_STATUS when recent enough to go by (OPENED, CLOSED, PAUSED…), else null. */
+  readonly timemanStatus: string | null;
+}
+
 export interface CallStarted {
   readonly type: 'call.started';
   readonly callId: string;
@@ -15,6 +28,8 @@ export interface CallStarted {
   readonly from: string;
   readonly to: string;
   readonly line?: string;
+  /** Added by the host for an inbound call from a number its CRM phone index knows. */
+  readonly caller?: KnownCaller;
 }
 
 export interface CallRinging {
@@ -72,6 +87,8 @@ export interface RouteRequested {
   readonly from: string;
   readonly to: string;
   readonly line?: string;
+  /** As on `call.started`: for a route asked before the call's start arrived. */
+  readonly caller?: KnownCaller;
 }
 
 export interface BitrixRegistered {
@@ -89,6 +106,8 @@ export interface BitrixResponsible {
   readonly callKey: string;
   /** ASSIGNED_BY_ID of the call's CRM record; null when it has none or could not be read. */
   readonly userId: number | null;
+  /** That user's TIMEMAN_STATUS, when the lookup told it. */
+  readonly timemanStatus?: string | null;
 }
 
 /** A Bitrix operation that failed for good (the outbox gave up); only lookups need to know. */

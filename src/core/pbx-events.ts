@@ -12,9 +12,12 @@ import type {
   CallStarted,
   RecordingReady,
 } from './inputs.ts';
+import { isFeatureCode } from './config.ts';
 import {
   engineTarget,
   huntNext,
+  knownCaller,
+  managerRings,
   responsibleFailed,
   responsibleUserForRegister,
   stopSteering,
@@ -23,8 +26,12 @@ import { legOf, newCall, setOwn, type Call } from './state.ts';
 import { cancelTimer, emitRegister, startTimer, type Turn } from './turn.ts';
 import { endCall, recordingArrived } from './wrap-up.ts';
 
-/** A new call, or the PBX reporting a call the engine asked it to originate; null: a repeat. */
+/**
+ * A new call, or the PBX reporting a call the engine asked it to originate, or the late start of a
+ * call whose end came first (a tombstone); null: a repeat.
+ */
 export function callStarted(turn: Turn, existing: Call | null, input: CallStarted): Call | null {
+  if (existing?.tombstone === true) return lateStart(turn, existing, input);
   if (existing !== null) {
     if (existing.phase !== 'pending') return null;
     existing.phase = 'live';
@@ -32,6 +39,13 @@ export function callStarted(turn: Turn, existing: Call | null, input: CallStarte
     startStaleTimer(turn, existing);
     return existing;
   }
+  const call = openCall(turn, input);
+  startStaleTimer(turn, call);
+  return call;
+}
+
+/** The call of a `call.started`, with what its first moment asks for (a card, a CRM lookup). */
+function openCall(turn: Turn, input: CallStarted): Call {
   const { rules } = turn;
   const inbound = input.direction === 'inbound';
   const line = rules.resolveLine(input.line, inbound ? input.to : undefined);
@@ -40,7 +54,8 @@ export function callStarted(turn: Turn, existing: Call | null, input: CallStarte
     origin: 'pbx',
     direction: input.direction,
     callType: inbound ? 2 : 1,
-    internal: rules.isExtension(inbound ? input.from : input.to),
+    // A phone dialling a feature code (*97: its voicemail) is no call with anybody.
+    internal: rules.isExtension(inbound ? input.from : input.to) || (!inbound && isFeatureCode(input.to)),
     phase: 'live',
     lineId: line.id,
     lineNumber: line.number ?? input.line ?? null,
@@ -48,7 +63,6 @@ export function callStarted(turn: Turn, existing: Call | null, input: CallStarte
     calledNumber: inbound ? input.to : input.from,
     startedAt: input.at,
   });
-  startStaleTimer(turn, call);
   // The caller's own phone is busy for as long as the call lasts.
   if (!inbound || call.internal) setOwn(call.legs, input.from, 'talking');
   if (call.internal) return call;
@@ -62,6 +76,11 @@ export function callStarted(turn: Turn, existing: Call | null, input: CallStarte
     return call;
   }
   if (line.routing.kind === 'responsible') {
+    if (input.caller !== undefined) {
+      // The index knows the manager: no lookup, the first ring (the manager's) registers the call.
+      knownCaller(turn, call, input.caller);
+      return call;
+    }
     const user = responsibleUserForRegister(turn, line);
     if (user !== null) {
       emitRegister(turn, call, user, false);
@@ -71,14 +90,49 @@ export function callStarted(turn: Turn, existing: Call | null, input: CallStarte
   return call;
 }
 
+/** The start of a call that has already ended: logged at once, and no phone shows a card for it. */
+function lateStart(turn: Turn, tombstone: Call, input: CallStarted): Call {
+  const call = openCall(turn, { ...input, at: Math.min(input.at, tombstone.endedAt ?? input.at) });
+  endCall(turn, call, tombstone.endedAt ?? input.at, tombstone.endReason);
+  return call;
+}
+
+/** `call.ended` of a call never heard of: kept for a while, in case its start is only late. */
+export function tombstoneOf(turn: Turn, input: CallEnded): Call {
+  const call = newCall({
+    pbxCallId: input.callId,
+    origin: 'pbx',
+    direction: 'inbound',
+    callType: 2,
+    internal: false,
+    phase: 'done',
+    lineId: '',
+    lineNumber: null,
+    phoneNumber: '',
+    calledNumber: '',
+    startedAt: input.at,
+  });
+  call.endedAt = input.at;
+  call.endReason = input.reason ?? null;
+  call.doneAt = turn.now;
+  call.tombstone = true;
+  call.forgetAt = turn.now + turn.rules.tombstoneMs;
+  return call;
+}
+
 function startStaleTimer(turn: Turn, call: Call): void {
   if (turn.rules.maxCallMs > 0) startTimer(turn, call, 'stale', turn.rules.maxCallMs);
 }
 
 export function callRinging(turn: Turn, call: Call, input: CallRinging): void {
-  if (call.phase !== 'live' || call.answeredAt !== null) return;
+  if (call.phase !== 'live') return;
+  if (call.answeredAt !== null) {
+    consultationRings(turn, call, input.extensions);
+    return;
+  }
   const users: number[] = [];
-  for (const extension of new Set(input.extensions)) {
+  const extensions = new Set(input.extensions);
+  for (const extension of extensions) {
     if (legOf(call, extension) === 'talking') continue;
     setOwn(call.legs, extension, 'ringing');
     const user = turn.rules.userOf(extension);
@@ -86,22 +140,58 @@ export function callRinging(turn: Turn, call: Call, input: CallRinging): void {
     users.push(user);
     call.lastRungUserId = user;
   }
+  const responsible = call.responsible;
+  // The PBX rings on its own while the manager is known: the call goes to the manager instead, and
+  // the phones it leaves never show its card.
+  if (responsible?.status === 'known' && managerRings(turn, call, [...extensions])) return;
   // An outgoing call's card belongs to the caller; phones ringing for it show nothing.
   if (call.direction === 'inbound') showCard(turn, call, users);
 }
 
+/**
+ * Another phone rings for a call someone is on: the target of a transfer being prepared (an
+ * attended transfer rings it inside the call while the call's holder waits). Its user sees the
+ * card while it rings, not only once they pick up.
+ */
+function consultationRings(turn: Turn, call: Call, extensions: readonly string[]): void {
+  const users: number[] = [];
+  for (const extension of new Set(extensions)) {
+    if (legOf(call, extension) === 'talking') continue;
+    setOwn(call.legs, extension, 'ringing');
+    const user = turn.rules.userOf(extension);
+    if (user !== null) users.push(user);
+  }
+  showCard(turn, call, users);
+}
+
 export function callRingStopped(turn: Turn, call: Call, input: CallRingStopped): void {
   if (call.phase !== 'live') return;
-  const stopped = [...new Set(input.extensions)].filter((e) => legOf(call, e) === 'ringing');
+  const responsible = call.responsible;
+  const echo =
+    responsible?.status === 'transferred' && responsible.rering === true ? responsible.extension : null;
+  let stopped = [...new Set(input.extensions)].filter((e) => legOf(call, e) === 'ringing');
+  if (echo !== null && stopped.includes(echo) && responsible !== null) {
+    // The queue's ringing of the manager ended as the transfer took the call: they ring on alone.
+    responsible.rering = false;
+    stopped = stopped.filter((e) => e !== echo);
+  }
   for (const extension of stopped) setOwn(call.legs, extension, 'stopped');
-  // Once answered, the call belongs to whoever took it; other phones going quiet change nothing.
-  if (stopped.length === 0 || call.answeredAt !== null) return;
-  if (call.direction === 'inbound') {
-    const users = stopped.map((e) => turn.rules.userOf(e)).filter((u) => u !== null);
+  if (stopped.length === 0) return;
+  if (call.answeredAt !== null) {
+    // Once answered, the call belongs to whoever took it; a phone that rang for it since (a
+    // transfer's target) loses its card when it stops, unless its user is on the call.
     hideCard(
       turn,
       call,
-      users.filter((u) => !ringsElsewhere(turn, call, u)),
+      usersOf(turn, stopped).filter((u) => !ringsElsewhere(turn, call, u) && !talksIn(turn, call, u)),
+    );
+    return;
+  }
+  if (call.direction === 'inbound') {
+    hideCard(
+      turn,
+      call,
+      usersOf(turn, stopped).filter((u) => !ringsElsewhere(turn, call, u)),
     );
   }
   const target = engineTarget(call);
@@ -114,8 +204,16 @@ export function callRingStopped(turn: Turn, call: Call, input: CallRingStopped):
   }
 }
 
+function usersOf(turn: Turn, extensions: readonly string[]): number[] {
+  return extensions.map((e) => turn.rules.userOf(e)).filter((u) => u !== null);
+}
+
 function ringsElsewhere(turn: Turn, call: Call, user: number): boolean {
   return Object.entries(call.legs).some(([e, leg]) => leg === 'ringing' && turn.rules.userOf(e) === user);
+}
+
+function talksIn(turn: Turn, call: Call, user: number): boolean {
+  return Object.entries(call.legs).some(([e, leg]) => leg === 'talking' && turn.rules.userOf(e) === user);
 }
 
 export function callAnswered(turn: Turn, call: Call, input: CallAnswered): void {
@@ -149,6 +247,9 @@ export function callAnswered(turn: Turn, call: Call, input: CallAnswered): void 
  */
 export function callTransferred(turn: Turn, call: Call, to: string): void {
   if (call.phase !== 'live') return;
+  const responsible = call.responsible;
+  // The PBX's echo of the engine's transfer: from now on the manager's phone rings by it.
+  if (responsible?.status === 'transferred' && responsible.extension === to) responsible.rering = false;
   moveCall(turn, call, to, { ringing: true });
 }
 

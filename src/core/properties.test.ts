@@ -2,13 +2,17 @@
  * Random interleavings of several calls at once: PBX events delivered in order, out of order,
  * twice or never; Bitrix results and timers fired whenever the schedule says. A host loop plays
  * the part of the outbox and the timer wheel; a ledger replays what Bitrix24 would believe.
+ *
+ * `npm test` runs them with a pinned seed, so a run that fails fails again for whoever looks;
+ * `npm run test:properties` draws new seeds and runs longer (PROPERTY_SEED and PROPERTY_RUNS pick
+ * one seed, or how many runs). A failure prints its seed: add what it found to the scenario table.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { EngineConfig } from './config.ts';
 import type { Effect } from './effects.ts';
 import { createEngine, type Engine } from './engine.ts';
-import type { EndReason, EngineInput } from './inputs.ts';
+import type { EndReason, EngineInput, KnownCaller } from './inputs.ts';
 import { CardLedger } from './ledger.ts';
 import { allCalls, getCall, type EngineState } from './state.ts';
 import { LINES, office, T0 } from './testkit.ts';
@@ -18,8 +22,15 @@ const KNOWN = '+79161234567';
 const userOf = new Map(office.directory.map((d) => [d.extension, d.userId]));
 
 type Template =
-  | { type: 'call.started'; direction: 'inbound' | 'outbound'; from: string; to: string; line?: string }
-  | { type: 'route.requested'; from: string; to: string }
+  | {
+      type: 'call.started';
+      direction: 'inbound' | 'outbound';
+      from: string;
+      to: string;
+      line?: string;
+      caller?: KnownCaller;
+    }
+  | { type: 'route.requested'; from: string; to: string; caller?: KnownCaller }
   | { type: 'call.ringing' | 'call.ring_stopped'; extensions: string[] }
   | { type: 'call.answered'; extension: string }
   | { type: 'call.transferred'; to: string }
@@ -40,13 +51,27 @@ const reason = fc.option(
     nil: undefined,
   },
 );
+/** After the answer, another phone rings for the call (an attended transfer) and is answered or not. */
+const consultation = fc.option(fc.record({ extension: ext, answered: fc.boolean() }), { nil: undefined });
 const lifecycle = fc.record({
   rings: fc.array(fc.uniqueArray(ext, { minLength: 1, maxLength: 4 }), { maxLength: 3 }),
   answer: fc.option(ext, { nil: undefined }),
+  consult: consultation,
   transfer: fc.option(fc.oneof(ext, fc.constant('+79990009999')), { nil: undefined }),
   recording: fc.constantFrom('before', 'after', 'none'),
   reason,
 });
+const timeman = fc.constantFrom<string | null>('OPENED', 'OPENED', 'CLOSED', 'PAUSED', 'EXPIRED', null);
+/** What the host's CRM phone index may know of the known caller: their manager, maybe off work. */
+const knownToIndex = fc.option(
+  fc.record({
+    crmEntityType: fc.constant('CONTACT'),
+    crmEntityId: fc.constant(1),
+    userId: fc.constantFrom(3, 3, 2, 4, 6),
+    timemanStatus: timeman,
+  }),
+  { nil: undefined },
+);
 
 const inboundCall = fc.record({
   kind: fc.constant('inbound' as const),
@@ -63,6 +88,7 @@ const inboundCall = fc.record({
     '102',
   ),
   route: fc.boolean(),
+  index: knownToIndex,
   life: lifecycle,
 });
 /** S3 at its longest: a known caller on the sales line, few phones ringing before the manager is known. */
@@ -71,11 +97,13 @@ const knownCaller = fc.record({
   from: fc.constant(KNOWN),
   to: fc.constant(LINES.sales),
   route: fc.boolean(),
+  index: knownToIndex,
   life: fc.record({
     rings: fc.array(fc.uniqueArray(fc.constantFrom('101', '102', '103'), { minLength: 1, maxLength: 3 }), {
       maxLength: 1,
     }),
     answer: fc.option(fc.constantFrom('101', '102', '103'), { nil: undefined, freq: 2 }),
+    consult: fc.constant(undefined),
     transfer: fc.constant(undefined),
     recording: fc.constantFrom('before', 'after', 'none'),
     reason,
@@ -117,6 +145,15 @@ function lifeEvents(life: CallSpec['life'], id: string): Template[] {
   });
   if (life.answer !== undefined) {
     events.push({ type: 'call.answered', extension: life.answer });
+    if (life.consult !== undefined) {
+      const { extension, answered } = life.consult;
+      events.push({ type: 'call.ringing', extensions: [extension] });
+      events.push(
+        answered
+          ? { type: 'call.answered', extension }
+          : { type: 'call.ring_stopped', extensions: [extension] },
+      );
+    }
     if (life.transfer !== undefined) events.push({ type: 'call.transferred', to: life.transfer });
   }
   const recording: Template = { type: 'recording.ready', url: `https://pbx.example/rec/${id}.mp3` };
@@ -130,8 +167,18 @@ function scriptOf(spec: CallSpec, i: number): Script {
   const id = `p${i}`;
   switch (spec.kind) {
     case 'inbound': {
-      const started: Template = { type: 'call.started', direction: 'inbound', from: spec.from, to: spec.to };
-      const route: Template[] = spec.route ? [{ type: 'route.requested', from: spec.from, to: spec.to }] : [];
+      // The host adds what its index knows, on the start and on the route request alike.
+      const caller = spec.from === KNOWN && spec.index !== undefined ? { caller: spec.index } : {};
+      const started: Template = {
+        type: 'call.started',
+        direction: 'inbound',
+        from: spec.from,
+        to: spec.to,
+        ...caller,
+      };
+      const route: Template[] = spec.route
+        ? [{ type: 'route.requested', from: spec.from, to: spec.to, ...caller }]
+        : [];
       return { callId: id, request: null, events: [started, ...route, ...lifeEvents(spec.life, id)] };
     }
     case 'outbound': {
@@ -239,7 +286,7 @@ class Host {
         return;
       }
       case 'bitrix.findResponsible':
-        // Resolved when delivered: who it is is part of the schedule.
+        // Resolved when delivered: who it is, and whether at work, is part of the schedule.
         this.replies.push({ type: 'bitrix.responsible', callKey: effect.callKey, userId: -1 });
         return;
       case 'pbx.originate':
@@ -256,6 +303,11 @@ class Host {
   private check(): void {
     expect(this.ledger.violations).toEqual([]);
     for (const call of allCalls(this.state)) {
+      // The end of a call whose start has not come (yet) is no call: nothing to log or show.
+      if (call.tombstone === true) {
+        expect(this.ledger.holders(call.key)).toEqual([]);
+        continue;
+      }
       this.keys.add(call.key);
       if (call.internal) this.internal.add(call.key);
       const holders = this.ledger.holders(call.key);
@@ -273,13 +325,19 @@ class Host {
         expect(this.timers.has(`${call.key}#grace`), `${call.key} card up after the grace`).toBe(true);
       }
       if (call.phase === 'live' && call.answeredAt !== null) {
-        // After an answer only the user on the phone holds the card, or, once the call was
-        // transferred, the phone it rings at (it is theirs when they answer).
-        const talking = Object.entries(call.legs)
-          .filter(([, leg]) => leg === 'talking' || leg === 'ringing')
-          .map(([e]) => userOf.get(e));
-        expect(holders.length, `${call.key} holders ${holders.join(',')}`).toBeLessThanOrEqual(1);
-        for (const user of holders) expect(talking).toContain(user);
+        // After an answer the card is up for the user on the phone, and for the phones that ring
+        // for the call since (a transfer's target): never for a phone that does neither, and for
+        // at most one phone that does not ring.
+        const ofLegs = (state: string) =>
+          Object.entries(call.legs)
+            .filter(([, leg]) => leg === state)
+            .map(([e]) => userOf.get(e));
+        const ringing = ofLegs('ringing');
+        for (const user of holders) expect([...ofLegs('talking'), ...ringing]).toContain(user);
+        expect(
+          holders.filter((u) => !ringing.includes(u)).length,
+          `${call.key} holders ${holders.join(',')}`,
+        ).toBeLessThanOrEqual(1);
       }
     }
   }
@@ -311,7 +369,8 @@ class Host {
     if (reply === undefined) return;
     if (reply.type === 'bitrix.responsible') {
       const userId = [3, 2, 4, 6, null][choice % 5] ?? null;
-      this.step({ ...reply, userId });
+      const timemanStatus = [null, 'OPENED', 'CLOSED', 'PAUSED'][(choice >> 3) % 4] ?? null;
+      this.step({ ...reply, userId, timemanStatus });
     } else this.step(reply);
   }
 
@@ -376,6 +435,17 @@ function drain(host: Host): void {
   throw new Error('the engine never settled');
 }
 
+/**
+ * The seed CI runs with, unless PROPERTY_SEED says another (or "random"). It is the one that found a
+ * card left up on a transfer target that stopped ringing (see the scenario table).
+ */
+const PINNED_SEED = 1204922682;
+const seedSetting = process.env.PROPERTY_SEED ?? String(PINNED_SEED);
+const propertyRuns: fc.Parameters<unknown> = {
+  numRuns: Number(process.env.PROPERTY_RUNS ?? 200),
+  ...(seedSetting === 'random' ? {} : { seed: Number(seedSetting) }),
+};
+
 const propertyConfig: EngineConfig = { ...office, maxCallSec: 3600, retainSec: 86_400 };
 const variants: [string, EngineConfig][] = [
   ['grace 5 s, hunting fallback', propertyConfig],
@@ -419,7 +489,7 @@ describe.each(variants)('call engine properties (%s)', (_name, config) => {
           for (const key of host.ledger.callKeys()) expect(host.keys.has(key), key).toBe(true);
         },
       ),
-      { numRuns: 200 },
+      propertyRuns,
     );
   });
 });

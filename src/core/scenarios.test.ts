@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EngineConfig, LineConfig } from './config.ts';
 import type { Effect, PlanStep, RegisterEffect, StatusCode } from './effects.ts';
+import type { CallStarted, KnownCaller, RouteRequested } from './inputs.ts';
 import { createEngine } from './engine.ts';
 import { CardLedger } from './ledger.ts';
 import { allCalls, getCall, shardOf } from './state.ts';
@@ -162,6 +163,42 @@ const borisHangsUp = (sec: number): [Timed, Effect[]][] => [
     [finish(o1, 1, undefined, USERS.boris, sec, '200'), attach(o1, 2, undefined, REC('o1'))],
   ],
 ];
+
+/** What the CRM phone index knows of CLIENT: contact 1, Boris responsible, at work unless said. */
+const indexed = (timemanStatus: string | null = 'OPENED'): KnownCaller => ({
+  crmEntityType: 'CONTACT',
+  crmEntityId: 1,
+  userId: USERS.boris,
+  timemanStatus,
+});
+const knownStart = (callId: string, sec: number, caller: KnownCaller): Timed => {
+  const t = ev.started(callId, sec, CLIENT, LINES.sales, LINES.sales);
+  return { ...t, input: { ...(t.input as CallStarted), caller } };
+};
+const knownRoute = (callId: string, sec: number, caller: KnownCaller): Timed => {
+  const t = ev.route(callId, sec, CLIENT, LINES.sales);
+  return { ...t, input: { ...(t.input as RouteRequested), caller } };
+};
+/** A sales call's register with the card, for the first user its phone rings for. */
+const salesCard = (k: string, n: number, userId: number): Effect =>
+  register(k, n, {
+    ...inbound(0, CLIENT, LINES.sales),
+    userId,
+    show: true,
+    crmCreate: true,
+    crmSource: 'CALL',
+  });
+/** No default user: a call nobody else qualifies for goes to the portal's installer (Admin). */
+const { defaultUserId: _unused, ...officeWithoutDefault } = office;
+const installerOnly: EngineConfig = { ...officeWithoutDefault, installerUserId: USERS.admin };
+const unrung = (k: string, startSec: number, userId: number, phone = CALLER, line?: string): Effect =>
+  register(k, 0, {
+    ...inbound(startSec, phone, line),
+    userId,
+    show: false,
+    crmCreate: line === LINES.support || line === undefined,
+    ...(line === undefined ? { crmSource: 'CALL' } : {}),
+  });
 
 const salesRegister = (k: string, startSec: number): Effect =>
   register(k, 0, {
@@ -412,6 +449,249 @@ const scenarios: Scenario[] = [
       [ev.responsible(r1, 6, USERS.boris), []],
       [ev.route('r1', 6, CLIENT, LINES.sales), [plan('r1', step(20, '101', '102', '103'))]],
       [ev.ended('r1', 8, 'cancelled'), [finish(r1, 2, 'B3', USERS.admin, 0, '304')]],
+    ],
+  },
+  {
+    name: 'seed 1204922682: a transfer target whose phone stops ringing loses the card; the call stays with who answered',
+    steps: [
+      [ev.started('r1', 0, CLIENT, LINES.sales, LINES.sales), [salesRegister(r1, 0)]],
+      [ev.ringing('r1', 0, '101'), [show(r1, 1, undefined, [USERS.anna])]],
+      [ev.answered('r1', 0, '101'), []],
+      [ev.registered(r1, 0, 'B3', ['CONTACT', 1]), []],
+      [ev.transferred('r1', 0, '100'), [hide(r1, 2, 'B3', [USERS.anna]), show(r1, 3, 'B3', [USERS.admin])]],
+      [ev.ringStopped('r1', 0, '100'), [hide(r1, 4, 'B3', [USERS.admin])]],
+      [ev.ended('r1', 30), [timer(r1, 'recording', 90)]],
+      [ev.timer(`${r1}#recording`, 90), [finish(r1, 5, 'B3', USERS.anna, 30, '200')]],
+    ],
+  },
+  {
+    name: 'an attended transfer: the target sees the card while it rings, and takes the call by answering',
+    steps: [
+      ...directStart,
+      [ev.ringing('c1', 20, '102'), [show(c1, 1, 'B1', [USERS.boris])]],
+      [ev.answered('c1', 24, '102'), [hide(c1, 2, 'B1', [USERS.anna])]],
+      [ev.transferred('c1', 30, '102'), []],
+      [ev.ended('c1', 65), [timer(c1, 'grace', 70), timer(c1, 'recording', 125)]],
+      [ev.timer(`${c1}#grace`, 70), [hide(c1, 3, 'B1', [USERS.boris])]],
+      [ev.timer(`${c1}#recording`, 125), [finish(c1, 4, 'B1', USERS.boris, 60, '200')]],
+    ],
+  },
+  {
+    name: 'an attended transfer the target does not pick up: their card goes, the call stays where it was',
+    config: { ...office, recording: { maxWaitSec: 0, hideGraceSec: 0 } },
+    steps: [
+      ...directStart,
+      [ev.ringing('c1', 20, '102'), [show(c1, 1, 'B1', [USERS.boris])]],
+      [ev.ringStopped('c1', 35, '102'), [hide(c1, 2, 'B1', [USERS.boris])]],
+      [ev.ended('c1', 65), [finish(c1, 3, 'B1', USERS.anna, 60, '200')]],
+    ],
+  },
+  {
+    name: 'S3 from the index, the PBX asks for a plan: the manager first, and their card first and alone',
+    steps: [
+      [knownStart('r1', 0, indexed()), [timer(r1, 'route', 1)]],
+      [
+        knownRoute('r1', 0, indexed()),
+        [cancel(r1, 'route'), plan('r1', step(20, '102'), step(20, '101', '103'))],
+      ],
+      [ev.ringing('r1', 0, '102'), [salesCard(r1, 0, USERS.boris)]],
+      [ev.registered(r1, 1, 'B3', ['CONTACT', 1]), []],
+      [ev.answered('r1', 4, '102'), []],
+      [ev.recording('r1', 60, REC('r1')), []],
+      [ev.ended('r1', 64), [finish(r1, 1, 'B3', USERS.boris, 60, '200'), attach(r1, 2, 'B3', REC('r1'))]],
+    ],
+  },
+  {
+    name: 'S3 from the index on a PBX that rings its queue by itself: moved to the manager, the members never see the card',
+    steps: [
+      [knownStart('r1', 0, indexed()), [timer(r1, 'route', 1)]],
+      [
+        ev.ringing('r1', 0, '101', '102', '103'),
+        [
+          cancel(r1, 'route'),
+          transfer(r1, 0, 'r1', '102'),
+          salesCard(r1, 1, USERS.boris),
+          timer(r1, 'responsible', 20),
+        ],
+      ],
+      // The queue's ringing of 102 ends as the transfer takes the call: the echo, not a no.
+      [ev.ringStopped('r1', 0, '101', '102', '103'), []],
+      [ev.transferred('r1', 0, '102'), []],
+      [ev.ringing('r1', 0, '102'), []],
+      [ev.registered(r1, 1, 'B3', ['CONTACT', 1]), []],
+      [ev.answered('r1', 3, '102'), [cancel(r1, 'responsible')]],
+      [ev.recording('r1', 40, REC('r1')), []],
+      [ev.ended('r1', 43), [finish(r1, 2, 'B3', USERS.boris, 40, '200'), attach(r1, 3, 'B3', REC('r1'))]],
+    ],
+  },
+  {
+    name: 'S3 from the index on a PBX that neither asks nor rings: the engine transfers the call after routeWaitSec',
+    steps: [
+      [knownStart('r1', 0, indexed()), [timer(r1, 'route', 1)]],
+      [
+        ev.timer(`${r1}#route`, 1),
+        [transfer(r1, 0, 'r1', '102'), salesCard(r1, 1, USERS.boris), timer(r1, 'responsible', 21)],
+      ],
+      [ev.ringing('r1', 1, '102'), []],
+      // The manager does not pick up: the engine hunts through the free queue members.
+      [
+        ev.ringStopped('r1', 21, '102'),
+        [
+          hide(r1, 2, undefined, [USERS.boris]),
+          cancel(r1, 'responsible'),
+          transfer(r1, 3, 'r1', '101'),
+          show(r1, 4, undefined, [USERS.anna]),
+          timer(r1, 'hunt.0', 41),
+        ],
+      ],
+      [
+        ev.ended('r1', 22, 'cancelled'),
+        [cancel(r1, 'hunt.0'), finish(r1, 5, undefined, USERS.anna, 0, '304')],
+      ],
+    ],
+  },
+  {
+    name: 'S3 from the index with the manager’s workday closed: straight to the queue',
+    steps: [
+      [knownStart('r1', 0, indexed('CLOSED')), []],
+      [knownRoute('r1', 0, indexed('CLOSED')), [plan('r1', step(20, '101', '102', '103'))]],
+      [
+        ev.ringing('r1', 0, '101', '102', '103'),
+        [salesCard(r1, 0, USERS.anna), show(r1, 1, undefined, [USERS.boris, USERS.chen])],
+      ],
+      [ev.answered('r1', 5, '101'), [hide(r1, 2, undefined, [USERS.boris, USERS.chen])]],
+      [ev.ended('r1', 20), [timer(r1, 'grace', 25), timer(r1, 'recording', 80)]],
+      [
+        ev.recording('r1', 21, REC('r1')),
+        [
+          cancel(r1, 'grace'),
+          cancel(r1, 'recording'),
+          finish(r1, 3, undefined, USERS.anna, 15, '200'),
+          attach(r1, 4, undefined, REC('r1')),
+        ],
+      ],
+    ],
+  },
+  {
+    name: 'S3 looked up late, with the manager ringing in the queue: moved to the manager alone, the cards follow',
+    steps: [
+      [ev.started('r1', 0, CLIENT, LINES.sales, LINES.sales), [salesRegister(r1, 0)]],
+      [ev.route('r1', 0, CLIENT, LINES.sales), [plan('r1', step(20, '101', '102', '103'))]],
+      [
+        ev.ringing('r1', 0, '101', '102', '103'),
+        [show(r1, 1, undefined, [USERS.anna, USERS.boris, USERS.chen])],
+      ],
+      [ev.registered(r1, 1, 'B3', ['CONTACT', 1]), [find(r1, 2, 'B3', CLIENT, 'CONTACT', 1)]],
+      [
+        ev.responsible(r1, 2, USERS.boris),
+        [
+          hide(r1, 3, 'B3', [USERS.anna, USERS.chen]),
+          transfer(r1, 4, 'r1', '102'),
+          timer(r1, 'responsible', 22),
+        ],
+      ],
+      [ev.ringStopped('r1', 2, '101', '102', '103'), []],
+      [ev.transferred('r1', 2, '102'), []],
+      [ev.ringing('r1', 2, '102'), []],
+      [ev.answered('r1', 6, '102'), [cancel(r1, 'responsible')]],
+      [ev.recording('r1', 36, REC('r1')), []],
+      [ev.ended('r1', 36), [finish(r1, 5, 'B3', USERS.boris, 30, '200'), attach(r1, 6, 'B3', REC('r1'))]],
+    ],
+  },
+  {
+    name: 'S3 looked up late with the manager on a break: no transfer, the queue keeps the call',
+    steps: [
+      [ev.started('r1', 0, CLIENT, LINES.sales, LINES.sales), [salesRegister(r1, 0)]],
+      [ev.registered(r1, 1, 'B3', ['CONTACT', 1]), [find(r1, 1, 'B3', CLIENT, 'CONTACT', 1)]],
+      [
+        {
+          now: at(1),
+          input: { type: 'bitrix.responsible', callKey: r1, userId: USERS.boris, timemanStatus: 'PAUSED' },
+        },
+        [],
+      ],
+      [ev.route('r1', 2, CLIENT, LINES.sales), [plan('r1', step(20, '101', '102', '103'))]],
+      [ev.ended('r1', 8, 'cancelled'), [finish(r1, 2, 'B3', USERS.admin, 0, '304')]],
+    ],
+  },
+  {
+    name: 'a busy extension (no phone rang): registered without a card and finished 486 for its user, no default user needed',
+    config: installerOnly,
+    steps: [
+      [ev.started('b1', 0, CALLER, '103'), []],
+      [
+        ev.ended('b1', 0, 'busy'),
+        [unrung(key('b1', 0), 0, USERS.chen), finish(key('b1', 0), 1, undefined, USERS.chen, 0, '486')],
+      ],
+    ],
+  },
+  {
+    name: 'every queue member busy: an empty plan, then one record finished 486 for the installer',
+    config: withLine(
+      'support',
+      (l) => ({
+        ...l,
+        routing: { kind: 'queue', queue: { members: ['104'], strategy: 'sequential', memberTimeoutSec: 5 } },
+      }),
+      installerOnly,
+    ),
+    steps: [
+      [ev.started('s1', 0, CALLER, LINES.support, LINES.support), []],
+      [ev.route('s1', 0, CALLER, LINES.support), [plan('s1')]],
+      [
+        ev.ended('s1', 1, 'busy'),
+        [unrung(s1, 0, USERS.admin, CALLER, LINES.support), finish(s1, 1, undefined, USERS.admin, 0, '486')],
+      ],
+    ],
+  },
+  {
+    name: 'the caller hangs up in the IVR before anything rings: one missed record for the installer',
+    config: installerOnly,
+    steps: [
+      [ev.started('v1', 0, CALLER, '555'), []],
+      [
+        ev.ended('v1', 7, 'cancelled'),
+        [unrung(key('v1', 0), 0, USERS.admin), finish(key('v1', 0), 1, undefined, USERS.admin, 0, '304')],
+      ],
+    ],
+  },
+  {
+    name: 'a line that opts out of logging calls that never rang: nothing is sent for them',
+    config: withLine('support', (l) => ({ ...l, logUnrungCalls: false })),
+    steps: [
+      [ev.started('s1', 0, CALLER, LINES.support, LINES.support), []],
+      [ev.ended('s1', 3, 'cancelled'), []],
+    ],
+  },
+  {
+    name: 'a feature code dialled from a phone (*97) is no call: never logged',
+    steps: [
+      [ev.dialled('f1', 0, '101', '*97'), []],
+      [ev.answered('f1', 1, '*97'), []],
+      [ev.ended('f1', 9, 'completed'), []],
+    ],
+  },
+  {
+    name: 'an end that overtakes its start: the late start logs the call once, without a card',
+    steps: [
+      [ev.ended('t1', 5, 'cancelled'), []],
+      [ev.ringing('t1', 1, '101'), []],
+      [
+        ev.started('t1', 0, CALLER, '101'),
+        [
+          register(key('t1', 0), 0, {
+            ...inbound(0, CALLER),
+            userId: USERS.anna,
+            show: false,
+            crmCreate: true,
+            crmSource: 'CALL',
+          }),
+          finish(key('t1', 0), 1, undefined, USERS.anna, 0, '304'),
+        ],
+      ],
+      [ev.ringing('t1', 1, '101'), []],
+      [ev.ended('t1', 5, 'cancelled'), []],
+      [ev.started('t1', 0, CALLER, '101'), []],
     ],
   },
   {

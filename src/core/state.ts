@@ -31,16 +31,23 @@ export interface CardState {
 /**
  * The responsible-manager scenario (S3) for one call:
  * registering → looking → transferred (the engine moved the call there) or planned (the PBX rings
- * them by its plan) or none (no manager, no phone, busy); then failed when the manager did not
- * answer in time, or settled when the call was answered or moved by somebody else.
+ * them by its plan) or none (no manager, no phone, busy, off work); then failed when the manager
+ * did not answer in time, or settled when the call was answered or moved by somebody else.
+ * known: the manager was known when the call started (the CRM phone index), nothing rings yet;
+ * the PBX's request for a plan puts them first, or the engine transfers the call there.
  */
 export type ResponsibleStatus =
-  'registering' | 'looking' | 'transferred' | 'planned' | 'failed' | 'settled' | 'none';
+  'registering' | 'looking' | 'known' | 'transferred' | 'planned' | 'failed' | 'settled' | 'none';
 
 export interface ResponsibleState {
   status: ResponsibleStatus;
   userId: number | null;
   extension: string | null;
+  /**
+   * The call was transferred to the manager while their phone already rang for it (with the
+   * queue): the PBX's report that this earlier ringing stopped is the transfer's echo, not a no.
+   */
+  rering?: boolean;
 }
 
 /** The engine ringing queue members itself, one transfer at a time. */
@@ -108,6 +115,12 @@ export interface Call {
    * timer runs): a restarted bridge sends it again, and the PBX knows it by this id.
    */
   originateCommandId?: string;
+  /**
+   * Not a call yet: the PBX's end of a call whose start has not arrived (events overtaking each
+   * other). Remembered until `forgetAt`, so a late start finishes the call at once.
+   */
+  tombstone?: boolean;
+  forgetAt?: number;
 }
 
 export interface EngineState {
@@ -153,7 +166,8 @@ export function allCalls(state: EngineState): Call[] {
 
 /** A finished call past its retention: as good as gone, whether or not its shard was pruned yet. */
 export function isExpired(call: Call, now: number, retainMs: number): boolean {
-  return call.phase === 'done' && call.doneAt !== null && call.doneAt + retainMs <= now;
+  if (call.phase !== 'done' || call.doneAt === null) return false;
+  return (call.forgetAt ?? call.doneAt + retainMs) <= now;
 }
 
 /** Writes one call, and forgets the expired calls of its shard on the way. */

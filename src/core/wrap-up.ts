@@ -23,6 +23,12 @@ export function endCall(turn: Turn, call: Call, at: number, reason: EndReason | 
     return;
   }
   call.phase = 'wrapping';
+  const line = turn.rules.lineById(call.lineId);
+  if (!call.card.registered && neverRang(call) && line.logUnrungCalls === false) {
+    // The line logs only calls that rang somebody; one already registered is finished all the same.
+    markDone(turn, call);
+    return;
+  }
   const user = finishUser(turn, call);
   if (user === null) {
     // Nobody to log it to: the card was never shown (a shown card has a registered user).
@@ -84,18 +90,29 @@ function markDone(turn: Turn, call: Call): void {
   call.doneAt = turn.now;
 }
 
+/** No phone rang for it: busy, every member busy, the caller gone in the IVR, no route. */
+function neverRang(call: Call): boolean {
+  return call.answeredAt === null && Object.keys(call.legs).length === 0;
+}
+
 /**
  * An answered call belongs to whoever had it last; a missed one to the line's missed-call user or
- * the last member rung, so somebody sees it and calls back.
+ * the last member rung, so somebody sees it and calls back; one that rang nobody to the user of the
+ * extension dialled, else the line's missed-call user. Failing all of those, the default user,
+ * then the portal's installer: a call is never dropped for want of a user to log it under.
  */
 function finishUser(turn: Turn, call: Call): number | null {
-  const line = turn.rules.lineById(call.lineId);
+  const { rules } = turn;
+  const line = rules.lineById(call.lineId);
   const owned = call.answeredAt !== null || call.direction === 'outbound';
   const candidates = owned
     ? [call.handlerUserId, call.card.userId, line.missedCallUserId]
-    : [line.missedCallUserId, call.lastRungUserId, call.card.userId];
-  for (const user of candidates) if (user !== undefined && user !== null) return user;
-  return turn.rules.defaultUserId;
+    : neverRang(call)
+      ? [rules.userOf(call.calledNumber), line.missedCallUserId, call.card.userId]
+      : [line.missedCallUserId, call.lastRungUserId, call.card.userId];
+  for (const user of [...candidates, rules.defaultUserId, rules.installerUserId])
+    if (user !== undefined && user !== null) return user;
+  return null;
 }
 
 function durationSec(call: Call): number {
@@ -106,7 +123,9 @@ function durationSec(call: Call): number {
 
 function statusCode(call: Call): StatusCode {
   if (call.answeredAt !== null) return '200';
-  // An unanswered incoming call is a missed call whatever the reason: that is what gets called back.
+  // A busy line that rang nobody says so; otherwise an unanswered incoming call is a missed call,
+  // whatever the reason: that is what gets called back.
+  if (call.direction === 'inbound' && call.endReason === 'busy' && neverRang(call)) return '486';
   if (call.direction === 'inbound' || call.origin === 'callback') return '304';
   switch (call.endReason) {
     case 'busy':

@@ -4,7 +4,7 @@
  * these, so the two cannot differ in what they store or when they answer.
  */
 import { createHash } from 'node:crypto';
-import type { PbxEffect } from '../core/index.ts';
+import type { KnownCaller, PbxEffect } from '../core/index.ts';
 import type { Outbox } from '../outbox/index.ts';
 import type { PbxEvent, PlanStep, RouteRequested } from '../pbx/index.ts';
 
@@ -13,7 +13,38 @@ import type { PbxEvent, PlanStep, RouteRequested } from '../pbx/index.ts';
  * all or nothing; an intake without it (a test's stand-in) gets the events one by one. The engine's
  * state, when given, tells which calls the bridge knows (a recording for another is refused).
  */
-export type EventIntake = Pick<Outbox, 'accept'> & Partial<Pick<Outbox, 'acceptMany' | 'engineState'>>;
+export type EventIntake = Pick<Outbox, 'accept'> &
+  Partial<Pick<Outbox, 'acceptMany' | 'preview' | 'engineState'>> & {
+    /** The portal's CRM phone index: who an inbound caller is, before the engine hears of the call. */
+    readonly callers?: CallerLookup | undefined;
+  };
+
+export interface CallerLookup {
+  lookup(phone: string): Promise<KnownCaller | undefined>;
+}
+
+/** What the index knows of the caller; a store that cannot answer now leaves the engine to look. */
+function knownCaller(outbox: EventIntake, phone: string): Promise<KnownCaller | undefined> {
+  if (!outbox.callers || phone === '') return Promise.resolve(undefined);
+  return outbox.callers.lookup(phone).catch(() => undefined);
+}
+
+/** Inbound starts carry what the CRM phone index knows of the caller. */
+async function withCallers(
+  outbox: EventIntake,
+  inputs: readonly IntakeEntry[],
+): Promise<readonly IntakeEntry[]> {
+  if (!outbox.callers) return inputs;
+  return Promise.all(
+    inputs.map(async (entry) => {
+      const event = entry.input;
+      if (event.type !== 'call.started' || event.direction !== 'inbound' || event.caller !== undefined)
+        return entry;
+      const caller = await knownCaller(outbox, event.from);
+      return caller === undefined ? entry : { ...entry, input: { ...event, caller } };
+    }),
+  );
+}
 
 export interface IntakeEntry {
   readonly input: PbxEvent;
@@ -31,9 +62,10 @@ export const timedEventKey = (pbxId: string, event: PbxEvent): string =>
 /** Steps the events durably, in order, and hands each step's transfers and originations on. */
 export async function acceptPbxEvents(
   outbox: EventIntake,
-  inputs: readonly IntakeEntry[],
+  given: readonly IntakeEntry[],
   dispatch: (effects: readonly PbxEffect[]) => void,
 ): Promise<void> {
+  const inputs = await withCallers(outbox, given);
   if (outbox.acceptMany) {
     // All or nothing: a store failure answers 503 with nothing stored, and the repeat is whole.
     dispatch((await outbox.acceptMany(inputs)).pbx);
@@ -56,6 +88,10 @@ export interface RouteOptions {
  * The engine's plan, or the fallback when the engine's step is not stored within `timeoutMs` (or
  * fails). A step that lands late still stands in the engine; the PBX rings the fallback, and its
  * own events (ringing, answered) tell the engine what really happened.
+ *
+ * An intake that can `preview` answers at once with the engine's plan on the state as it stands
+ * (what the CRM phone index knows of the caller included) and stores the step behind it: the
+ * PBX's caller waits for no disk and no other call's step.
  */
 export async function routeCall(
   outbox: EventIntake | undefined,
@@ -65,12 +101,31 @@ export async function routeCall(
   if (!outbox) return o.fallback();
   let timer: NodeJS.Timeout | undefined;
   let late = false;
-  const engineAnswer = outbox.accept(request).then(
+  const enriched = knownCaller(outbox, request.from).then((caller) =>
+    caller === undefined ? request : { ...request, caller },
+  );
+  const stored = enriched.then((input) => outbox.accept(input));
+  if (outbox.preview) {
+    const input = await enriched;
+    let plan: readonly PlanStep[] | undefined;
+    try {
+      plan = planOf(outbox.preview(input));
+    } catch {
+      // No answer now: the stored step's, within the time limit.
+    }
+    if (plan !== undefined) {
+      stored.then(
+        (result) => o.dispatch(result.pbx),
+        () => undefined,
+      );
+      return plan;
+    }
+  }
+  const engineAnswer = stored.then(
     (result) => {
       o.dispatch(result.pbx);
       if (late) o.onLate?.();
-      const plan = result.pbx.find((e) => e.type === 'pbx.plan');
-      return plan?.plan ?? o.fallback();
+      return planOf(result.pbx) ?? o.fallback();
     },
     () => o.fallback(),
   );
@@ -85,4 +140,9 @@ export async function routeCall(
   } finally {
     clearTimeout(timer);
   }
+}
+
+function planOf(effects: readonly { type: string }[]): readonly PlanStep[] | undefined {
+  const plan = effects.find((e): e is Extract<PbxEffect, { type: 'pbx.plan' }> => e.type === 'pbx.plan');
+  return plan?.plan;
 }

@@ -123,7 +123,7 @@ export function watchOutbox(
   outbox.on('accepted', ({ input, duplicate }) => {
     if (duplicate || !('callId' in input) || typeof input.callId !== 'string') return;
     const call = getCall(outbox.engineState, input.callId);
-    if (!call) return;
+    if (!call || call.tombstone === true) return;
     if (input.type === 'call.ended') {
       waiting.delete(call.key);
       m.calls.inc({ scenario: scenarioOf(call, routingOf), result: resultOf(call) });

@@ -317,6 +317,15 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     );
   }
 
+  /**
+   * What `input` would emit on the state as it stands, storing nothing: the engine is pure, so this
+   * is its answer now. For a route's plan, which a caller is waiting for while the step itself is
+   * stored by `accept`; the two agree unless another input is stepped in between.
+   */
+  preview(input: EngineInput, now: number = this.clock.now()): readonly Effect[] {
+    return this.o.engine.step(this.state, input, now).effects;
+  }
+
   /** Resolves once nothing is open (every entry done, dropped or failed). */
   whenIdle(): Promise<void> {
     if (this.isIdle) return Promise.resolve();
@@ -710,7 +719,12 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       );
     } else if (result.kind === 'responsible') {
       await this.step(
-        { type: 'bitrix.responsible', callKey: entry.callKey, userId: result.userId },
+        {
+          type: 'bitrix.responsible',
+          callKey: entry.callKey,
+          userId: result.userId,
+          ...(result.timemanStatus == null ? {} : { timemanStatus: result.timemanStatus }),
+        },
         now,
         null,
         [done],

@@ -18,6 +18,7 @@ import type {
   SubmitOptions,
   CallType as ClientCallType,
   CrmEntityType,
+  CrmMatch,
 } from '../bitrix/index.ts';
 import type { CallType } from '../core/index.ts';
 import type { EntryPayload } from './entries.ts';
@@ -30,6 +31,7 @@ export interface OutboxApi {
     finish(p: FinishParams, o?: SubmitOptions): Pending<FinishOutcome>;
     attachRecordUrl(p: RecordUrlParams, o?: SubmitOptions): Pending<AttachedRecord>;
     uploadRecord(p: RecordFileParams, o?: SubmitOptions): Pending<AttachedRecord>;
+    searchCrmEntities(phoneNumber: string, o?: SubmitOptions): Pending<CrmMatch[]>;
   };
   readonly crm: {
     get(kind: CrmKind, id: number, o?: SubmitOptions): Pending<CrmRecord | null>;
@@ -51,7 +53,7 @@ export type EntryResult =
   | { kind: 'card'; applied: boolean }
   | { kind: 'finish'; outcome: 'finished' | 'already-finished' }
   | { kind: 'record'; fileId: number }
-  | { kind: 'responsible'; userId: number | null };
+  | { kind: 'responsible'; userId: number | null; timemanStatus?: string | null };
 
 const callTypes: Readonly<Record<CallType, ClientCallType>> = { 1: 'outgoing', 2: 'incoming', 4: 'callback' };
 const crmTypes: ReadonlySet<string> = new Set(['CONTACT', 'COMPANY', 'LEAD']);
@@ -171,8 +173,24 @@ export function submitEntry(
       if (kind === undefined) {
         return { result: Promise.resolve({ kind: 'responsible', userId: null }) };
       }
-      const p = api.crm.get(kind, payload.crmEntityId, options);
-      return { result: p.then((r) => ({ kind: 'responsible', userId: r?.assignedById ?? null })) };
+      // searchCrmEntities answers with the responsible and whether they are at work (TIMEMAN_STATUS)
+      // in one request; a record it does not list (another of the number's) is read by its id.
+      const type = payload.crmEntityType.toUpperCase();
+      const result = api.externalCall
+        .searchCrmEntities(payload.phoneNumber, options)
+        .then((matches): EntryResult | Promise<EntryResult> => {
+          const hit = matches.find((m) => m.entityType === type && m.entityId === payload.crmEntityId);
+          if (hit)
+            return {
+              kind: 'responsible',
+              userId: hit.assignedById,
+              timemanStatus: hit.assignedBy.timemanStatus,
+            };
+          return api.crm
+            .get(kind, payload.crmEntityId, options)
+            .then((r): EntryResult => ({ kind: 'responsible', userId: r?.assignedById ?? null }));
+        });
+      return { result };
     }
   }
 }

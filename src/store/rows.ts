@@ -4,7 +4,7 @@
  * so that is the one thing each store passes in.
  */
 import type { Sealer } from './sealer.ts';
-import type { OutboxEntry, PortalRecord } from './types.ts';
+import type { CallerRecord, OutboxEntry, PortalRecord } from './types.ts';
 
 export interface EntryRow<Json> {
   id: number;
@@ -61,4 +61,22 @@ export const toPortal = (r: PortalRow, sealer: Sealer): PortalRecord => ({
   authKind: r.auth_kind,
   webhookUrl: r.webhook_url === null ? null : sealer.open(r.webhook_url),
   applicationToken: r.application_token === null ? null : sealer.open(r.application_token),
+});
+
+export interface CallerRow {
+  phone: string;
+  entity_type: string;
+  entity_id: number;
+  responsible_id: number;
+  timeman_status: string | null;
+  verified_at: number;
+}
+
+export const toCaller = (r: CallerRow): CallerRecord => ({
+  phone: r.phone,
+  entityType: r.entity_type,
+  entityId: r.entity_id,
+  responsibleId: r.responsible_id,
+  timemanStatus: r.timeman_status,
+  verifiedAt: r.verified_at,
 });

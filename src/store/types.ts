@@ -122,6 +122,38 @@ export interface Backlog {
 }
 
 /**
+ * One number of a portal's CRM phone index: the CRM record a caller's number belongs to and the
+ * manager responsible for it, as the portal last told.
+ */
+export interface CallerRecord {
+  /** The number as the index keys it (see `src/crm-index/phone.ts`). */
+  phone: string;
+  /** CONTACT, COMPANY or LEAD. */
+  entityType: string;
+  entityId: number;
+  /** ASSIGNED_BY_ID of the record. */
+  responsibleId: number;
+  /** The responsible's TIMEMAN_STATUS when the portal last said, or null. */
+  timemanStatus: string | null;
+  /** When the portal last confirmed it (epoch ms). */
+  verifiedAt: number;
+}
+
+/** The CRM phone index of every portal, by number. */
+export interface CallerIndex {
+  get(portalId: string, phone: string): Promise<CallerRecord | undefined>;
+  /** Adds or replaces the records of these numbers, in one transaction. */
+  put(portalId: string, records: readonly CallerRecord[]): Promise<void>;
+  /** Forgets these numbers. */
+  remove(portalId: string, phones: readonly string[]): Promise<void>;
+  /** The numbers that lead to this CRM record. */
+  ofEntity(portalId: string, entityType: string, entityId: number): Promise<CallerRecord[]>;
+  /** Up to `limit` records confirmed before `before`, the longest ago first. */
+  oldest(portalId: string, before: number, limit: number): Promise<CallerRecord[]>;
+  count(portalId: string): Promise<number>;
+}
+
+/**
  * What several bridge instances on one database share beyond the tables: the portal's request
  * budget and its token refresh (see `src/bitrix/limiter.ts` and `src/bitrix/tokens.ts`).
  */
@@ -133,6 +165,8 @@ export interface Coordination {
 export interface Store {
   /** The client's token store, on this database. */
   readonly tokens: TokenStore;
+  /** The portals' CRM phone indexes. */
+  readonly callers: CallerIndex;
   /**
    * Other processes may use this database at the same time (PostgreSQL): the outbox then claims
    * calls with a lease before delivering them and follows other instances' engine steps. False
@@ -146,8 +180,8 @@ export interface Store {
   getPortal(memberId: string): Promise<PortalRecord | undefined>;
   listPortals(): Promise<PortalRecord[]>;
   /**
-   * The app was uninstalled: the portal, its tokens and its engine state go, and its open outbox
-   * entries are dropped (the portal would refuse them). The journal and finished entries stay
+   * The app was uninstalled: the portal, its tokens, its engine state and its CRM phone index go,
+   * and its open outbox entries are dropped (the portal would refuse them). The journal and finished entries stay
    * for the record. A later install starts afresh.
    */
   deletePortal(memberId: string, now: number): Promise<void>;

@@ -49,6 +49,7 @@ describe('the extension map', () => {
       memberId: 'p1',
       rules: { ...rules, directory: [{ extension: '200', userId: null }] },
       directory: {
+        installerUserId: null,
         users: [
           user(2, 'Anna', '101'),
           user(3, 'Boris', '102'),

@@ -18,15 +18,23 @@ const keys = [
   'overheadP99Ms',
   'amiEventsPerSec',
   'bytesPerLiveCall',
+  'routeKnownCallerP50Ms',
+  'routeKnownCallerP99Ms',
 ] as const;
 type Figures = Record<(typeof keys)[number], number | null>;
 
-function runQuickBench(): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runQuickBench(
+  extra: readonly string[] = [],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/main.ts', '--quick', '--json'], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'bench/main.ts', '--quick', '--json', ...extra],
+      {
+        cwd: root,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -39,6 +47,11 @@ function expectShape(figures: Figures, who: string): void {
   for (const key of keys) {
     const value = figures[key];
     if (key === 'amiEventsPerSec' && value === null) continue;
+    // The naive way asks nobody for a route.
+    if (key.startsWith('routeKnownCaller') && who === 'naive') {
+      expect(value, `${who}.${key}`).toBeNull();
+      continue;
+    }
     expect(typeof value, `${who}.${key}`).toBe('number');
     expect(Number.isFinite(value), `${who}.${key} = ${String(value)}`).toBe(true);
     expect(value, `${who}.${key}`).toBeGreaterThanOrEqual(0);
@@ -71,5 +84,18 @@ describe('npm run bench -- --quick --json', () => {
     expect(result.overheadP99Ms).toBeGreaterThan(0);
     expect(result.bytesPerLiveCall).toBeGreaterThan(0);
     expect(result.naive.amiEventsPerSec).toBeNull();
+    // Answered from the CRM phone index with the manager first (a plan without is no figure).
+    expect(result.routeKnownCallerP50Ms).toBeGreaterThan(0);
+    expect(result.routeKnownCallerP99Ms).toBeGreaterThanOrEqual(result.routeKnownCallerP50Ms ?? 0);
+  }, 400_000);
+
+  it('--only route prints the known caller’s route figures alone', async () => {
+    const { code, stdout, stderr } = await runQuickBench(['--only', 'route']);
+    expect(code, stderr.slice(-3000)).toBe(0);
+    const lines = stdout.trim().split('\n');
+    const result = JSON.parse(lines[lines.length - 1] ?? '') as Record<string, number | null>;
+    expect(Object.keys(result).sort()).toEqual(['routeKnownCallerP50Ms', 'routeKnownCallerP99Ms']);
+    expect(result.routeKnownCallerP50Ms).toBeGreaterThan(0);
+    expect(stdout).toContain('| routeKnownCallerP99Ms');
   }, 400_000);
 });

@@ -109,10 +109,10 @@ export interface EmulatorProcess extends Spawned {
   control(path: string, body: unknown): Promise<unknown>;
 }
 
-export async function startEmulatorProcess(): Promise<EmulatorProcess> {
+export async function startEmulatorProcess(options: { seedPath?: string } = {}): Promise<EmulatorProcess> {
   const p = await spawnListening(
     process.execPath,
-    [emulatorBin, '--port', '0'],
+    [emulatorBin, '--port', '0', ...(options.seedPath === undefined ? [] : ['--seed', options.seedPath])],
     /listening on (http:\/\/\S+)/,
   );
   return {
@@ -148,7 +148,20 @@ export interface BridgeSetup {
  * test office's rules. Lines are left out (calls ring the extension dialled), and calls are
  * finished at hang-up: these tests are about delivery, not about waiting for recordings.
  */
-export function writeBridgeConfig(emulatorUrl: string, dir: string, port: number): BridgeSetup {
+export interface BridgeConfigOverrides {
+  /** Replaces the test office's `engine` section (the demo office's lines when it has none). */
+  engine?: BridgeConfigInput['engine'];
+  /** Replaces the one API PBX (`demo-token`). */
+  pbx?: BridgeConfigInput['pbx'];
+  crmIndex?: BridgeConfigInput['crmIndex'];
+}
+
+export function writeBridgeConfig(
+  emulatorUrl: string,
+  dir: string,
+  port: number,
+  overrides: BridgeConfigOverrides = {},
+): BridgeSetup {
   const clientId = 'local.b24bridge.e2e';
   const clientSecret = randomBytes(24).toString('hex');
   const sqlitePath = join(dir, 'bridge.sqlite');
@@ -169,11 +182,13 @@ export function writeBridgeConfig(emulatorUrl: string, dir: string, port: number
     oauthUrl: `${emulatorUrl}/oauth/token/`,
     retry: { maxAttempts: 2, minDelayMs: 100, maxDelayMs: 500 },
   };
-  doc.engine = {
+  doc.engine = overrides.engine ?? {
     defaultUserId: 1,
     lines: [],
     recording: { maxWaitSec: 0, hideGraceSec: 0 },
   };
+  if (overrides.pbx !== undefined) doc.pbx = overrides.pbx;
+  if (overrides.crmIndex !== undefined) doc.crmIndex = overrides.crmIndex;
   doc.logging = { level: 'warn', format: 'json' };
   const configPath = join(dir, 'bridge.json');
   writeFileSync(configPath, JSON.stringify(doc, null, 2), { mode: 0o600 });
@@ -240,6 +255,9 @@ export interface EmulatorCall {
   finishedBy: number | null;
   duration: number | null;
   statusCode: string | null;
+  phoneNumber?: string;
+  crmEntityType?: string | null;
+  crmEntityId?: number | null;
 }
 
 export interface RequestLogEntry {
@@ -362,13 +380,24 @@ export interface InstalledBridge {
  */
 export function installedBridge(
   prefix: string,
-  options: { fileSizeLimitBlocks?: number } = {},
+  options: {
+    fileSizeLimitBlocks?: number;
+    config?: BridgeConfigOverrides | ((dir: string) => BridgeConfigOverrides);
+    /** The emulator's portal (a `--seed` file's content); the default seed otherwise. */
+    seed?: unknown;
+  } = {},
 ): InstalledBridge {
   const tmp = tempDir(prefix);
   const t = { bridge: undefined, memberId: '' } as unknown as InstalledBridge;
   beforeAll(async () => {
-    t.emulator = await startEmulatorProcess();
-    t.setup = writeBridgeConfig(t.emulator.url, tmp.dir, await freePort());
+    let seedPath: string | undefined;
+    if (options.seed !== undefined) {
+      seedPath = join(tmp.dir, 'seed.json');
+      writeFileSync(seedPath, JSON.stringify(options.seed));
+    }
+    t.emulator = await startEmulatorProcess(seedPath === undefined ? {} : { seedPath });
+    const overrides = typeof options.config === 'function' ? options.config(tmp.dir) : options.config;
+    t.setup = writeBridgeConfig(t.emulator.url, tmp.dir, await freePort(), overrides);
     t.bridge = await startBridgeProcess(t.setup, options);
     t.memberId = await installBridge(t.emulator, t.setup);
   });

@@ -77,6 +77,16 @@ describe('the Bitrix24 application', () => {
       'ONAPPINSTALL',
       'ONAPPTEST',
       'ONAPPUNINSTALL',
+      // The CRM changes that keep the CRM phone index fresh.
+      'ONCRMCOMPANYADD',
+      'ONCRMCOMPANYDELETE',
+      'ONCRMCOMPANYUPDATE',
+      'ONCRMCONTACTADD',
+      'ONCRMCONTACTDELETE',
+      'ONCRMCONTACTUPDATE',
+      'ONCRMLEADADD',
+      'ONCRMLEADDELETE',
+      'ONCRMLEADUPDATE',
       'ONEXTERNALCALLBACKSTART',
       'ONEXTERNALCALLSTART',
     ]);
@@ -113,6 +123,36 @@ describe('the Bitrix24 application', () => {
     expect(garbage.status).toBe(400);
     expect(await commands()).toEqual([]);
     expect(demo.bridge.portals.has(memberId)).toBe(true);
+  });
+
+  it('a CRM change teaches the CRM phone index; a forged or malformed one changes nothing', async () => {
+    const runtime = demo.bridge.portals.get(memberId)!;
+    const asked = new Promise<string[]>((resolve) =>
+      runtime.callers.once('updated', ({ phones }) => resolve(phones)),
+    );
+    const auth = { member_id: memberId, application_token: appToken };
+    const ts = String(Math.floor(Date.now() / 1000));
+    const company = await postEvent({ event: 'ONCRMCOMPANYUPDATE', data: { FIELDS: { ID: '1' } }, auth, ts });
+    expect(company.status).toBe(200);
+    expect(await asked).toEqual(['74951112233']);
+    expect(await runtime.callers.lookup('+7 495 111-22-33')).toMatchObject({
+      crmEntityType: 'COMPANY',
+      crmEntityId: 1,
+      userId: 4,
+    });
+    const forged = await postEvent({
+      event: 'ONCRMCONTACTDELETE',
+      data: { FIELDS: { ID: '1' } },
+      auth: { ...auth, application_token: 'forged' },
+      ts,
+    });
+    expect(forged.status).toBe(401);
+    for (const data of [{}, { FIELDS: { ID: 'x' } }, { FIELDS: 'y' }]) {
+      const bad = await postEvent({ event: 'ONCRMCONTACTUPDATE', data, auth, ts });
+      expect(bad.status).toBe(400);
+      expect(await bad.json()).toMatchObject({ error: { code: 'INVALID_EVENT' } });
+    }
+    expect(await runtime.callers.lookup('+74951112233')).toMatchObject({ userId: 4 });
   });
 
   it('S4: a click in the CRM originates on the PBX once and ends finished with its CALL_LIST_ID', async () => {

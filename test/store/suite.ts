@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import {
   aesSealer,
+  type CallerRecord,
   type NewOutboxEntry,
   type PortalRecord,
   type Sealer,
@@ -273,6 +274,52 @@ export function storeSuite(name: string, h: StoreHarness): void {
       expect(await again.openCalls('m1')).toEqual([]);
       expect(await again.backlog('m1')).toMatchObject({ dropped: 1, pending: 0 });
       await again.close();
+    });
+
+    it('keeps a CRM phone index per portal: by number, by CRM record, oldest first, gone at uninstall', async () => {
+      const store = await h.fresh();
+      const caller = (phone: string, over: Partial<CallerRecord> = {}): CallerRecord => ({
+        phone,
+        entityType: 'CONTACT',
+        entityId: 1,
+        responsibleId: 3,
+        timemanStatus: 'OPENED',
+        verifiedAt: 1000,
+        ...over,
+      });
+      await store.savePortal(portal('m1'), 1);
+      await store.callers.put('m1', [
+        caller('79161234567'),
+        caller('79161234568', { verifiedAt: 500 }),
+        caller('74951112233', { entityType: 'COMPANY', entityId: 1, responsibleId: 4, timemanStatus: null }),
+      ]);
+      await store.callers.put('m2', [caller('79161234567', { responsibleId: 9 })]);
+      expect(await store.callers.get('m1', '79161234567')).toEqual(caller('79161234567'));
+      expect((await store.callers.get('m2', '79161234567'))?.responsibleId).toBe(9);
+      expect(await store.callers.get('m1', '70000000000')).toBeUndefined();
+      // A number put again is replaced, not added.
+      await store.callers.put('m1', [caller('79161234567', { responsibleId: 2, verifiedAt: 2000 })]);
+      expect((await store.callers.get('m1', '79161234567'))?.responsibleId).toBe(2);
+      expect(await store.callers.count('m1')).toBe(3);
+      expect((await store.callers.ofEntity('m1', 'CONTACT', 1)).map((r) => r.phone)).toEqual([
+        '79161234567',
+        '79161234568',
+      ]);
+      expect((await store.callers.ofEntity('m1', 'COMPANY', 1)).map((r) => r.responsibleId)).toEqual([4]);
+      expect((await store.callers.oldest('m1', 1500, 10)).map((r) => r.phone)).toEqual([
+        '79161234568',
+        '74951112233',
+      ]);
+      expect((await store.callers.oldest('m1', 1500, 1)).map((r) => r.phone)).toEqual(['79161234568']);
+      await store.callers.remove('m1', ['79161234568', '70000000000']);
+      expect(await store.callers.count('m1')).toBe(2);
+      await store.callers.put('m1', []);
+      await store.callers.remove('m1', []);
+      await store.deletePortal('m1', 2);
+      expect(await store.callers.count('m1')).toBe(0);
+      expect(await store.callers.count('m2')).toBe(1);
+      await store.close();
+      await expect(store.callers.get('m2', '79161234567')).rejects.toMatchObject({ code: 'STORE_CLOSED' });
     });
 
     it('seals tokens, application tokens and webhook URLs at rest when given a key', async () => {

@@ -15,6 +15,7 @@ import {
 import { RestError } from '../errors.ts';
 import { readRaw } from '../http/body.ts';
 import { sendJson } from '../http/envelope.ts';
+import type { User } from '../portal/model.ts';
 import type { Portal } from '../portal/portal.ts';
 import type { RestApi } from '../rest.ts';
 import { noFaults, plans, type Faults, type Settings, type TargetedFault } from '../settings.ts';
@@ -203,6 +204,25 @@ function applySettings(portal: Portal, body: Json): Settings {
   return portal.settings;
 }
 
+const timemanStatuses = ['OPENED', 'CLOSED', 'PAUSED', 'EXPIRED', 'UNAVAILABLE', 'NOT_INSTALLED'] as const;
+
+/** What a person changes about themselves in the portal: their workday (time tracking), their phone. */
+function applyUser(user: User, body: Json): User {
+  if ('timemanStatus' in body) {
+    const status = body.timemanStatus;
+    if (typeof status !== 'string' || !(timemanStatuses as readonly string[]).includes(status))
+      throw new InspectError(400, `timemanStatus must be one of ${timemanStatuses.join(', ')}`);
+    user.timemanStatus = status as User['timemanStatus'];
+  }
+  if ('extension' in body) {
+    const ext = body.extension;
+    if (ext !== null && (typeof ext !== 'string' || !/^[0-9*#]{1,32}$/.test(ext)))
+      throw new InspectError(400, 'extension must be digits, or null');
+    user.extension = ext;
+  }
+  return user;
+}
+
 /** The inspection and control API under /_emulator/ (not part of Bitrix24). */
 export async function handleInspect(
   portal: Portal,
@@ -215,6 +235,7 @@ export async function handleInspect(
   const path = url.pathname.replace(/\/+$/, '') || '/';
   const route = `${req.method ?? 'GET'} ${path}`;
   const appMatch = /^\/_emulator\/apps\/([^/]+)(\/install-finish|\/open)?$/.exec(path);
+  const userMatch = /^\/_emulator\/users\/(\d+)$/.exec(path);
   try {
     switch (route) {
       case 'GET /_emulator':
@@ -358,6 +379,11 @@ export async function handleInspect(
       case 'POST /_emulator/reset':
         reset();
         return sendJson(res, 200, { reset: true });
+    }
+    if (userMatch && req.method === 'POST') {
+      const user = portal.users.get(Number(userMatch[1]));
+      if (!user) throw new InspectError(404, 'no such user');
+      return sendJson(res, 200, userView(applyUser(user, await readJson(req))));
     }
     if (appMatch) {
       const app = portal.appByClientId(decodeURIComponent(appMatch[1] ?? ''));

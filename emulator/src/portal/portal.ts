@@ -249,6 +249,27 @@ export class Portal extends EventEmitter<PortalEvents> {
     }
   }
 
+  /** A record's phones changed: it is found by its new numbers, and no longer by the old ones. */
+  reindexEntity(e: CrmEntity, oldPhones: readonly { value: string }[]): void {
+    for (const p of oldPhones) {
+      const key = phoneKey(p.value);
+      const list = this.phoneIndex.get(key)?.filter((x) => x !== e);
+      if (list === undefined || list.length === 0) this.phoneIndex.delete(key);
+      else this.phoneIndex.set(key, list);
+    }
+    if (!this.crm[e.type].has(e.id)) return;
+    for (const p of e.phones) {
+      const key = phoneKey(p.value);
+      const list = this.phoneIndex.get(key) ?? [];
+      if (!list.includes(e)) this.phoneIndex.set(key, [...list, e]);
+    }
+  }
+
+  removeEntity(e: CrmEntity): void {
+    this.crm[e.type].delete(e.id);
+    this.reindexEntity(e, e.phones);
+  }
+
   /** The primary entity for a caller: a contact before a company before a lead. */
   primaryEntityFor(phone: string): CrmEntity | undefined {
     return (

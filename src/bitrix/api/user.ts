@@ -95,6 +95,11 @@ export class UserApi {
     return this.submit(command('user.admin', {}), options, (raw) => raw.result === true);
   }
 
+  /** The user the bridge acts as (`user.current`): who installed the app, or whose webhook it is. */
+  current(options?: SubmitOptions): Pending<PortalUser> {
+    return this.submit(command('user.current', {}), options, (raw) => parseUser(raw.result));
+  }
+
   /** The active user with this extension, or null. */
   async byExtension(extension: string, options?: SubmitOptions): Promise<PortalUser | null> {
     const page = await this.get({ filter: { UF_PHONE_INNER: extension, ACTIVE: true } }, 0, options);

@@ -80,7 +80,17 @@ interface Call {
   abandoned: boolean;
   recordingFile: string | null;
   recording: boolean;
+  /** A phone dialling a feature code (`*97`): no call with anybody, reported not at all. */
+  featureCode: boolean;
+  /**
+   * Channels of the extension a Redirect sent the call to that were ringing for it before (the
+   * queue's dial to that phone): their end is the Redirect's doing, not that phone's no.
+   */
+  superseded: Set<string>;
 }
+
+/** `*97`, `#31#`: what a phone dials to reach a service of its PBX (voicemail, forwarding). */
+const isFeatureCode = (number: string): boolean => /^[*#][0-9*#]*$/.test(number);
 
 /** How many ended calls and gone channels are remembered, so their late events change nothing. */
 const REMEMBERED = 20_000;
@@ -242,8 +252,10 @@ export class AmiCallMapper {
     const call = this.callById(callId);
     if (!call) return [];
     const out: MappedEvent[] = [];
-    this.announce(call, out);
+    if (!this.announce(call, out)) return out;
     for (const ext of call.ringing) if (ext !== to) this.stopRinging(call, ext, now, out);
+    // The queue's dial to `to` ends with the Redirect; the phone rings on by the new dial.
+    for (const id of call.channels) if (this.channels.get(id)?.ext === to) call.superseded.add(id);
     out.push({ type: 'call.transferred', callId: call.callId, at: now, to });
     return out;
   }
@@ -427,6 +439,8 @@ export class AmiCallMapper {
         abandoned: false,
         recordingFile: null,
         recording: false,
+        featureCode: false,
+        superseded: new Set(),
       };
       this.calls.set(call.linkedid, call);
       this.linkedidOfCall.set(call.callId, call.linkedid);
@@ -448,9 +462,14 @@ export class AmiCallMapper {
     return call;
   }
 
-  private announce(call: Call, out: MappedEvent[]): void {
-    if (call.announced) return;
+  /** Reports the call's start, once; false for a call that is not to be reported (a feature code). */
+  private announce(call: Call, out: MappedEvent[]): boolean {
+    if (call.announced) return !call.featureCode;
     call.announced = true;
+    if (call.direction === 'outbound' && !call.originated && isFeatureCode(call.to)) {
+      call.featureCode = true;
+      return false;
+    }
     out.push({
       type: 'call.started',
       callId: call.callId,
@@ -459,6 +478,7 @@ export class AmiCallMapper {
       from: call.from,
       to: call.to,
     });
+    return true;
   }
 
   // --- what rings, who answers --------------------------------------------------------------------
@@ -467,7 +487,7 @@ export class AmiCallMapper {
     if (call.ringing.has(ext) || call.answeredBy === ext) return;
     // An outgoing call rings its own phone only when the bridge originated it (click-to-call).
     if (call.direction === 'outbound' && ext === call.from && !call.originated) return;
-    this.announce(call, out);
+    if (!this.announce(call, out)) return;
     call.ringing.add(ext);
     call.rang = true;
     out.push({ type: 'call.ringing', callId: call.callId, at, extensions: [ext] });
@@ -480,7 +500,7 @@ export class AmiCallMapper {
 
   private answer(call: Call, ext: string, at: number, out: MappedEvent[]): void {
     if (call.answeredBy === ext) return;
-    this.announce(call, out);
+    if (!this.announce(call, out)) return;
     call.answeredBy = ext;
     call.ringing.delete(ext);
     const others = [...call.ringing];
@@ -535,7 +555,7 @@ export class AmiCallMapper {
       } else if (outbound && call.from !== '') this.answer(call, call.from, at, out);
       return;
     }
-    if (dest.ext !== null) this.stopRinging(call, dest.ext, at, out);
+    if (dest.ext !== null && !call.superseded.has(dest.uniqueid)) this.stopRinging(call, dest.ext, at, out);
     if (call.answeredBy === null && (dest.ext !== null || outbound)) call.lastDial = status;
   }
 
@@ -561,8 +581,11 @@ export class AmiCallMapper {
       this.devices.extensionOf(iface) ?? this.devices.extensionOf(field(frame, 'DestChannel') ?? '');
     if (ext === null) return;
     if (event === 'AgentCalled') this.ring(call, ext, at, out);
-    else if (event === 'AgentRingNoAnswer') this.stopRinging(call, ext, at, out);
-    else this.answer(call, ext, at, out);
+    else if (event === 'AgentRingNoAnswer') {
+      const leg = field(frame, 'DestChannel');
+      const superseded = [...call.superseded].some((id) => this.channels.get(id)?.name === leg);
+      if (!superseded) this.stopRinging(call, ext, at, out);
+    } else this.answer(call, ext, at, out);
   }
 
   private onTransfer(event: string, frame: AmiFrame, at: number, out: MappedEvent[]): void {
@@ -581,7 +604,7 @@ export class AmiCallMapper {
       to = targetExt ?? field(frame, 'SecondTransfererExten');
     }
     if (to === undefined || to === '') return;
-    this.announce(call, out);
+    if (!this.announce(call, out)) return;
     out.push({ type: 'call.transferred', callId: call.callId, at, to });
     // A transfer only rings its target; the engine gives the call to it once it is answered.
     if (talking) out.push({ type: 'call.answered', callId: call.callId, at, extension: to });
@@ -623,7 +646,7 @@ export class AmiCallMapper {
     if (!call) return;
     call.channels.delete(channel.uniqueid);
     if (field(frame, 'Cause') === '17') call.sawBusy = true;
-    if (channel.ext !== null && call.answeredBy !== channel.ext) {
+    if (channel.ext !== null && call.answeredBy !== channel.ext && !call.superseded.has(channel.uniqueid)) {
       let still = false;
       for (const id of call.channels) if (this.channels.get(id)?.ext === channel.ext) still = true;
       if (!still) this.stopRinging(call, channel.ext, at, out);
@@ -632,10 +655,11 @@ export class AmiCallMapper {
   }
 
   private endCall(call: Call, at: number, out: MappedEvent[]): void {
-    this.announce(call, out);
+    const reported = this.announce(call, out);
     this.calls.delete(call.linkedid);
     this.linkedidOfCall.delete(call.callId);
     this.ended.add(call.linkedid);
+    if (!reported) return;
     out.push({ type: 'call.ended', callId: call.callId, at, reason: this.reasonOf(call) });
     // MixMonitor closes its file when its channel goes: with the call over, the file is complete.
     if (call.recording && call.recordingFile !== null && call.answeredBy !== null)

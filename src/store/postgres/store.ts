@@ -4,6 +4,7 @@ import type { PortalTokens, RateLimit, SharedBudget, TokenStore } from '../../bi
 import { StoreError } from '../errors.ts';
 import type {
   Backlog,
+  CallerIndex,
   Coordination,
   EntryUpdate,
   OutboxEntry,
@@ -17,6 +18,7 @@ import { toStoreError } from './errors.ts';
 import { plainSealer, type Sealer } from '../sealer.ts';
 import { toEntry as entryOf, toPortal, type EntryRow as Row, type PortalRow } from '../rows.ts';
 import { loadMigrations, migrate } from './migrate.ts';
+import { postgresCallers } from './callers.ts';
 
 type EntryRow = Row<unknown>;
 const toEntry = (r: EntryRow) => entryOf(r, (v) => v ?? null);
@@ -78,6 +80,7 @@ export const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')
  */
 export class PostgresStore implements Store {
   readonly tokens: TokenStore;
+  readonly callers: CallerIndex;
   readonly shared = true;
   readonly coordination: Coordination;
   private readonly now: () => number;
@@ -97,6 +100,11 @@ export class PostgresStore implements Store {
   ) {
     this.now = options.now ?? Date.now;
     this.sealer = options.sealer ?? plainSealer;
+    this.callers = postgresCallers(
+      pool,
+      (doing, fn) => this.run(doing, fn),
+      (site, fn) => this.write(site, fn),
+    );
     this.tokens = {
       get: (memberId) =>
         this.run('read tokens', async () => {
@@ -219,6 +227,7 @@ export class PostgresStore implements Store {
       await c.query('DELETE FROM engine_shards WHERE portal_id = $1', [memberId]);
       await c.query('DELETE FROM outbox_calls WHERE portal_id = $1', [memberId]);
       await c.query('DELETE FROM rate_buckets WHERE member_id = $1', [memberId]);
+      await c.query('DELETE FROM crm_phone_index WHERE portal_id = $1', [memberId]);
       await c.query(
         `UPDATE outbox_entries SET status = 'dropped', note = 'the app was uninstalled', updated_at = $1
          WHERE portal_id = $2 AND ${OPEN}`,

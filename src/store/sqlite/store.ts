@@ -5,6 +5,7 @@ import type { PortalTokens, TokenStore } from '../../bitrix/index.ts';
 import { StoreError } from '../errors.ts';
 import type {
   Backlog,
+  CallerIndex,
   EntryUpdate,
   OutboxEntry,
   PortalRecord,
@@ -17,6 +18,7 @@ import { toStoreError } from './errors.ts';
 import { plainSealer, type Sealer } from '../sealer.ts';
 import { toEntry as entryOf, toPortal, type EntryRow as Row, type PortalRow } from '../rows.ts';
 import { loadMigrations, migrate } from './migrate.ts';
+import { sqliteCallers } from './callers.ts';
 
 type EntryRow = Row<string>;
 const parse = (s: string | null): unknown => (s === null ? null : JSON.parse(s));
@@ -55,6 +57,7 @@ const json = (v: unknown): string => JSON.stringify(v ?? null);
  */
 export class SqliteStore implements Store {
   readonly tokens: TokenStore;
+  readonly callers: CallerIndex;
   /** One process owns the file (the replay command refuses to run beside the bridge). */
   readonly shared = false;
   private readonly s: ReturnType<typeof prepare>;
@@ -69,6 +72,11 @@ export class SqliteStore implements Store {
     this.now = options.now ?? Date.now;
     this.sealer = options.sealer ?? plainSealer;
     this.s = prepare(db);
+    this.callers = sqliteCallers(
+      db,
+      (doing, fn) => this.run(doing, fn),
+      (site, fn) => this.write(site, fn),
+    );
     this.tokens = {
       get: (memberId) =>
         this.run('read tokens', () => {
@@ -147,6 +155,7 @@ export class SqliteStore implements Store {
         this.s.deleteTokens.run(memberId);
         this.s.deleteMeta.run(memberId);
         this.s.deleteShards.run(memberId);
+        this.s.deleteCallers.run(memberId);
         this.s.dropOpen.run(now, memberId);
       });
     });
@@ -339,6 +348,7 @@ function prepare(db: Database) {
     deleteTokens: st<[string]>('DELETE FROM portal_tokens WHERE member_id = ?'),
     deleteMeta: st<[string]>('DELETE FROM engine_meta WHERE portal_id = ?'),
     deleteShards: st<[string]>('DELETE FROM engine_shards WHERE portal_id = ?'),
+    deleteCallers: st<[string]>('DELETE FROM crm_phone_index WHERE portal_id = ?'),
     dropOpen: st<[number, string]>(
       `UPDATE outbox_entries SET status = 'dropped', note = 'the app was uninstalled', updated_at = ?
        WHERE portal_id = ? AND status IN ('pending', 'in_flight')`,

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { retryDelay } from '../../../src/pbx/asterisk/client.ts';
 import { deviceMap } from '../../../src/pbx/asterisk/devices.ts';
 import { AmiCallMapper, type MappedEvent } from '../../../src/pbx/asterisk/mapper.ts';
-import { line, mapCapture, simDevices } from './helpers.ts';
+import { captureFrames, line, mapCapture, simDevices } from './helpers.ts';
 
 const byCall = (events: MappedEvent[]): Map<string, string[]> => {
   const out = new Map<string, string[]>();
@@ -141,6 +141,23 @@ describe('each capture maps to the normalized events of what happened', () => {
     ]);
   });
 
+  it('16 attended transfer: the target rings inside the call while it is answered, then takes it', () => {
+    const { events, mapper } = mapCapture('16-attended-transfer');
+    expect(events.map(line)).toEqual([
+      `started inbound ${CALLER} → 101`,
+      'ringing 101',
+      'answered 101',
+      // The consultation's channels carry the call's Linkedid: the target's ringing is the call's.
+      'ringing 102',
+      'answered 102',
+      'transferred 102',
+      'answered 102',
+      'ended completed',
+    ]);
+    expect(new Set(events.map((e) => e.callId))).toEqual(new Set(['1795476100.70']));
+    expect(mapper.liveCalls).toBe(0);
+  });
+
   it("15 status actions' answers change nothing: the call as in 03", () => {
     const lines = mapCapture('15-status-actions-during-call').events.map(line);
     expect(lines[0]).toBe(`started inbound ${CALLER} → 600`);
@@ -266,6 +283,51 @@ describe('what the captures do not show', () => {
     // The target was already on the line: the call is answered there at once.
     expect(lines[lines.indexOf('transferred 102') + 1]).toBe('answered 102');
     expect(lines.filter((l) => l.startsWith('ended'))).toEqual(['ended completed', 'ended completed']);
+  });
+
+  it('a phone dialling a feature code (*97, its voicemail) is no call: nothing is reported', () => {
+    const phone = chan('PJSIP/101-0000000c', '4.1', '4.1', { Exten: '*97', CallerIDNum: '101' });
+    expect(
+      run([
+        { Event: 'Newchannel', ...phone, ChannelStateDesc: 'Ring' },
+        { Event: 'Newstate', ...phone, ChannelStateDesc: 'Up' },
+        { Event: 'Hangup', ...phone, Cause: '16' },
+      ]),
+    ).toEqual([]);
+  });
+
+  it("a Redirect to a queue member who rings: the queue's dial to them ends without a ring_stopped", () => {
+    const mapper = new AmiCallMapper({ devices: deviceMap(simDevices) });
+    const out: MappedEvent[] = [];
+    const frames = captureFrames('03-queue-ringall');
+    // Up to the moment all three members ring (before 202 answers).
+    const to202 = (f: (typeof frames)[number]) =>
+      String(f.DestChannel ?? '').startsWith('Local/202@sim-phones');
+    const answered = frames.findIndex((f) => f.Event === 'DialEnd' && f.DialStatus === 'ANSWER' && to202(f));
+    for (const f of frames.slice(0, answered)) mapper.push(f, 1000, out);
+    out.push(...mapper.transferred('1795475648.8', '202', 2000));
+    // Asterisk cancels the queue's dials; the redirected caller's new dial rings 202.
+    const leg202 = frames.find((f) => f.Event === 'DialBegin' && to202(f));
+    mapper.push({ ...leg202, Event: 'DialEnd', DialStatus: 'CANCEL' }, 2001, out);
+    mapper.push(
+      {
+        Event: 'Hangup',
+        Channel: leg202?.DestChannel ?? '',
+        Uniqueid: leg202?.DestUniqueid ?? '',
+        Linkedid: '1795475648.8',
+      },
+      2002,
+      out,
+    );
+    expect(out.map(line)).toEqual([
+      `started inbound ${CALLER} → 600`,
+      'ringing 201',
+      'ringing 202',
+      'ringing 203',
+      'ring_stopped 201',
+      'ring_stopped 203',
+      'transferred 202',
+    ]);
   });
 
   it('a desk phone dialling out: outbound, the number its channel dialled, answered when the far end is', () => {
