@@ -83,6 +83,8 @@ const pbxToken = /^B24_BRIDGE_PBX_([A-Z0-9_]+)_TOKEN$/;
 const pbxAmiSecret = /^B24_BRIDGE_PBX_([A-Z0-9_]+)_AMI_SECRET$/;
 /** Read by the store, not the configuration (`src/store/sealer.ts`): never a setting, never a warning. */
 export const STORE_KEY_VARIABLE = 'B24_BRIDGE_STORE_KEY';
+/** Read by `bin/b24-bridge.js` (`1`: run src/ through tsx instead of dist/): not a setting either. */
+export const FROM_SOURCES_VARIABLE = 'B24_BRIDGE_FROM_SOURCES';
 
 const envNameOf = (pbxId: string) => pbxId.toUpperCase().replace(/-/g, '_');
 
@@ -103,7 +105,8 @@ export function applyEnv(input: unknown, env: Env): EnvApplied {
       !variable.startsWith(ENV_PREFIX) ||
       value === undefined ||
       variable === CONFIG_FILE_VARIABLE ||
-      variable === STORE_KEY_VARIABLE
+      variable === STORE_KEY_VARIABLE ||
+      variable === FROM_SOURCES_VARIABLE
     )
       continue;
     const known = envVariables[variable];
