@@ -40,7 +40,8 @@ function copyMigrations(dir) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     if (!entry.isDirectory()) continue;
     const path = join(dir, entry.name);
-    if (entry.name === 'migrations') cpSync(path, join(dist, relative(join(root, 'src'), path)), { recursive: true });
+    if (entry.name === 'migrations')
+      cpSync(path, join(dist, relative(join(root, 'src'), path)), { recursive: true });
     else copyMigrations(path);
   }
 }
