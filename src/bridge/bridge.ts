@@ -33,7 +33,7 @@ export interface BridgeOptions {
   logger?: ServerOptions['logger'];
   /** The logger (src/log/) for the server; wins over `logger`. */
   loggerInstance?: ServerOptions['loggerInstance'];
-  /** Where `/metrics` figures go; the process-wide registry by default. */
+  /** Where `/metrics` figures go; a registry of this bridge's own (with the process figures) by default. */
   metrics?: Registry | undefined;
   /** The log scrubber: OAuth tokens are added to it as they are loaded or issued. */
   secrets?: SecretSet | undefined;
@@ -238,6 +238,7 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
     router: server.router,
     storeRecording: (upload) => recordings.put(upload),
     log: (level, message, data) => server.app.log[level](data ?? {}, message),
+    amiConnected: observed.metrics.amiConnected,
   });
   // Commands wait in memory: originations a previous process asked for and the PBX has not
   // reported on yet are sent again (the PBX acts on a commandId once).
