@@ -44,7 +44,8 @@ export default class SummaryReporter implements Reporter {
     // No test module at all (a filter that matched nothing): still one line, counted as a failure.
     if (tiers.size === 0) {
       total.failed = 1;
-      if (file) appendFileSync(file, `${JSON.stringify({ tier: 'none', passed: 0, failed: 1, skipped: 0 })}\n`);
+      if (file)
+        appendFileSync(file, `${JSON.stringify({ tier: 'none', passed: 0, failed: 1, skipped: 0 })}\n`);
     }
     process.stdout.write(
       `\n${[...lines, `${total.skipped} skipped`].join('\n')}\n${total.passed} passed, ${total.failed} failed\n`,

@@ -62,6 +62,14 @@ const webhookMemberId = (url: string): string => `webhook:${new URL(url).host}`;
  */
 export const bridgeClientRetry = { maxAttempts: 2, minDelayMs: 200, maxDelayMs: 2_000 } as const;
 
+/**
+ * Where the bridge keeps what it must find again (recordings, admin-lines.json): beside the
+ * SQLite file; on PostgreSQL (several instances) ./data, see the README on shared recordings.
+ */
+export function bridgeDataDir(config: BridgeConfig): string {
+  return config.store.kind === 'sqlite' ? dirname(resolve(config.store.path)) : resolve('data');
+}
+
 export async function startBridge(given: BridgeConfig, options: BridgeOptions = {}): Promise<Bridge> {
   // Queues edited in the admin UI (admin-lines.json beside the store) win over the file's.
   const config = withEditedLines(given, linesFilePath(given));
@@ -88,10 +96,7 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
     tokenStore: options.secrets ? tokensAsSecrets(store.tokens, options.secrets) : store.tokens,
   });
   const portals = new Map<string, PortalRuntime>();
-  // Beside the database: the store's data directory is where the bridge keeps what it must find again.
-  // On PostgreSQL (several instances) that is ./data: see the README on shared recordings.
-  const dataDir = config.store.kind === 'sqlite' ? dirname(resolve(config.store.path)) : resolve('data');
-  const recordings = await RecordingStore.open(join(dataDir, 'recordings'));
+  const recordings = await RecordingStore.open(join(bridgeDataDir(config), 'recordings'));
   /** Where the portal downloads recordings from: the public URL, else where the server listens. */
   let baseUrl = config.server.publicUrl?.replace(/\/+$/, '') ?? '';
   const ctx: ConnectContext = {

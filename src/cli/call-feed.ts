@@ -78,7 +78,9 @@ export function watchCalls(
   const say = (call: Call, what: string): void => {
     const them = formatPhone(call.phoneNumber);
     const line =
-      call.direction === 'outbound' || call.origin !== 'pbx' ? `${who(call)} → ${them}` : `${them} → ${who(call)}`;
+      call.direction === 'outbound' || call.origin !== 'pbx'
+        ? `${who(call)} → ${them}`
+        : `${them} → ${who(call)}`;
     print(`${clock(now())}  ${line}: ${what}`);
   };
   const callOf = (key: string): Call | null => {

@@ -73,7 +73,8 @@ async function loadDemo(): Promise<typeof import('./demo.ts')> {
 async function main(argv: string[]): Promise<void> {
   const [command, ...afterCommand] = argv;
   // `config` has subcommands: `config schema`, `config show`.
-  const sub = command === 'config' && afterCommand[0]?.startsWith('-') === false ? afterCommand[0] : undefined;
+  const sub =
+    command === 'config' && afterCommand[0]?.startsWith('-') === false ? afterCommand[0] : undefined;
   const rest = sub === undefined ? afterCommand : afterCommand.slice(1);
   let values;
   try {

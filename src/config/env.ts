@@ -130,6 +130,10 @@ export function applyEnv(input: unknown, env: Env): EnvApplied {
         continue;
       }
       if (amiOf !== undefined) {
+        if (pbx.kind !== 'asterisk' && !isRecord(pbx.ami)) {
+          warnings.push(`${variable}: PBX ${String(pbx.id)} is not of kind "asterisk"; ignored`);
+          continue;
+        }
         const ami = isRecord(pbx.ami) ? pbx.ami : (pbx.ami = {});
         if (isRecord(ami)) ami.secret = value;
         sources.set(`pbx[${index}].ami.secret`, variable);
