@@ -33,14 +33,21 @@ interface Section {
   longDefaults: { key: string; value: unknown }[];
 }
 
-/** `|` would end a table cell, and `<` outside a code span would open an HTML tag. */
-const cell = (text: string): string =>
+/** Outside code spans: URLs become code (they are examples, not links), `<` is escaped. */
+const outsideCode = (text: string, change: (part: string) => string): string =>
   text
-    .replace(/\n/g, ' ')
     .split('`')
-    .map((part, i) => (i % 2 === 1 ? part : part.replace(/</g, '&lt;')))
-    .join('`')
-    .replace(/\|/g, '\\|');
+    .map((part, i) => (i % 2 === 1 ? part : change(part)))
+    .join('`');
+
+/** `|` would end a table cell, `<` outside a code span would open an HTML tag. */
+const cell = (text: string): string =>
+  outsideCode(
+    outsideCode(text.replace(/\n/g, ' '), (part) =>
+      part.replace(/https?:\/\/[^\s,;)]+?(?=[.:]?(?:\s|$|[,;)]))/g, (url) => `\`${url}\``),
+    ),
+    (part) => part.replace(/</g, '&lt;'),
+  ).replace(/\|/g, '\\|');
 const code = (text: string): string => `\`${text}\``;
 
 function typeOf(s: Schema): string {
