@@ -12,7 +12,11 @@ const slow = {
   /** The short chaos run: kills, outages and limits through every scenario. */
   chaos: ['test/chaos/chaos.test.ts'],
   /** Random and mutated bodies against the live server and the parsers. */
-  fuzz: ['test/security/fuzz-server.test.ts', 'src/pbx/webhook/fuzz.test.ts', 'test/pbx/asterisk/fuzz.test.ts'],
+  fuzz: [
+    'test/security/fuzz-server.test.ts',
+    'src/pbx/webhook/fuzz.test.ts',
+    'test/pbx/asterisk/fuzz.test.ts',
+  ],
   /** Headless Chromium (Debian's /usr/bin/chromium; skipped with a message without it). */
   browser: ['test/admin/browser.test.ts', 'test/e2e/demo-page.test.ts', 'emulator/test/page.test.ts'],
   /** DATABASE_URL (skipped with a message, and how to start PostgreSQL, without it). */
@@ -26,7 +30,12 @@ const slow = {
   build: ['test/build/**/*.test.ts'],
 } as const;
 
-const all = ['src/**/*.test.ts', 'emulator/test/**/*.test.ts', 'simulator/src/**/*.test.ts', 'test/**/*.test.ts'];
+const all = [
+  'src/**/*.test.ts',
+  'emulator/test/**/*.test.ts',
+  'simulator/src/**/*.test.ts',
+  'test/**/*.test.ts',
+];
 
 export default defineConfig({
   test: {
@@ -39,7 +48,14 @@ export default defineConfig({
     env: { B24_BRIDGE_FROM_SOURCES: '1' },
     reporters: ['default', './test/summary-reporter.ts'],
     projects: [
-      { extends: true, test: { name: 'fast', include: all, exclude: [...configDefaults.exclude, ...Object.values(slow).flat()] } },
+      {
+        extends: true,
+        test: {
+          name: 'fast',
+          include: all,
+          exclude: [...configDefaults.exclude, ...Object.values(slow).flat()],
+        },
+      },
       ...Object.entries(slow).map(([name, include]) => ({
         extends: true as const,
         test: { name, include: [...include] },
