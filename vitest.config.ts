@@ -1,4 +1,5 @@
 import { configDefaults, defineConfig } from 'vitest/config';
+import LongestFirstSequencer from './test/sequencer.ts';
 
 /**
  * The test tiers. `npm test` runs `fast` (unit, integration and end-to-end tests: the change-test
@@ -47,6 +48,7 @@ export default defineConfig({
     // dist/ from an earlier build (the build tier unsets it for the compiled binary).
     env: { B24_BRIDGE_FROM_SOURCES: '1' },
     reporters: ['default', './test/summary-reporter.ts'],
+    sequence: { sequencer: LongestFirstSequencer },
     projects: [
       {
         extends: true,
