@@ -45,6 +45,10 @@ const form = (token: string) => ({
 });
 const body = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
 
+/** What Asterisk's CURL() sends: a form, for a plain-text answer. */
+const ask = (to: BridgeServer, token: string, payload: string) =>
+  to.app.inject({ method: 'POST', url: '/pbx/v1/route', headers: form(token), payload });
+
 describe('POST /pbx/v1/route in plain text', () => {
   let dir: string;
   let store: SqliteStore;
@@ -65,25 +69,19 @@ describe('POST /pbx/v1/route in plain text', () => {
   });
 
   it("answers the plan as a dial string of the Asterisk's devices, step by step", async () => {
-    const res = await server.app.inject({
-      method: 'POST',
-      url: '/pbx/v1/route',
-      headers: form('asterisk-token-1'),
+    const res = await ask(
       // What CURL() posts: URIENCODE()d fields, the caller's + as %2B.
-      payload: body({ callId: '1773130000.42', from: '+79160000002', to: '+74950000002' }),
-    });
+      server,
+      'asterisk-token-1',
+      body({ callId: '1773130000.42', from: '+79160000002', to: '+74950000002' }),
+    );
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/plain/);
     expect(res.body).toBe('PJSIP/101^5|PJSIP/102^5|PJSIP/103^5\n');
   });
 
   it('rings the members of a simultaneous step together, and gives another PBX bare extensions', async () => {
-    const res = await server.app.inject({
-      method: 'POST',
-      url: '/pbx/v1/route',
-      headers: form('cloud-token-1'),
-      payload: body({ callId: 'h1', from: '+79160000003', to: '8800' }),
-    });
+    const res = await ask(server, 'cloud-token-1', body({ callId: 'h1', from: '+79160000003', to: '8800' }));
     // 104 is a phone nobody is mapped to: the engine does not ring it for the queue.
     expect(res.body).toBe('101&102&103^20\n');
   });
@@ -111,12 +109,11 @@ describe('POST /pbx/v1/route in plain text', () => {
     const busy = { accept: () => Promise.resolve({ pbx: [{ type: 'pbx.plan', callId: 'e1', plan: [] }] }) };
     const empty = buildServer({ config: config(), outboxFor: () => busy as never });
     try {
-      const res = await empty.app.inject({
-        method: 'POST',
-        url: '/pbx/v1/route',
-        headers: form('asterisk-token-1'),
-        payload: body({ callId: 'e1', from: '+79160000005', to: '101' }),
-      });
+      const res = await ask(
+        empty,
+        'asterisk-token-1',
+        body({ callId: 'e1', from: '+79160000005', to: '101' }),
+      );
       expect(res.body).toBe('\n');
       expect(res.statusCode).toBe(200);
     } finally {
@@ -125,32 +122,17 @@ describe('POST /pbx/v1/route in plain text', () => {
   });
 
   it('answers errors as one line with spaces (never a dial string), and refuses a field given twice', async () => {
-    const wrong = await server.app.inject({
-      method: 'POST',
-      url: '/pbx/v1/route',
-      headers: form('wrong-token-0'),
-      payload: body({ callId: 'x', from: '1', to: '101' }),
-    });
+    const wrong = await ask(server, 'wrong-token-0', body({ callId: 'x', from: '1', to: '101' }));
     expect(wrong.statusCode).toBe(401);
     expect(wrong.headers['content-type']).toMatch(/^text\/plain/);
     expect(wrong.body).toMatch(/^error [A-Z_]+: .+\n$/);
     expect(wrong.body).not.toContain('wrong-token-0');
 
-    const missing = await server.app.inject({
-      method: 'POST',
-      url: '/pbx/v1/route',
-      headers: form('asterisk-token-1'),
-      payload: body({ from: '+79160000006', to: '101' }),
-    });
+    const missing = await ask(server, 'asterisk-token-1', body({ from: '+79160000006', to: '101' }));
     expect(missing.statusCode).toBe(400);
     expect(missing.body).toMatch(/^error [A-Z_]+: .*callId/);
 
-    const twice = await server.app.inject({
-      method: 'POST',
-      url: '/pbx/v1/route',
-      headers: form('asterisk-token-1'),
-      payload: 'callId=a&callId=b&from=1&to=101',
-    });
+    const twice = await ask(server, 'asterisk-token-1', 'callId=a&callId=b&from=1&to=101');
     expect(twice.statusCode).toBe(400);
     expect(twice.body).toContain('/callId: given more than once');
   });
