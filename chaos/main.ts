@@ -1,5 +1,5 @@
 /**
- * `npm run chaos -- [--calls N] [--json]`: the issue 12 chaos run. Prints the faults, a table per
+ * `npm run chaos -- [--calls N] [--json]`: the chaos run. Prints the faults, a table per
  * scenario and the figures; with `--json`, the figures as one JSON object on the last line. Exits
  * 1 when a call was lost, doubled or logged to the wrong person, or a secret reached the log.
  */

@@ -8,6 +8,8 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export const bridgeBin = fileURLToPath(new URL('../bin/b24-bridge.js', import.meta.url));
+/** The chaos run tries the code as it is: the bridge runs its sources, not an earlier build. */
+const childEnv = { ...process.env, B24_BRIDGE_FROM_SOURCES: '1' };
 export const emulatorBin = fileURLToPath(new URL('../emulator/bin/b24-emulator.js', import.meta.url));
 
 interface Started {
@@ -23,7 +25,7 @@ function spawnListening(
   sink: (chunk: Buffer) => void,
   timeoutMs = 30_000,
 ): Promise<Started> {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv });
   let tail = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return new Promise<Started>((resolve, reject) => {
@@ -163,6 +165,7 @@ export function bridgeStatus(configPath: string): Promise<string[]> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [bridgeBin, 'status', '--config', configPath], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: childEnv,
     });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));

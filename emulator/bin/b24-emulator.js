@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly: the emulator ships without a build step.
+// Runs the TypeScript sources through tsx: the emulator is a development tool of this repository,
+// installed with it (npm install), and ships without a build step.
 import { register } from 'tsx/esm/api';
 
 register();

@@ -1,5 +1,5 @@
 /**
- * Spec §9 "Emulator fidelity checklist", items 1–20, written from /work/shared/spec/bitrix24-rest.md
+ * Spec §9 "Emulator fidelity checklist", items 1–20, written from emulator/docs/bitrix24-rest.md
  * (§1, §2, §5): one test per item, every clause of the item asserted.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 /**
- * Spec §9 "Emulator fidelity checklist", items 21–41, written from /work/shared/spec/bitrix24-rest.md.
+ * Spec §9 "Emulator fidelity checklist", items 21–41, written from emulator/docs/bitrix24-rest.md.
  * One test per item; every clause of an item is asserted with exact statuses, codes and texts.
  */
 import { once } from 'node:events';

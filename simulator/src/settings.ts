@@ -5,7 +5,7 @@
 import type { SecRange } from './random.ts';
 import type { AgentBehaviour, AgentSpec } from './types.ts';
 
-/** The demo's lines (issue 6): Sales routes by the CRM, Support is a sequential queue. */
+/** The demo's lines: Sales routes by the CRM, Support is a sequential queue. */
 export const demoLines = { sales: '+74950000001', support: '+74950000002' } as const;
 
 /** The seed portal's CRM numbers: contact Ivan Petrov, company Romashka, a lead. */

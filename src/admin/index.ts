@@ -44,7 +44,7 @@ export function registerAdmin(app: FastifyInstance, options: AdminOptions): void
   const metrics = options.metrics;
   if (metrics)
     app.get('/metrics', { logLevel: 'warn' }, async (_request, reply) =>
-      reply.type('text/plain; version=0.0.4; charset=utf-8').send(await metrics.expose()),
+      reply.type(metrics.contentType).send(await metrics.expose()),
     );
   app.addHook('preClose', (done) => {
     hub.closeAll();

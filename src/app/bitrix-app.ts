@@ -186,7 +186,12 @@ export class BitrixApp implements AppPageHandler {
       runtime = await this.d.connect(record, v.tokens);
       portals.set(record.memberId, runtime);
     }
-    await bindEvents(runtime.api, `${this.d.publicUrl()}/bitrix/events`);
+    const { skipped } = await bindEvents(runtime.api, `${this.d.publicUrl()}/bitrix/events`);
+    if (skipped.length > 0)
+      this.d.warn(
+        `portal ${record.memberId}: the application lacks the right crm, so the CRM's change events are ` +
+          'not bound: the CRM phone index learns from call lookups and its reconcile only',
+      );
     await registerLines(runtime.api, runtime.rules);
     if (record.applicationToken === null)
       this.d.warn(

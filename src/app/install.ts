@@ -50,19 +50,32 @@ export const boundEvents = [
   ...(Object.keys(crmChangeEvents) as (keyof typeof crmChangeEvents)[]),
 ] as const;
 
+/** The rights (scopes) the application was given on the portal. */
+export async function grantedScopes(api: PortalApi): Promise<string[]> {
+  const raw = await api.call('scope');
+  return Array.isArray(raw.result) ? raw.result.filter((s): s is string => typeof s === 'string') : [];
+}
+
 /**
  * Binds every event of `boundEvents` to `handler`, once: what is bound already (a re-install, a
- * restart) is left as it is, and a handler at another address of this app is moved here.
+ * restart) is left as it is, and a handler at another address of this app is moved here. The CRM's
+ * change events need the `crm` right: without it they are left out (the portal would refuse them,
+ * and the install must not fail for the index's sake; `b24-bridge check` names the missing right).
  */
-export async function bindEvents(api: PortalApi, handler: string): Promise<number> {
-  const bound = await api.event.get();
+export async function bindEvents(
+  api: PortalApi,
+  handler: string,
+): Promise<{ added: number; skipped: string[] }> {
+  const [bound, scopes] = await Promise.all([api.event.get(), grantedScopes(api)]);
+  const skipped = scopes.includes('crm') ? [] : Object.keys(crmChangeEvents);
   let added = 0;
   for (const event of boundEvents) {
+    if (skipped.includes(event)) continue;
     const mine = bound.filter((b) => b.event === event);
     if (mine.some((b) => b.handler === handler)) continue;
     for (const old of mine) await api.event.unbind({ event, handler: old.handler });
     await api.event.bind({ event, handler });
     added++;
   }
-  return added;
+  return { added, skipped };
 }

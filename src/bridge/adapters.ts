@@ -5,7 +5,7 @@
  * PBX's commands to the adapter instead of a command URL or the long poll.
  */
 import type { BridgeConfig } from '../config/index.ts';
-import { amiConnected } from '../metrics/index.ts';
+import type { Gauge } from '../metrics/index.ts';
 import { AsteriskAdapter, type AsteriskAdapterOptions } from '../pbx/asterisk/index.ts';
 import type { PbxAdapter, PbxEvent, PbxEventSink, PlanStep, RouteRequested } from '../pbx/index.ts';
 import type { StoreRecording } from '../pbx/webhook/index.ts';
@@ -28,6 +28,8 @@ export interface PbxAdaptersOptions {
   /** How long a route request waits for the engine before the fallback plan. Default 300 ms. */
   routeTimeoutMs?: number | undefined;
   log?: ((level: 'info' | 'warn', message: string, data?: Record<string, unknown>) => void) | undefined;
+  /** The bridge's `b24_bridge_ami_connected` gauge: 1 while a PBX's AMI link is up, 0 while down. */
+  amiConnected?: Gauge | undefined;
   /** Tests: quicker reconnects and the like. */
   asterisk?: Partial<Omit<AsteriskAdapterOptions, 'pbxId' | 'ami'>> | undefined;
 }
@@ -84,8 +86,8 @@ export async function startPbxAdapters(o: PbxAdaptersOptions): Promise<PbxAdapte
       log: o.log,
     });
     adapters.set(pbx.id, adapter);
-    adapter.on('synced', () => amiConnected.set({ pbx: pbx.id }, 1));
-    adapter.on('down', () => amiConnected.set({ pbx: pbx.id }, 0));
+    adapter.on('synced', () => o.amiConnected?.set({ pbx: pbx.id }, 1));
+    adapter.on('down', () => o.amiConnected?.set({ pbx: pbx.id }, 0));
     o.router.attach(pbx.id, (command) =>
       adapter.execute(command).catch((e: unknown) => {
         o.log?.('warn', 'PBX command failed', {

@@ -35,7 +35,7 @@ export interface BridgeOptions {
   logger?: ServerOptions['logger'];
   /** The logger (src/log/) for the server; wins over `logger`. */
   loggerInstance?: ServerOptions['loggerInstance'];
-  /** Where `/metrics` figures go; the process-wide registry by default. */
+  /** Where `/metrics` figures go; a registry of this bridge's own (with the process figures) by default. */
   metrics?: Registry | undefined;
   /** The log scrubber: OAuth tokens are added to it as they are loaded or issued. */
   secrets?: SecretSet | undefined;
@@ -74,6 +74,14 @@ const webhookMemberId = (url: string): string => `webhook:${new URL(url).host}`;
  */
 export const bridgeClientRetry = { maxAttempts: 2, minDelayMs: 200, maxDelayMs: 2_000 } as const;
 
+/**
+ * Where the bridge keeps what it must find again (recordings, admin-lines.json): beside the
+ * SQLite file; on PostgreSQL (several instances) ./data, see the README on shared recordings.
+ */
+export function bridgeDataDir(config: BridgeConfig): string {
+  return config.store.kind === 'sqlite' ? dirname(resolve(config.store.path)) : resolve('data');
+}
+
 export async function startBridge(given: BridgeConfig, options: BridgeOptions = {}): Promise<Bridge> {
   // Queues edited in the admin UI (admin-lines.json beside the store) win over the file's.
   const config = withEditedLines(given, linesFilePath(given));
@@ -100,10 +108,7 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
     tokenStore: options.secrets ? tokensAsSecrets(store.tokens, options.secrets) : store.tokens,
   });
   const portals = new Map<string, PortalRuntime>();
-  // Beside the database: the store's data directory is where the bridge keeps what it must find again.
-  // On PostgreSQL (several instances) that is ./data: see the README on shared recordings.
-  const dataDir = config.store.kind === 'sqlite' ? dirname(resolve(config.store.path)) : resolve('data');
-  const recordings = await FileRecordingStore.open(join(dataDir, 'recordings'));
+  const recordings = await FileRecordingStore.open(join(bridgeDataDir(config), 'recordings'));
   /** Where the portal downloads recordings from: the public URL, else where the server listens. */
   let baseUrl = config.server.publicUrl?.replace(/\/+$/, '') ?? '';
   const links = new RecordingLinks(recordings.linkSecret, config.recordings.linkTtlSec * 1000, () => baseUrl);
@@ -268,6 +273,7 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
       return recordings.put({ ...upload, portal }, Date.now());
     },
     log: (level, message, data) => server.app.log[level](data ?? {}, message),
+    amiConnected: observed.metrics.amiConnected,
   });
   // Commands wait in memory: originations a previous process asked for and the PBX has not
   // reported on yet are sent again (the PBX acts on a commandId once).

@@ -2,7 +2,7 @@
  * The last extension directory read from each portal, kept beside the store. A bridge that starts
  * (after a crash, say) while its portal cannot be reached starts from it instead of from an empty
  * map: without it every call answered until the next successful read would be logged to the
- * default user instead of the agent who took it (found by the chaos run, issue 12).
+ * default user instead of the agent who took it (found by the chaos run).
  *
  * A file rather than a store table, like `admin-lines.json`: a cache that needs no migration in
  * both stores, and that the next good read overwrites.

@@ -1,4 +1,4 @@
 /** The composition root: store, Bitrix24 client, engine + outbox per portal, HTTP server. */
-export { bridgeClientRetry, startBridge, type Bridge, type BridgeOptions } from './bridge.ts';
+export { bridgeClientRetry, bridgeDataDir, startBridge, type Bridge, type BridgeOptions } from './bridge.ts';
 export { connectPortal, readDirectory, type PortalRuntime } from './portal.ts';
 export { registerLines, verifyInstall } from '../app/index.ts';

@@ -9,10 +9,10 @@ import type { BridgeConfig } from '../config/index.ts';
 import {
   bridgeMetrics,
   collectPortals,
-  metrics,
+  Registry,
   watchClient,
   watchOutbox,
-  type Registry,
+  type BridgeMetrics,
 } from '../metrics/index.ts';
 import type { SecretSet } from '../log/index.ts';
 import type { Store } from '../store/index.ts';
@@ -24,6 +24,8 @@ export interface Observed {
   admin: AdminOptions;
   view: BridgeAdminView;
   registry: Registry;
+  /** The figures in `registry`; the PBX adapters set `amiConnected`. */
+  metrics: BridgeMetrics;
   watch(runtime: PortalRuntime): void;
   close(): void;
 }
@@ -40,7 +42,8 @@ export function observeBridge(parts: {
   log?: (() => Pick<FastifyBaseLogger, 'info' | 'warn' | 'error'> | undefined) | undefined;
 }): Observed {
   const { config, client, store, portals } = parts;
-  const registry = parts.registry ?? metrics;
+  // This bridge's own registry unless one is given: two bridges in one process never mix figures.
+  const registry = parts.registry ?? new Registry({ defaultMetrics: true });
   const view = new BridgeAdminView({ config, portals, client, store, linesFile: linesFilePath(config) });
   const m = bridgeMetrics(registry);
   watchClient(m, client);
@@ -63,6 +66,7 @@ export function observeBridge(parts: {
     },
     view,
     registry,
+    metrics: m,
     watch: (runtime) => {
       parts.secrets?.add(runtime.record.applicationToken);
       view.watch(runtime);

@@ -11,6 +11,7 @@ import { startBridge, type Bridge } from '../bridge/index.ts';
 import { ConfigError, DEMO_PBX_TOKEN, demoDocument, parseConfig } from '../config/index.ts';
 import { startSimulator, type Simulator } from 'b24-pbx-simulator';
 import type { BridgeOptions } from '../bridge/index.ts';
+import { watchCalls } from './call-feed.ts';
 
 /** The admin UI's password in the demo, printed at start; a real installation sets its own. */
 export const DEMO_ADMIN_PASSWORD = 'demo-admin';
@@ -144,4 +145,12 @@ export function demoBanner(demo: Demo, simulatorAsked: boolean): string[] {
       ? `  PBX simulator: about ${DEMO_CALLS_PER_MINUTE} calls a minute from known and unknown callers`
       : '  no simulator: the PBX is whoever calls the API; commands wait at GET /pbx/v1/commands',
   ];
+}
+
+/** One short line per call event of the demo's portal (`call-feed.ts`), for a person at a terminal. */
+export function watchDemoCalls(demo: Demo, print: (line: string) => void): () => void {
+  const stops = [...demo.bridge.portals.values()].map((runtime) => watchCalls(runtime, print));
+  return () => {
+    for (const stop of stops) stop();
+  };
 }

@@ -62,7 +62,7 @@ describe('configuration defaults', () => {
     expect(result.ok && result.warnings.some((w) => w.includes('engine.lines is not set'))).toBe(true);
   });
 
-  it('make a working engine for the demo: each routing of issue 6', () => {
+  it('make a working engine for the demo: each routing of the demo office', () => {
     const { config } = loadConfig({
       env: {},
       file: 'demo.json',

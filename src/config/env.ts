@@ -81,8 +81,12 @@ export const CONFIG_FILE_VARIABLE = 'B24_BRIDGE_CONFIG';
 const pbxToken = /^B24_BRIDGE_PBX_([A-Z0-9_]+)_TOKEN$/;
 /** `B24_BRIDGE_PBX_<ID>_AMI_SECRET`: the AMI password of Asterisk PBX `<id>`. */
 const pbxAmiSecret = /^B24_BRIDGE_PBX_([A-Z0-9_]+)_AMI_SECRET$/;
+/** `B24_BRIDGE_PBX_<ID>_COMMAND_URL`: the command URL of PBX `<id>` (it may carry a token). */
+const pbxCommandUrl = /^B24_BRIDGE_PBX_([A-Z0-9_]+)_COMMAND_URL$/;
 /** Read by the store, not the configuration (`src/store/sealer.ts`): never a setting, never a warning. */
 export const STORE_KEY_VARIABLE = 'B24_BRIDGE_STORE_KEY';
+/** Read by `bin/b24-bridge.js` (`1`: run src/ through tsx instead of dist/): not a setting either. */
+export const FROM_SOURCES_VARIABLE = 'B24_BRIDGE_FROM_SOURCES';
 
 const envNameOf = (pbxId: string) => pbxId.toUpperCase().replace(/-/g, '_');
 
@@ -103,7 +107,8 @@ export function applyEnv(input: unknown, env: Env): EnvApplied {
       !variable.startsWith(ENV_PREFIX) ||
       value === undefined ||
       variable === CONFIG_FILE_VARIABLE ||
-      variable === STORE_KEY_VARIABLE
+      variable === STORE_KEY_VARIABLE ||
+      variable === FROM_SOURCES_VARIABLE
     )
       continue;
     const known = envVariables[variable];
@@ -113,19 +118,29 @@ export function applyEnv(input: unknown, env: Env): EnvApplied {
       continue;
     }
     const amiOf = pbxAmiSecret.exec(variable)?.[1];
-    if (amiOf !== undefined) {
+    const commandOf = pbxCommandUrl.exec(variable)?.[1];
+    const of = amiOf ?? commandOf;
+    if (of !== undefined) {
+      // A setting of a PBX the file names: without the PBX there is nothing to set it on.
       const pbxes = Array.isArray(document.pbx) ? (document.pbx as unknown[]) : (document.pbx = []);
-      const index = pbxes.findIndex(
-        (p) => isRecord(p) && typeof p.id === 'string' && envNameOf(p.id) === amiOf,
-      );
+      const index = pbxes.findIndex((p) => isRecord(p) && typeof p.id === 'string' && envNameOf(p.id) === of);
       const pbx = pbxes[index];
       if (index === -1 || !isRecord(pbx)) {
         warnings.push(`${variable} names no PBX of the configuration; ignored`);
         continue;
       }
-      const ami = isRecord(pbx.ami) ? pbx.ami : (pbx.ami = {});
-      if (isRecord(ami)) ami.secret = value;
-      sources.set(`pbx[${index}].ami.secret`, variable);
+      if (amiOf !== undefined) {
+        if (pbx.kind !== 'asterisk' && !isRecord(pbx.ami)) {
+          warnings.push(`${variable}: PBX ${String(pbx.id)} is not of kind "asterisk"; ignored`);
+          continue;
+        }
+        const ami = isRecord(pbx.ami) ? pbx.ami : (pbx.ami = {});
+        if (isRecord(ami)) ami.secret = value;
+        sources.set(`pbx[${index}].ami.secret`, variable);
+      } else {
+        pbx.commandUrl = value;
+        sources.set(`pbx[${index}].commandUrl`, variable);
+      }
       continue;
     }
     const pbxId = pbxToken.exec(variable)?.[1];

@@ -7,7 +7,9 @@
 export const configErrorCodes = [
   /** The configuration file could not be read. */
   'CONFIG_FILE_UNREADABLE',
-  /** The configuration file is not valid JSON. */
+  /** The configuration file's extension names no format the bridge reads (.yaml, .yml, .json). */
+  'CONFIG_FILE_TYPE',
+  /** The configuration file is not valid YAML or JSON (as its extension says). */
   'CONFIG_FILE_MALFORMED',
   /** One or more keys have values the bridge cannot run with. */
   'CONFIG_INVALID',

@@ -9,8 +9,12 @@ export function secret<T extends z.ZodType>(schema: T): T {
   return schema.meta({ secret: true });
 }
 
+/** YAML reads `101` and `+74950000001` as numbers: a number where text belongs says to quote it. */
+const quoteIt = (expected: string) => (issue: { input?: unknown }) =>
+  typeof issue.input === 'number' ? `${expected}, as text: quote it ("…") in YAML` : expected;
+
 export const extension = z
-  .string({ error: 'expected an extension like "101"' })
+  .string({ error: quoteIt('expected an extension like "101"') })
   .regex(/^[0-9A-Za-z*#+_.-]{1,32}$/, { error: 'expected an extension like "101"' });
 
 export const userId = z
@@ -36,7 +40,10 @@ export const id = z
     error: 'expected an id of letters, digits, "-" and "_", like "sales"',
   });
 
-export const phone = name('expected a phone number like "+74950000001"', 64);
+export const phone = z
+  .string({ error: quoteIt('expected a phone number like "+74950000001"') })
+  .min(1, { error: 'expected a phone number like "+74950000001"' })
+  .max(64, { error: 'expected a phone number like "+74950000001", at most 64 characters' });
 
 export function httpUrl(what: string) {
   return z.url({ protocol: /^https?$/, error: `expected ${what}, an http or https URL` });

@@ -1,5 +1,7 @@
 /** Reading and checking the configuration at start: the file, then the environment over it. */
 import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { applyEnv, CONFIG_FILE_VARIABLE } from './env.ts';
 import { ConfigError, type ConfigProblem } from './errors.ts';
@@ -65,7 +67,9 @@ export function parseConfig(document: unknown, env: Env = {}): ConfigResult {
   )
     return {
       ok: false,
-      error: new ConfigError('CONFIG_INVALID', [{ key: '', message: 'expected a JSON object of settings' }]),
+      error: new ConfigError('CONFIG_INVALID', [
+        { key: '', message: 'expected an object of settings (a YAML mapping or a JSON object)' },
+      ]),
     };
   const { document: merged, sources, warnings } = applyEnv(document ?? {}, env);
   const result = configSchema.safeParse(merged);
@@ -88,8 +92,60 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** The formats a configuration file may be in, by its extension. */
+export const configFileFormats: Readonly<Record<string, 'yaml' | 'json'>> = {
+  '.yaml': 'yaml',
+  '.yml': 'yaml',
+  '.json': 'json',
+};
+
+/**
+ * The file's text as a document, in the format its extension names. A syntax error is reported
+ * by position only: a parser's message may quote the file, secrets and all.
+ */
+export function parseDocument(file: string, text: string): unknown {
+  const format = configFileFormats[extname(file).toLowerCase()];
+  if (format === undefined)
+    throw new ConfigError(
+      'CONFIG_FILE_TYPE',
+      [{ key: '', message: 'expected a .yaml, .yml or .json file (the extension says which format it is)' }],
+      { source: file },
+    );
+  if (format === 'json') {
+    try {
+      return JSON.parse(text);
+    } catch (cause) {
+      const position = cause instanceof Error ? /position (\d+)/.exec(cause.message)?.[1] : undefined;
+      throw new ConfigError(
+        'CONFIG_FILE_MALFORMED',
+        [{ key: '', message: `not valid JSON${position === undefined ? '' : ` (at position ${position})`}` }],
+        { source: file, cause },
+      );
+    }
+  }
+  try {
+    // YAML 1.2's core schema: plain JSON-like values, no custom tags; duplicate keys are errors.
+    // An empty file (or comments only) is an empty mapping: the problems then name what is missing.
+    return (parseYaml(text, { schema: 'core', maxAliasCount: 100 }) as unknown) ?? {};
+  } catch (cause) {
+    const at = cause instanceof YAMLParseError ? cause.linePos?.[0] : undefined;
+    // The reason without the excerpt of the file that follows "at line …".
+    const reason = cause instanceof Error ? (cause.message.split(/ at line \d+/)[0] ?? '').slice(0, 120) : '';
+    throw new ConfigError(
+      'CONFIG_FILE_MALFORMED',
+      [
+        {
+          key: '',
+          message: `not valid YAML${at === undefined ? '' : ` (line ${at.line}, column ${at.col})`}${reason === '' ? '' : `: ${reason}`}`,
+        },
+      ],
+      { source: file, cause },
+    );
+  }
+}
+
 export interface LoadOptions {
-  /** The JSON file; default `$B24_BRIDGE_CONFIG`; none: defaults and the environment only. */
+  /** YAML or JSON (by extension); default `$B24_BRIDGE_CONFIG`; none: defaults and the environment only. */
   readonly file?: string;
   readonly env?: Env;
   readonly readFile?: (path: string) => string;
@@ -110,17 +166,7 @@ export function loadConfig(options: LoadOptions = {}): { config: BridgeConfig; w
         cause,
       });
     }
-    try {
-      document = JSON.parse(text);
-    } catch (cause) {
-      // Only the position: V8's message may quote the file, secrets and all.
-      const position = cause instanceof Error ? /position (\d+)/.exec(cause.message)?.[1] : undefined;
-      throw new ConfigError(
-        'CONFIG_FILE_MALFORMED',
-        [{ key: '', message: `not valid JSON${position === undefined ? '' : ` (at position ${position})`}` }],
-        { source: file, cause },
-      );
-    }
+    document = parseDocument(file, text);
   }
   const result = parseConfig(document, env);
   if (!result.ok) {

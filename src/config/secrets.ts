@@ -37,7 +37,7 @@ export const secretPaths: readonly string[] = (() => {
 
 /** Environment variables that carry secrets; a process dump or a log of the environment must skip them. */
 export const secretEnvPattern =
-  /^B24_BRIDGE_(BITRIX_CLIENT_SECRET|BITRIX_WEBHOOK_URL|POSTGRES_URL|ADMIN_TOKEN|ADMIN_PASSWORD|PBX_[A-Z0-9_]+_TOKEN)$/;
+  /^B24_BRIDGE_(BITRIX_CLIENT_SECRET|BITRIX_WEBHOOK_URL|POSTGRES_URL|ADMIN_TOKEN|ADMIN_PASSWORD|STORE_KEY|PBX_[A-Z0-9_]+_(TOKEN|AMI_SECRET|COMMAND_URL))$/;
 
 export const REDACTED = '[redacted]';
 

@@ -13,7 +13,7 @@ function store(result: ConfigResult): BridgeConfig['store'] {
   return result.config.store;
 }
 
-describe('choosing the store (issue 10)', () => {
+describe('choosing the store: SQLite, or PostgreSQL for several instances', () => {
   it('is SQLite by default', () => {
     expect(store(parseConfig(minimal))).toEqual({ kind: 'sqlite', path: 'data/bridge.sqlite' });
   });

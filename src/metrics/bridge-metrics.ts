@@ -16,20 +16,29 @@ const DURATION_BOUNDS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const MAX_TRACKED = 10_000;
 
 export function bridgeMetrics(registry: Registry) {
+  const portal = ['portal'];
   return {
-    calls: registry.counter('b24_bridge_calls_total', 'Calls ended, by scenario and result.'),
-    requests: registry.counter('b24_bridge_bitrix_requests_total', 'Requests sent to Bitrix24, by kind.'),
+    calls: registry.counter('b24_bridge_calls_total', 'Calls ended, by scenario and result.', [
+      'scenario',
+      'result',
+    ]),
+    requests: registry.counter('b24_bridge_bitrix_requests_total', 'Requests sent to Bitrix24, by kind.', [
+      'kind',
+    ]),
     errors: registry.counter(
       'b24_bridge_bitrix_errors_total',
       'Bitrix24 failures by error code; scope "request" (a whole request) or "operation" (one command, for good).',
+      ['scope', 'code'],
     ),
     rateLimited: registry.counter(
       'b24_bridge_bitrix_rate_limited_total',
       'Pushbacks from the portal limits.',
+      ['code'],
     ),
     refreshes: registry.counter(
       'b24_bridge_bitrix_token_refreshes_total',
       'OAuth token refreshes, by result.',
+      ['result'],
     ),
     batchSize: registry.histogram(
       'b24_bridge_bitrix_batch_size',
@@ -49,28 +58,38 @@ export function bridgeMetrics(registry: Registry) {
     backlog: registry.gauge(
       'b24_bridge_outbox_backlog',
       'Outbox entries not yet delivered (pending or in flight).',
+      portal,
     ),
-    failed: registry.gauge('b24_bridge_outbox_failed', 'Outbox entries that failed for good.'),
+    failed: registry.gauge('b24_bridge_outbox_failed', 'Outbox entries that failed for good.', portal),
     oldest: registry.gauge(
       'b24_bridge_outbox_oldest_age_seconds',
       'Age of the oldest undelivered outbox entry.',
+      portal,
     ),
     link: registry.gauge(
       'b24_bridge_portal_link_up',
       '1 while the portal answers, 0 while it is down or needs attention.',
+      portal,
     ),
     bucket: registry.gauge(
       'b24_bridge_portal_bucket_level',
       "Estimated level of the portal's rate-limit bucket.",
+      portal,
     ),
     queued: registry.gauge(
       'b24_bridge_portal_queue_depth',
       'Operations queued in the client for the portal.',
+      portal,
     ),
     reinstall: registry.gauge(
       'b24_bridge_portal_needs_reinstall',
       '1 when only re-installing the app helps.',
+      portal,
     ),
+    /** Set by the PBX adapters the bridge runs itself (Asterisk over AMI); no series without one. */
+    amiConnected: registry.gauge('b24_bridge_ami_connected', 'AMI connection state per PBX (1 up, 0 down).', [
+      'pbx',
+    ]),
   };
 }
 

@@ -67,7 +67,7 @@ export interface PbxEventSink {
   route(request: RouteRequested): Promise<readonly PlanStep[]>;
 }
 
-/** Every PBX adapter implements this; one conformance suite checks them all (issue 8). */
+/** Every PBX adapter implements this; one conformance suite checks them all (`test/pbx/conformance.ts`). */
 export interface PbxAdapter {
   /** The PBX's id in the configuration (`pbx[].id`). */
   readonly pbxId: string;

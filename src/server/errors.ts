@@ -3,12 +3,15 @@
  * `{error: {code, message, path?}}` with a status that tells the caller what to do (fix the
  * request, repeat it later, or call a person). Never a stack trace, never a secret: messages of
  * typed errors are written to be shown; anything untyped is logged and answered as INTERNAL.
+ * A caller that asked for plain text (`Accept: text/plain`) gets one line, `error CODE: message`,
+ * which no dialplan mistakes for a dial string (it has spaces).
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { BitrixError } from '../bitrix/index.ts';
 import { ConfigError } from '../config/index.ts';
 import { PbxApiError } from '../pbx/webhook/index.ts';
 import { StoreError } from '../store/index.ts';
+import { prefersText } from './accept.ts';
 
 export interface ErrorBody {
   error: { code: string; message: string; path?: string; location?: string; problems?: readonly unknown[] };
@@ -80,5 +83,10 @@ export function handleError(error: unknown, request: FastifyRequest, reply: Fast
     );
   if (status === 429 && error instanceof ServerError && error.retryAfterSec !== undefined)
     void reply.header('retry-after', String(error.retryAfterSec));
-  void reply.status(status).send(body);
+  if (prefersText(request.headers.accept))
+    void reply
+      .status(status)
+      .type('text/plain; charset=utf-8')
+      .send(`error ${body.error.code}: ${body.error.message.replace(/[\r\n]+/g, ' ')}\n`);
+  else void reply.status(status).send(body);
 }

@@ -16,14 +16,17 @@ import {
   parseEventsBody,
   parseJsonBody,
   parseRouteBody,
+  parseRouteForm,
   PbxApiError,
   pbxOpenApiDocument,
+  routeDialString,
   routeResponse,
   toEngineEvents,
   type ApiEvent,
   type Problem,
   type StoreRecording,
 } from '../pbx/webhook/index.ts';
+import { prefersText } from './accept.ts';
 import { ServerError } from './errors.ts';
 import { getCall } from '../core/index.ts';
 import { checkPublicUrl, hostAllowed, type HostLookup } from '../security/index.ts';
@@ -81,6 +84,15 @@ export function registerPbxApi(app: FastifyInstance, options: PbxApiOptions): vo
 
   const recordingHostsOf = (pbxId: string): readonly string[] | undefined =>
     config.pbx.find((p) => p.id === pbxId)?.recordingHosts;
+  /**
+   * How the dialplan dials an extension: an Asterisk's first device pattern (`PJSIP/{ext}`), as
+   * click-to-call rings a phone; the bare extension for any other PBX.
+   */
+  const deviceOf = (pbxId: string): ((extension: string) => string) => {
+    const pattern = config.pbx.find((p) => p.id === pbxId)?.ami?.devicePattern;
+    const first = Array.isArray(pattern) ? pattern[0] : pattern;
+    return first === undefined ? (extension) => extension : (extension) => first.replace('{ext}', extension);
+  };
   const authenticate = (request: FastifyRequest): string => {
     const result = authenticatePbx(request.headers.authorization, credentials);
     if (!result.ok) throw result.error;
@@ -151,11 +163,15 @@ export function registerPbxApi(app: FastifyInstance, options: PbxApiOptions): vo
         return reply.status(202).send({ accepted: events.length });
       });
 
-      pbx.post('/route', async (request) => {
+      pbx.post('/route', async (request, reply) => {
         const pbxId = authenticate(request);
-        const parsed = parseRouteBody(rawOf(request));
+        // A form (Asterisk's CURL() posts one) or JSON; the content type says which.
+        const form = /^application\/x-www-form-urlencoded\b/i.test(request.headers['content-type'] ?? '');
+        const parsed = form ? parseRouteForm(rawOf(request)) : parseRouteBody(rawOf(request));
         if (!parsed.ok) throw parsed.error;
-        return routeResponse(await route(pbxId, parsed.value));
+        const plan = await route(pbxId, parsed.value);
+        if (!prefersText(request.headers.accept)) return routeResponse(plan);
+        return reply.type('text/plain; charset=utf-8').send(`${routeDialString(plan, deviceOf(pbxId))}\n`);
       });
 
       pbx.get('/commands', async (request) => {

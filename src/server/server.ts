@@ -2,7 +2,14 @@
  * The bridge's HTTP server: wiring only. Routes for the PBX API and the Bitrix24 install callback,
  * `/healthz`, and one error handler for all of them.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from 'fastify';
 import { registerAdmin, type AdminOptions } from '../admin/index.ts';
 import type { BridgeConfig } from '../config/index.ts';
 import type { StoreRecording } from '../pbx/webhook/index.ts';
@@ -54,14 +61,36 @@ export interface BridgeServer {
   router: CommandRouter;
 }
 
+/**
+ * A line per request and per answer is for debugging: at `info` a PBX's long polls and events
+ * alone would bury what an operator needs to read. A request that errored stays at `error`.
+ */
+class DebugRequestLogs extends LogController {
+  override incomingRequest(request: FastifyRequest): void {
+    if (!this.isLogDisabled(request)) request.log.debug({ req: request }, 'incoming request');
+  }
+
+  override requestCompleted(
+    error: Error | null | undefined,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): void {
+    if (this.isLogDisabled(request)) return;
+    if (error)
+      reply.log.error({ res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored');
+    else reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, 'request completed');
+  }
+}
+
 export function buildServer(options: ServerOptions): BridgeServer {
   // Long polls hold a request up to 28 s; a slow client must not hold a socket forever either.
   const requestTimeout = 60_000;
   // Behind a proxy the client's address is in X-Forwarded-For; trusted only when configured.
   const trustProxy = options.config.server.trustProxy ?? false;
+  const logController = new DebugRequestLogs();
   const app: FastifyInstance = options.loggerInstance
-    ? Fastify({ loggerInstance: options.loggerInstance, requestTimeout, trustProxy })
-    : Fastify({ logger: options.logger ?? false, requestTimeout, trustProxy });
+    ? Fastify({ loggerInstance: options.loggerInstance, requestTimeout, trustProxy, logController })
+    : Fastify({ logger: options.logger ?? false, requestTimeout, trustProxy, logController });
   const commands = options.commands ?? new CommandBoard();
   const recordings = options.recordings;
   const router =

@@ -20,7 +20,7 @@ let registry: Registry;
 beforeEach(() => {
   view = new FakeView();
   registry = new Registry();
-  registry.counter('b24_bridge_test_total', 'a test counter').inc({ code: 'X' }, 2);
+  registry.counter('b24_bridge_test_total', 'a test counter', ['code']).inc({ code: 'X' }, 2);
   app = Fastify();
   app.setErrorHandler(handleError);
   registerAdmin(app, { view, credentials: { token: TOKEN, password: PASSWORD }, metrics: registry });

@@ -1,7 +1,8 @@
 /**
  * `/metrics` of a running bridge (in process, against the emulated portal): the figures move with
  * real calls: calls by scenario and result, Bitrix24 requests and batch sizes, card latency,
- * backlog; errors by code during an outage.
+ * backlog; errors by code during an outage. Each bridge has a registry of its own, with the
+ * process figures of prom-client's default metrics.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,7 @@ import { startEmulator, type Emulator } from 'b24-emulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridge, type Bridge } from '../../src/bridge/index.ts';
 import { DEMO_PBX_TOKEN, demoDocument, parseConfig } from '../../src/config/index.ts';
-import { amiConnected, metrics, Registry } from '../../src/metrics/index.ts';
+import { Registry } from '../../src/metrics/index.ts';
 import { waitFor } from '../e2e/processes.ts';
 
 let emulator: Emulator;
@@ -33,9 +34,10 @@ beforeAll(async () => {
     engine: { defaultUserId: 1, lines: [], recording: { maxWaitSec: 0, hideGraceSec: 0 } },
   });
   if (!parsed.ok) throw parsed.error;
+  // No registry given: the bridge makes its own.
   bridge = await startBridge(
     { ...parsed.config, server: { ...parsed.config.server, publicUrl: undefined } },
-    { port: 0, host: '127.0.0.1', warn: () => undefined, metrics: new Registry() },
+    { port: 0, host: '127.0.0.1', warn: () => undefined },
   );
   const res = await fetch(`${emulator.url}/_emulator/apps`, {
     method: 'POST',
@@ -104,13 +106,40 @@ describe('/metrics of a running bridge', () => {
     expect(sample(text, 'b24_bridge_bitrix_batch_size_count')).toBeGreaterThan(0);
     expect(sample(text, 'b24_bridge_bitrix_requests_total{kind="call"}')).toBeGreaterThan(0);
     expect(sample(text, 'b24_bridge_portal_link_up{portal="emulator-member-1"}')).toBe(1);
-    // No AMI adapter in this process: its gauge (on the process-wide registry) has no series yet.
-    const global = await metrics.expose();
-    expect(global).toContain('# TYPE b24_bridge_ami_connected gauge\n');
-    expect(global).not.toMatch(/^b24_bridge_ami_connected/m);
-    amiConnected.set({ pbx: 'office' }, 1);
-    expect(await metrics.expose()).toContain('b24_bridge_ami_connected{pbx="office"} 1\n');
-    amiConnected.remove();
+    // No Asterisk in this bridge's configuration: the AMI gauge is declared, with no series.
+    expect(text).toContain('# TYPE b24_bridge_ami_connected gauge\n');
+    expect(text).not.toMatch(/^b24_bridge_ami_connected/m);
+  });
+
+  it("has the process figures every Node service exposes, in this bridge's own registry", async () => {
+    const text = await scrape();
+    for (const name of [
+      'process_cpu_user_seconds_total',
+      'process_resident_memory_bytes',
+      'nodejs_eventloop_lag_seconds',
+      'nodejs_eventloop_lag_p99_seconds',
+      'nodejs_heap_size_used_bytes',
+      'nodejs_gc_duration_seconds',
+      'nodejs_active_handles_total',
+    ])
+      expect(text, name).toMatch(new RegExp(`^# TYPE ${name} `, 'm'));
+    expect(sample(text, 'nodejs_heap_size_used_bytes')).toBeGreaterThan(0);
+
+    // A second bridge in the same process counts only its own calls.
+    const other = await startBridge(
+      { ...bridge.config, store: { kind: 'sqlite', path: join(dir, 'other.sqlite') } },
+      { port: 0, host: '127.0.0.1', warn: () => undefined, metrics: new Registry() },
+    );
+    try {
+      const own = await (await fetch(`${other.url}/metrics`)).text();
+      expect(own).toContain('# TYPE b24_bridge_calls_total counter\n');
+      expect(own).not.toMatch(/^b24_bridge_calls_total\{/m);
+      // Given a registry without the process figures, it has none of them.
+      expect(own).not.toContain('nodejs_heap_size_used_bytes');
+      expect(await scrape()).toMatch(/^b24_bridge_calls_total\{/m);
+    } finally {
+      await other.close();
+    }
   });
 
   it('counts errors by code and shows the backlog and its age while the portal is down', async () => {

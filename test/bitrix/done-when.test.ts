@@ -11,10 +11,10 @@ import {
 } from './helpers.ts';
 
 /**
- * The "Done when" list of issue 3, each with its figure, against the emulated portal over loopback
+ * What the Bitrix24 client promises, each with its figure, against the emulated portal over loopback
  * HTTP with the real plan limits (2 requests/s, burst 50) unless a test says otherwise.
  */
-describe('issue 3: done when', () => {
+describe('the Bitrix24 client: what it promises, with figures', () => {
   let h: Harness | undefined;
   afterEach(async () => {
     await h?.close();

@@ -13,7 +13,7 @@ import { databaseUrl, dropSchemas, freshSchemaName, skipMessage } from '../store
 import { queryLimitHits, startHarness, type Harness } from './helpers.ts';
 
 /**
- * Issue 10: two clients (two bridge instances) on one portal share its request budget and its
+ * Several instances: two clients (two bridge instances) on one portal share its request budget and its
  * token refresh through the optional hooks (`shared` in the client's options). Run with an
  * in-memory coordination, and with PostgreSQL's when DATABASE_URL is set.
  */

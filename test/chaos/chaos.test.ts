@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
 /**
- * Issue 12, the short chaos run CI makes: `npm run chaos` as a process, 60 calls over 25 s while
+ * The short chaos run CI makes: `npm run chaos` as a process, 60 calls over 25 s while
  * the bridge is SIGKILLed every ~8 s, the portal is down for 8 s, answers 500 one time in ten,
  * answers late, lets tokens live 10 s and shrinks its bucket for 3 s. No call may be lost, doubled
  * or logged to the wrong person, and no secret may reach the bridge's log.

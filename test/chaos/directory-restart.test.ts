@@ -10,7 +10,7 @@ import {
 } from '../e2e/processes.ts';
 
 /**
- * Found by the chaos run (issue 12): a bridge restarted while the portal is unreachable could not
+ * Found by the chaos run: a bridge restarted while the portal is unreachable could not
  * read the portal's users, so it knew no extension until its next directory refresh (15 minutes by
  * default), and every call answered meanwhile was logged to the default user instead of the agent
  * who took it. The bridge now keeps the last directory it read beside its store and starts from it.

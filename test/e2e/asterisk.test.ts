@@ -147,4 +147,19 @@ describe('an Asterisk over AMI, end to end', () => {
     expect(call).toMatchObject({ userId: 2, phoneNumber: '+74957654321', statusCode: '200' });
     expect(call.recordings[0]?.filename).toMatch(/^20261123-231511-101-74957654321-b24-[0-9a-f]+\.wav$/);
   });
+
+  it('shows the AMI link on its own /metrics: 1 while up, 0 once it dropped', async () => {
+    const sample = async (): Promise<string | undefined> =>
+      /^b24_bridge_ami_connected\{pbx="asterisk"\} (\d)$/m.exec(
+        await (await fetch(`${bridge.url}/metrics`)).text(),
+      )?.[1];
+    expect(await waitFor('the AMI gauge up', async () => ((await sample()) === '1' ? true : undefined))).toBe(
+      true,
+    );
+    ami.drop();
+    await waitFor('the AMI gauge down', async () => ((await sample()) === '0' ? true : undefined));
+    await waitFor('the AMI gauge up again after the reconnect', async () =>
+      (await sample()) === '1' ? true : undefined,
+    );
+  });
 });

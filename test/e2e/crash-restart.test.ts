@@ -11,7 +11,7 @@ import {
 } from './processes.ts';
 
 /**
- * Issue 5, done when #2: the bridge process is killed with SIGKILL at random moments while a PBX
+ * Crash safety: the bridge process is killed with SIGKILL at random moments while a PBX
  * reports 200 calls, and started again on the same SQLite file each time. The PBX repeats every
  * request it did not get a 202 for (as the API asks); repeated events carry the same `at`, so the
  * bridge steps them once. The portal must end with exactly 200 finished calls, none twice.

@@ -19,7 +19,7 @@ import {
 } from './processes.ts';
 
 /**
- * Issue 5, done when #1, with the emulator and the bridge as separate processes: 500 calls happen
+ * Calls during an outage (scenario 6), with the emulator and the bridge as separate processes: 500 calls happen
  * while the portal refuses every connection; when it is back, each is logged as register SHOW=0
  * with its real start + finish, none ever shown as a card, in at most 20 requests.
  */

@@ -1,5 +1,5 @@
 /**
- * The emulator and the bridge as real processes, for the end-to-end tests of the outbox (issue 5):
+ * The emulator and the bridge as real processes, for the end-to-end tests of the outbox:
  * each test spawns `node emulator/bin/b24-emulator.js` and `node bin/b24-bridge.js serve`, installs
  * the bridge into the emulated portal through the real install flow, and plays the PBX over HTTP.
  * Nothing here sleeps for a fixed time: every wait polls a condition under a deadline.

@@ -5,7 +5,7 @@ import { sendEvents, startDemoProcess, stopProcess, waitFor } from './processes.
 /**
  * Scenarios 2a, 2b, 3, 5 and 6 through the HTTP API alone, with the bridge as a real process
  * (`b24-bridge demo --no-simulator`, the emulator in it): the test plays the PBX, and judges by the
- * emulator's `/_emulator/` state. S4 (click-to-call) needs the portal's events (issue 7).
+ * emulator's `/_emulator/` state. S4 (click-to-call) needs the portal's events (test/e2e/bitrix-app.test.ts).
  */
 
 interface EmulatorCall {

@@ -11,7 +11,7 @@ import {
 } from './processes.ts';
 
 /**
- * Issue 5, done when #3, with a real process: the bridge runs under a file size limit (ulimit -f),
+ * A full disk, with a real process: the bridge runs under a file size limit (ulimit -f),
  * so once its database has grown to the limit every write fails as on a full disk. The PBX event
  * that cannot be stored is refused with 503 and a JSON error, and nothing of it is stored; after a
  * restart with room again, the PBX's repeat is taken and the call reaches the portal once.

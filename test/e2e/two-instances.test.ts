@@ -47,7 +47,7 @@ function peakLevel(requests: readonly { at: string }[]): { peak: number; perSeco
 }
 
 /**
- * Issue 10, done when: two bridge processes on one PostgreSQL database behind a (simulated) load
+ * Several instances: two bridge processes on one PostgreSQL database behind a (simulated) load
  * balancer take 300 calls through the PBX API, each call's events going to the two alternately (a
  * call started on one is ended on the other). Halfway one process is SIGKILLed; the PBX's requests
  * then go to the survivor, which takes over the dead one's calls when their leases expire. The

@@ -21,7 +21,7 @@ interface Instance {
 }
 
 /**
- * Issue 10 in one process: two outboxes, each with its own store connection and client, on one
+ * Several instances in one process: two outboxes, each with its own store connection and client, on one
  * PostgreSQL schema, as two bridge instances. Each call starts on one and ends on the other; one
  * "dies" (its outbox and client stop, its leases stay until they expire) while calls are open.
  */

@@ -8,7 +8,11 @@ import pg from 'pg';
 
 export const databaseUrl = process.env.DATABASE_URL || undefined;
 
-export const skipMessage = 'DATABASE_URL is not set: the PostgreSQL tests are skipped';
+export const skipMessage =
+  'DATABASE_URL is not set: the PostgreSQL tests are skipped. To run them, start PostgreSQL 15 or later ' +
+  'that trusts local connections (docker run -d -p 5432:5432 -e POSTGRES_HOST_AUTH_METHOD=trust postgres:16, ' +
+  'or a local server with "host all all 127.0.0.1/32 trust" in pg_hba.conf), then ' +
+  'DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm run test:all';
 
 /** A schema name nobody else uses: `b24_test_<random>`. */
 export const freshSchemaName = (): string => `b24_test_${randomBytes(6).toString('hex')}`;

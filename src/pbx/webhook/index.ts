@@ -35,6 +35,8 @@ export {
 } from './convert.ts';
 export {
   parseRouteBody,
+  parseRouteForm,
+  routeDialString,
   parseRouteRequest,
   routeRequestSchema,
   routeResponse,

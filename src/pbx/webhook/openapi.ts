@@ -148,12 +148,31 @@ export function pbxOpenApiDocument(options: OpenApiOptions = {}): JsonObject {
           operationId: 'route',
           summary: 'Ask what to ring for a new call',
           description:
-            'Answered within 300 ms, from the configuration when the portal is slow. The PBX rings the steps in order.',
-          requestBody: { required: true, content: { 'application/json': { schema: ref('RouteRequest') } } },
+            'Answered within 300 ms, from the configuration when the portal is slow. The PBX rings the steps in order. ' +
+            'A PBX that has only a dialplan HTTP function (Asterisk CURL()) may post the same fields as a form and ' +
+            'ask for `Accept: text/plain`: the plan then comes as one Asterisk dial string, steps joined by `|`, ' +
+            'devices of a step by `&`, each step ending in `^` and its ring time (an Asterisk PBX gets its first ' +
+            '`devicePattern`, any other the bare extensions); empty when nobody is free. Errors then come as one ' +
+            'line, `error CODE: message`.',
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': { schema: ref('RouteRequest') },
+              'application/x-www-form-urlencoded': { schema: ref('RouteRequest') },
+            },
+          },
           responses: {
             '200': {
               description: 'The plan.',
-              content: { 'application/json': { schema: ref('RouteResponse') } },
+              content: {
+                'application/json': { schema: ref('RouteResponse') },
+                'text/plain': {
+                  schema: {
+                    type: 'string',
+                    examples: ['PJSIP/101&PJSIP/102&PJSIP/103^20', 'PJSIP/101^5|PJSIP/102^5'],
+                  },
+                },
+              },
             },
             '400': errorResponse('A missing or wrong field.'),
             '401': errorResponse('Missing or wrong token.'),

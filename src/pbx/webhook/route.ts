@@ -2,6 +2,10 @@
  * `POST /pbx/v1/route`: the PBX asks what to ring for a new call and dials the plan it is given,
  * step by step: one step with many extensions rings them together, a step per member rings them in
  * turn.
+ *
+ * A PBX with nothing but its own HTTP function (Asterisk's `CURL()`) may ask in plain forms: the
+ * request as a form (`callId=…&from=…&to=…`) and the answer as one line of text, the plan as an
+ * Asterisk dial string (`routeDialString`), which the dialplan cuts into steps by itself.
  */
 import { z } from 'zod';
 import type { PlanStep, RouteRequested } from '../types.ts';
@@ -73,6 +77,52 @@ export function parseRouteBody(
 ): Parsed<RouteRequested> {
   const json = parseJsonBody(raw, maxBytes);
   return json.ok ? parseRouteRequest(json.value) : json;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The fields of `POST /route` a form may carry; anything else in it is ignored, as in JSON. */
+const formFields = ['callId', 'from', 'to', 'line'] as const;
+
+/**
+ * A form-encoded `POST /route` body (`application/x-www-form-urlencoded`): the same fields as the
+ * JSON body, checked by the same schema. A field given twice is refused: which one is meant?
+ */
+export function parseRouteForm(
+  raw: string | Uint8Array,
+  maxBytes = DEFAULT_MAX_BODY_BYTES,
+): Parsed<RouteRequested> {
+  const size = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.byteLength;
+  if (size > maxBytes)
+    return refuse(problem('BODY_TOO_LARGE', '', `the body is over the limit of ${maxBytes} bytes`));
+  let text: string;
+  try {
+    text = typeof raw === 'string' ? raw : utf8.decode(raw);
+  } catch {
+    return refuse(problem('INVALID_BODY', '', 'the body is not valid UTF-8'));
+  }
+  const form = new URLSearchParams(text);
+  const body: Record<string, string> = {};
+  for (const name of formFields) {
+    const values = form.getAll(name);
+    if (values.length > 1)
+      return refuse(problem('INVALID_VALUE', `/${name}`, `/${name}: given more than once`));
+    const value = values[0];
+    if (value !== undefined) body[name] = value;
+  }
+  return parseRouteRequest(body);
+}
+
+/**
+ * The plan as an Asterisk dial string: its steps joined by `|`, each step's devices joined by `&`,
+ * then `^` and the step's ring time: `PJSIP/101&PJSIP/102^20|PJSIP/103^5`. Empty for an empty plan
+ * (nobody is free: the PBX plays its own fallback). Extensions never hold `&`, `|` or `^`.
+ */
+export function routeDialString(plan: readonly PlanStep[], device: (extension: string) => string): string {
+  return plan
+    .filter((step) => step.extensions.length > 0)
+    .map((step) => `${step.extensions.map(device).join('&')}^${String(step.timeoutSec)}`)
+    .join('|');
 }
 
 /** The answer to the PBX: the engine's plan, in the API's shape. */

@@ -163,7 +163,7 @@ describe('fuzz: mutated AMI never throws, and calls stay well formed', () => {
 });
 
 /**
- * Issue 12's count: 100,000 mutated frames of the real captures, as bytes on the wire, through the
+ * The fuzz count the threat model names: 100,000 mutated frames of the real captures, as bytes on the wire, through the
  * parser and the mapper. Mutations are seeded (FUZZ_SEED replays a run): a byte flipped, a line
  * dropped or repeated, a value replaced with another frame's, a frame cut short or doubled.
  */
