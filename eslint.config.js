@@ -1,6 +1,7 @@
 // @ts-check
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { roomRules } from './rooms.mjs';
 
 export default tseslint.config(
   { ignores: ['node_modules/**', 'data/**', 'dist/**', 'coverage/**', '**/*.js', '**/*.mjs'] },
@@ -20,6 +21,8 @@ export default tseslint.config(
       '@typescript-eslint/no-unnecessary-condition': ['error', { allowConstantLoopConditions: true }],
     },
   },
+  // The architecture's arrows (rooms.mjs): a room imports only the rooms it may.
+  ...roomRules(),
   {
     // The emulator is the judge: it must not share code with the client it judges. Its own tests
     // import it by package name, so no path under emulator/ ever reaches for a `src/` folder.

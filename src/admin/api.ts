@@ -1,6 +1,6 @@
 /** The admin JSON API under `/api/`: what the pages show, for scripts. */
 import type { FastifyInstance } from 'fastify';
-import { ServerError } from '../server/errors.ts';
+import { ServerError } from '../http/index.ts';
 import { describeProblems, parseQueueEdit } from './queue-edit.ts';
 import type { StreamHub } from './stream.ts';
 import type { AdminView } from './view.ts';

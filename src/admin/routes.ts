@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { ServerError } from '../server/errors.ts';
+import { ServerError } from '../http/index.ts';
 import type { Html } from './html.ts';
 import {
   adminScript,

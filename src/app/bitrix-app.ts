@@ -13,20 +13,15 @@ import { BitrixError, type AppCredentials, type BitrixClient } from '../bitrix/i
 import type { CallbackRequested, ClickToCallRequested, PbxEvent } from '../core/index.ts';
 import { isPhoneNumber } from '../pbx/numbers.ts';
 import { sameSecret, SeenRecently } from '../security/index.ts';
-import {
-  ServerError,
-  type AppPageHandler,
-  type AppPageView,
-  type BitrixEvent,
-  type BitrixEventOutcome,
-  type FormObject,
-  type InstallCallback,
-} from '../server/index.ts';
-import { originOf } from '../server/headers.ts';
+import { ServerError, type FormObject } from '../http/index.ts';
+import type { BitrixEvent, BitrixEventOutcome } from './event.ts';
+import type { InstallCallback } from './install-callback.ts';
+import type { AppPageHandler, AppPageView } from './page.ts';
+import { originOf } from '../http/index.ts';
 import type { PortalRecord, Store } from '../store/index.ts';
 import { verifyInstall, verifyUserToken, type InstallClaim, type VerifiedInstall } from './verify.ts';
 import { bindEvents, crmChangeEvents, registerLines } from './install.ts';
-import type { PortalRuntime } from '../bridge/portal.ts';
+import type { PortalRuntime } from '../portal/index.ts';
 import type { PortalTokens } from '../bitrix/index.ts';
 
 export interface BitrixAppDeps {

@@ -12,7 +12,7 @@ import {
   type PortalApi,
   type PortalTokens,
 } from '../bitrix/index.ts';
-import { ServerError } from '../server/index.ts';
+import { ServerError } from '../http/index.ts';
 
 /** What an install request claims: the installing user's tokens and the portal it says it is. */
 export interface InstallClaim {

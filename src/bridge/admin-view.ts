@@ -20,10 +20,10 @@ import type {
 import type { BitrixClient } from '../bitrix/index.ts';
 import { toEngineConfig, type BridgeConfig, type LineSettings } from '../config/index.ts';
 import { allCalls, createEngine, EngineConfigError, type Call, type Engine } from '../core/index.ts';
-import { ServerError } from '../server/index.ts';
+import { ServerError } from '../http/index.ts';
 import type { Store } from '../store/index.ts';
 import { saveEditedLines } from './lines-file.ts';
-import { directoryOf, type PortalRuntime } from './portal.ts';
+import { directoryOf, type PortalRuntime } from '../portal/index.ts';
 
 /** Ended calls stay on the board this long, so a person sees how a call ended. */
 const ENDED_VISIBLE_MS = 60_000;

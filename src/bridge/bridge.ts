@@ -4,23 +4,22 @@
  */
 import { BitrixClient, type ClientOptions } from '../bitrix/index.ts';
 import type { BridgeConfig } from '../config/index.ts';
-import {
-  buildServer,
-  type BitrixEvent,
-  type BridgeServer,
-  type InstallCallback,
-  type ServerOptions,
-} from '../server/index.ts';
+import { buildServer, type BridgeServer, type ServerOptions } from '../server/index.ts';
 import { openStore, sealerFromEnv, type PortalRecord, type Store } from '../store/index.ts';
 import { dirname, join, resolve } from 'node:path';
 import { FileRecordingStore, keepRecordings, RecordingLinks } from '../recordings/index.ts';
 import { ConfigError } from '../config/index.ts';
 import { ambiguities, portalOf } from './pbx-portals.ts';
-import { BitrixApp } from '../app/index.ts';
-import { directoryCachePath, removeDirectoryCache } from './directory-cache.ts';
+import { BitrixApp, type BitrixEvent, type InstallCallback } from '../app/index.ts';
 import { startPbxAdapters } from './adapters.ts';
 import { pendingOriginations } from '../core/index.ts';
-import { connectPortal, type ConnectContext, type PortalRuntime } from './portal.ts';
+import {
+  connectPortal,
+  directoryCachePath,
+  removeDirectoryCache,
+  type ConnectContext,
+  type PortalRuntime,
+} from '../portal/index.ts';
 import { linesFilePath, withEditedLines } from './lines-file.ts';
 import { observeBridge } from './observe.ts';
 import type { Registry } from '../metrics/index.ts';

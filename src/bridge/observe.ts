@@ -18,7 +18,7 @@ import type { SecretSet } from '../log/index.ts';
 import type { Store } from '../store/index.ts';
 import { BridgeAdminView } from './admin-view.ts';
 import { linesFilePath } from './lines-file.ts';
-import type { PortalRuntime } from './portal.ts';
+import type { PortalRuntime } from '../portal/index.ts';
 
 export interface Observed {
   admin: AdminOptions;

@@ -11,31 +11,11 @@ import { BitrixError } from '../bitrix/index.ts';
 import { ConfigError } from '../config/index.ts';
 import { PbxApiError } from '../pbx/webhook/index.ts';
 import { StoreError } from '../store/index.ts';
-import { prefersText } from './accept.ts';
+import { prefersText } from '../http/accept.ts';
+import { ServerError } from '../http/errors.ts';
 
 export interface ErrorBody {
   error: { code: string; message: string; path?: string; location?: string; problems?: readonly unknown[] };
-}
-
-/** An error of the server itself (no portal yet, a bad install callback) with its own status. */
-export class ServerError extends Error {
-  readonly code: string;
-  readonly status: number;
-  /** For 429: when the caller may try again. */
-  readonly retryAfterSec: number | undefined;
-
-  constructor(
-    code: string,
-    status: number,
-    message: string,
-    options: { cause?: unknown; retryAfterSec?: number } = {},
-  ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'ServerError';
-    this.code = code;
-    this.status = status;
-    this.retryAfterSec = options.retryAfterSec;
-  }
 }
 
 export function errorAnswer(error: unknown): { status: number; body: ErrorBody } {

@@ -26,8 +26,8 @@ import {
   type Problem,
   type StoreRecording,
 } from '../pbx/webhook/index.ts';
-import { prefersText } from './accept.ts';
-import { ServerError } from './errors.ts';
+import { prefersText } from '../http/accept.ts';
+import { ServerError } from '../http/index.ts';
 import { getCall } from '../core/index.ts';
 import { checkPublicUrl, hostAllowed, type HostLookup } from '../security/index.ts';
 import {

@@ -14,12 +14,14 @@ import { registerAdmin, type AdminOptions } from '../admin/index.ts';
 import type { BridgeConfig } from '../config/index.ts';
 import type { StoreRecording } from '../pbx/webhook/index.ts';
 import { CommandBoard, CommandRouter } from '../intake/index.ts';
-import { handleError, ServerError } from './errors.ts';
+import { ServerError } from '../http/index.ts';
+import { handleError } from './errors.ts';
 import { RecordingStoreError, type RecordingLinks, type RecordingStore } from '../recordings/index.ts';
-import { installGate, registerInstall, type InstallHandler } from './install.ts';
+import type { AppPageHandler, BitrixEventHandler, InstallHandler } from '../app/index.ts';
+import { installGate, registerInstall } from './install.ts';
 import { registerSecurityHeaders } from './headers.ts';
-import { registerBitrixEvents, type BitrixEventHandler } from './bitrix-events.ts';
-import { registerAppPage, type AppPageHandler } from './app-page.ts';
+import { registerBitrixEvents } from './bitrix-events.ts';
+import { registerAppPage } from './app-page.ts';
 import { registerPbxApi, type EventIntake } from './pbx-api.ts';
 
 export interface ServerOptions {

@@ -13,13 +13,9 @@ import { demoDocument, parseConfig } from '../../src/config/index.ts';
 import { createEngine } from '../../src/core/index.ts';
 import { office } from '../../src/core/testkit.ts';
 import { Outbox } from '../../src/outbox/index.ts';
-import {
-  buildServer,
-  parseBitrixEvent,
-  parseNestedForm,
-  ServerError,
-  type BridgeServer,
-} from '../../src/server/index.ts';
+import { parseBitrixEvent } from '../../src/app/index.ts';
+import { parseNestedForm, ServerError } from '../../src/http/index.ts';
+import { buildServer, type BridgeServer } from '../../src/server/index.ts';
 import { parseEventsBody, parseRouteBody } from '../../src/pbx/webhook/index.ts';
 import { SqliteStore } from '../../src/store/index.ts';
 import { prng, silentPortal } from '../support/fakes.ts';

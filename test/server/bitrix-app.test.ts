@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { directoryCachePath } from '../../src/bridge/directory-cache.ts';
+import { directoryCachePath } from '../../src/portal/index.ts';
 import { encodeForm } from 'b24-emulator';
 import { startDemo, type Demo } from '../../src/cli/index.ts';
 import { DEMO_PBX_TOKEN } from '../../src/config/index.ts';

@@ -11,7 +11,7 @@ import { demoDocument, parseConfig, type BridgeConfig } from '../../src/config/i
 import { createEngine } from '../../src/core/index.ts';
 import { office } from '../../src/core/testkit.ts';
 import { Outbox } from '../../src/outbox/index.ts';
-import { prefersText } from '../../src/server/accept.ts';
+import { prefersText } from '../../src/http/accept.ts';
 import { buildServer, type BridgeServer } from '../../src/server/index.ts';
 import { SqliteStore } from '../../src/store/index.ts';
 import { silentPortal } from '../support/fakes.ts';
