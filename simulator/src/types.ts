@@ -1,5 +1,5 @@
 /** The simulator's public vocabulary: agents, callers' calls, results and what it reports. */
-import type { PbxCommand } from '../../src/pbx/types.ts';
+import type { EndReason, PbxCommand } from '../../src/pbx/types.ts';
 import type { ApiEvent } from '../../src/pbx/webhook/index.ts';
 import type { SecRange } from './random.ts';
 
@@ -44,7 +44,8 @@ export interface OutboundCallSpec {
 
 export type CallSpec = InboundCallSpec | OutboundCallSpec;
 
-export type EndReason = 'completed' | 'no_answer' | 'busy' | 'failed' | 'cancelled';
+/** How a call ended: the bridge's own vocabulary, which the simulator reports in. */
+export type { EndReason } from '../../src/pbx/types.ts';
 
 /** How a simulated call went, on the simulator's clock (epoch ms). */
 export interface SimulatedCallResult {

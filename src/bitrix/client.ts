@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { PortalApi } from './api/portal-api.ts';
-import { systemClock, type Clock } from './clock.ts';
+import { systemClock, type Clock } from '../kit/index.ts';
 import { PortalDispatcher, type DispatcherState } from './dispatcher.ts';
 import { BitrixError } from './errors.ts';
 import type { ClientEvents, Emit } from './events.ts';

@@ -1,4 +1,4 @@
-import type { Clock } from './clock.ts';
+import type { Clock } from '../kit/index.ts';
 import { batchCommands, readBatch } from './batch.ts';
 import { pick, resolveRefs, Ref, type RefResolver } from './encode.ts';
 import { BitrixError } from './errors.ts';

@@ -38,4 +38,4 @@ export {
   type RefreshLock,
   type TokenStore,
 } from './tokens.ts';
-export { systemClock, type Clock } from './clock.ts';
+export { systemClock, type Clock } from '../kit/index.ts';

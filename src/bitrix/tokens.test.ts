@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Clock } from './clock.ts';
+import type { Clock } from '../kit/index.ts';
 import { BitrixError } from './errors.ts';
 import { MemoryTokenStore, TokenKeeper, type PortalTokens } from './tokens.ts';
 import type { HttpOptions } from './transport.ts';

@@ -1,4 +1,4 @@
-import type { Clock } from './clock.ts';
+import type { Clock } from '../kit/index.ts';
 import { BitrixError } from './errors.ts';
 import { send, type HttpOptions } from './transport.ts';
 

@@ -11,6 +11,7 @@
  * Every key has a `.describe()` text: `docs/configuration.md` is generated from them
  * (`npm run docs:config`), and editors show them through the JSON Schema (`b24-bridge config schema`).
  */
+import { pbxKinds } from '../pbx/types.ts';
 import { z } from 'zod';
 import { extension, httpUrl, id, name, phone, port, seconds, secret, token, userId } from './fields.ts';
 
@@ -394,7 +395,7 @@ export const bitrixSchema = z
   )
   .describe('How the bridge reaches Bitrix24.');
 
-export const pbxKinds = ['webhook', 'simulator', 'asterisk'] as const;
+export { pbxKinds };
 
 const devicePattern = z
   .string({ error: 'expected a device pattern with {ext}, like "PJSIP/{ext}"' })

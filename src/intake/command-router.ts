@@ -4,6 +4,7 @@
  * CommandBoard for `GET /pbx/v1/commands`. Effects may reach it twice (the answer of `accept` and
  * the outbox's `pbx` event of the same step): it acts on a `commandId` once.
  */
+import { BoundedMap } from '../kit/index.ts';
 import type { PbxEffect } from '../core/index.ts';
 import { commandOf, type PbxCommand } from '../pbx/index.ts';
 import type { CommandBoard } from './command-board.ts';
@@ -29,25 +30,9 @@ export interface CommandRouterOptions {
   onPostFailed?: ((pbxId: string, commandId: string, reason: string) => void) | undefined;
 }
 
-/** A bounded set: the oldest members are forgotten first (a Set keeps insertion order). */
-class Recent<K, V> {
-  private readonly map = new Map<K, V>();
-  get(key: K): V | undefined {
-    return this.map.get(key);
-  }
-  set(key: K, value: V): void {
-    this.map.delete(key);
-    this.map.set(key, value);
-    if (this.map.size > MAX_REMEMBERED) {
-      const oldest = this.map.keys().next();
-      if (oldest.done !== true) this.map.delete(oldest.value);
-    }
-  }
-}
-
 export class CommandRouter {
-  private readonly callOwners = new Recent<string, string>();
-  private readonly sent = new Recent<string, true>();
+  private readonly callOwners = new BoundedMap<string, string>(MAX_REMEMBERED);
+  private readonly sent = new BoundedMap<string, true>(MAX_REMEMBERED);
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly executors = new Map<string, (command: PbxCommand) => Promise<void>>();
   private closed = false;

@@ -26,7 +26,9 @@ export type {
 export type PbxEventType = PbxEvent['type'];
 
 /** Which adapter speaks to a PBX. */
-export type PbxKind = 'webhook' | 'simulator' | 'asterisk';
+/** The kinds of PBX the bridge talks to: the configuration offers exactly these. */
+export const pbxKinds = ['webhook', 'simulator', 'asterisk'] as const;
+export type PbxKind = (typeof pbxKinds)[number];
 
 /** Ring `extension`; once it answers, dial `number`, and report that call's events under `callId`. */
 export interface OriginateCommand {

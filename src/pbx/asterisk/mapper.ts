@@ -9,6 +9,7 @@
  * channel pairs (`;1`/`;2`) need no special casing: both halves carry the Linkedid, and a phone is
  * known by its device name with the `;n` cut off, so the two halves are one phone.
  */
+import { BoundedSet } from '../../kit/index.ts';
 import type { Direction, EndReason, PbxEvent } from '../types.ts';
 import type { DeviceMap } from './devices.ts';
 import { field, type AmiFrame } from './frames.ts';
@@ -95,20 +96,6 @@ const isFeatureCode = (number: string): boolean => /^[*#][0-9*#]*$/.test(number)
 /** How many ended calls and gone channels are remembered, so their late events change nothing. */
 const REMEMBERED = 20_000;
 
-class Recent {
-  private readonly set = new Set<string>();
-  add(key: string): void {
-    this.set.add(key);
-    if (this.set.size > REMEMBERED) {
-      const oldest = this.set.values().next();
-      if (oldest.done !== true) this.set.delete(oldest.value);
-    }
-  }
-  has(key: string): boolean {
-    return this.set.has(key);
-  }
-}
-
 const unknownNumber = (n: string | undefined): boolean =>
   n === undefined || n === '' || n === '<unknown>' || n === '<null>';
 
@@ -138,8 +125,8 @@ export class AmiCallMapper {
   private readonly channels = new Map<string, Channel>();
   private readonly calls = new Map<string, Call>();
   private readonly linkedidOfCall = new Map<string, string>();
-  private readonly gone = new Recent();
-  private readonly ended = new Recent();
+  private readonly gone = new BoundedSet<string>(REMEMBERED);
+  private readonly ended = new BoundedSet<string>(REMEMBERED);
   private readonly originates = new Map<string, ExpectedOriginate>();
   private readonly originateByAction = new Map<string, string>();
   private generation = 0;

@@ -4,15 +4,13 @@
  * through timing, and every configured token is compared so the position of the match does not
  * leak either.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { sameSecret } from '../../security/index.ts';
 import { ok, problem, refuse, type Parsed } from './errors.ts';
 
 export interface PbxCredential {
   readonly id: string;
   readonly token: string;
 }
-
-const digest = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
 
 /** The id of the PBX whose token the `Authorization` header carries. */
 export function authenticatePbx(
@@ -25,10 +23,9 @@ export function authenticatePbx(
     return refuse(
       problem('UNAUTHORIZED', '/authorization', 'expected an Authorization: Bearer <token> header', 'header'),
     );
-  const presented = digest(token);
   let found: string | null = null;
   for (const credential of credentials) {
-    if (timingSafeEqual(presented, digest(credential.token)) && found === null) found = credential.id;
+    if (sameSecret(token, credential.token) && found === null) found = credential.id;
   }
   return found === null
     ? refuse(
