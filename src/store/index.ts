@@ -6,7 +6,7 @@ import type { Sealer } from './sealer.ts';
 
 export type * from './types.ts';
 export { StoreError, isStoreError, storeErrorCodes, type StoreErrorCode } from './errors.ts';
-export { SqliteStore, defaultDatabasePath, type SqliteStoreOptions } from './sqlite/index.ts';
+export { SqliteStore, type SqliteStoreOptions } from './sqlite/index.ts';
 export {
   LeaderLock,
   PostgresStore,

@@ -1,4 +1,4 @@
-export { SqliteStore, defaultDatabasePath, type SqliteStoreOptions } from './store.ts';
+export { SqliteStore, type SqliteStoreOptions } from './store.ts';
 export {
   appliedMigrations,
   loadMigrations,

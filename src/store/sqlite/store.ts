@@ -24,11 +24,12 @@ type EntryRow = Row<string>;
 const parse = (s: string | null): unknown => (s === null ? null : JSON.parse(s));
 const toEntry = (r: EntryRow) => entryOf(r, parse);
 
-export const defaultDatabasePath = './data/bridge.db';
-
 export interface SqliteStoreOptions {
-  /** Default `./data/bridge.db`; its folder is created (owner-only). `:memory:` for throwaway stores. */
-  path?: string;
+  /**
+   * The database file; its folder is created (owner-only). `:memory:` for throwaway stores. The
+   * default path is the configuration's (`store.path`), the only place that names one.
+   */
+  path: string;
   /**
    * `full` (default): a commit is on disk before `commitStep` resolves, so an event the PBX got a
    * 202 for survives a power cut, not only a crash of the bridge. In WAL mode that costs one fsync
@@ -93,8 +94,8 @@ export class SqliteStore implements Store {
   }
 
   /** Opens (creating if need be) the database file and brings its schema up to date. */
-  static open(options: SqliteStoreOptions = {}): Promise<SqliteStore> {
-    const path = options.path ?? defaultDatabasePath;
+  static open(options: SqliteStoreOptions): Promise<SqliteStore> {
+    const path = options.path;
     try {
       if (path !== ':memory:') ensureOwnerOnlyFile(path);
       const db = new BetterSqlite3(path, { timeout: options.busyTimeoutMs ?? 5000 });
