@@ -11,9 +11,9 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { BitrixError, type AppCredentials, type BitrixClient } from '../bitrix/index.ts';
 import type { CallbackRequested, ClickToCallRequested, PbxEvent } from '../core/index.ts';
-import { isPhoneNumber } from '../pbx/numbers.ts';
 import { sameSecret, SeenRecently } from '../security/index.ts';
-import { ServerError, type FormObject } from '../http/index.ts';
+import { checked, ServerError, type Refusal } from '../http/index.ts';
+import { callbackData, clickToCallData, crmChangeData } from './event-data.ts';
 import type { BitrixEvent, BitrixEventOutcome } from './event.ts';
 import type { InstallCallback } from './install-callback.ts';
 import type { AppPageHandler, AppPageView } from './page.ts';
@@ -48,14 +48,9 @@ export interface BitrixAppDeps {
   now?: () => number;
 }
 
-const str = (v: FormObject[string] | undefined): string => (typeof v === 'string' ? v.trim() : '');
+/** A Bitrix24 event whose fields are not what that event carries. */
+const invalid = (message: string): Refusal => ({ code: 'INVALID_EVENT', status: 400, message });
 
-const positiveInt = (v: FormObject[string] | undefined): number | null => {
-  const n = Number(str(v));
-  return Number.isSafeInteger(n) && n > 0 ? n : null;
-};
-
-/** The page's session lives an hour: long enough to look around, short if it leaks. */
 const SESSION_MS = 3_600_000;
 /** How long "Event test" waits for ONAPPTEST before saying the portal cannot reach the bridge. */
 const EVENT_TEST_WAIT_MS = 5_000;
@@ -248,9 +243,7 @@ export class BitrixApp implements AppPageHandler {
     e: BitrixEvent,
     [type, deleted]: readonly ['CONTACT' | 'COMPANY' | 'LEAD', boolean],
   ): BitrixEventOutcome {
-    const fields = e.data.FIELDS;
-    const id = typeof fields === 'object' ? positiveInt(fields.ID) : null;
-    if (id === null) throw new ServerError('INVALID_EVENT', 400, `${e.event} needs data[FIELDS][ID]`);
+    const id = checked(crmChangeData, e.data, invalid(`${e.event} needs data[FIELDS][ID]`));
     runtime.callers.changed(type, id, deleted).catch((error: unknown) => {
       this.d.warn(
         `portal ${runtime.memberId}: ${e.event} ${String(id)} not taken into the CRM phone index ` +
@@ -326,58 +319,30 @@ export class BitrixApp implements AppPageHandler {
     this.d.warn(`portal ${runtime.memberId}: the app was uninstalled; its calls are no longer logged`);
   }
 
-  /** The event's number if it is phone-shaped (it goes to the PBX to be dialled), else 400. */
-  private static phoneOf(e: BitrixEvent): string {
-    const phoneNumber = str(e.data.PHONE_NUMBER);
-    if (!isPhoneNumber(phoneNumber))
-      throw new ServerError(
-        'INVALID_EVENT',
-        400,
-        `${e.event}: data[PHONE_NUMBER] must be a phone number (digits, an optional leading "+", "*", "#")`,
-      );
-    return phoneNumber;
-  }
-
   /** S4: the portal registered the call and shows its card; the PBX rings the user, then dials. */
   private async clickToCall(runtime: PortalRuntime, e: BitrixEvent): Promise<BitrixEventOutcome> {
-    const d = e.data;
-    const bitrixCallId = str(d.CALL_ID);
-    const userId = positiveInt(d.USER_ID);
-    if (!/^[\w.-]{1,100}$/.test(bitrixCallId) || userId === null)
-      throw new ServerError('INVALID_EVENT', 400, 'ONEXTERNALCALLSTART needs CALL_ID and USER_ID');
-    const phoneNumber = BitrixApp.phoneOf(e);
-    const entityId = positiveInt(d.CRM_ENTITY_ID);
     const input: ClickToCallRequested = {
       type: 'click_to_call.requested',
-      bitrixCallId,
-      userId,
-      phoneNumber,
-      callListId: positiveInt(d.CALL_LIST_ID),
-      lineNumber: str(d.LINE_NUMBER) || null,
-      ...(str(d.CRM_ENTITY_TYPE) !== '' && entityId !== null
-        ? { crmEntityType: str(d.CRM_ENTITY_TYPE), crmEntityId: entityId }
-        : {}),
+      ...checked(
+        clickToCallData,
+        e.data,
+        invalid('ONEXTERNALCALLSTART needs CALL_ID, USER_ID and PHONE_NUMBER'),
+      ),
     };
+    const { bitrixCallId } = input;
     // Keyed by the portal's CALL_ID: a repeat, with any ts, dials nothing more.
     const r = await runtime.outbox.accept(input, { dedupeKey: `bitrix:ONEXTERNALCALLSTART:${bitrixCallId}` });
     return { result: r.duplicate ? 'duplicate' : 'done' };
   }
 
   private async callback(runtime: PortalRuntime, e: BitrixEvent): Promise<BitrixEventOutcome> {
-    const d = e.data;
-    const phoneNumber = BitrixApp.phoneOf(e);
+    const input: CallbackRequested = {
+      type: 'callback.requested',
+      ...checked(callbackData, e.data, invalid('ONEXTERNALCALLBACKSTART needs PHONE_NUMBER')),
+    };
     // No CALL_ID here. The same request again with another ts (nobody signs ts) is a replay within
     // the freshness window, and older ones are refused as stale: one callback either way.
     if (this.replays.check(`${runtime.memberId}/${e.replayKey}`, this.now())) return { result: 'duplicate' };
-    const entityId = positiveInt(d.CRM_ENTITY_ID);
-    const input: CallbackRequested = {
-      type: 'callback.requested',
-      phoneNumber,
-      lineNumber: str(d.LINE_NUMBER) || null,
-      ...(str(d.CRM_ENTITY_TYPE) !== '' && entityId !== null
-        ? { crmEntityType: str(d.CRM_ENTITY_TYPE), crmEntityId: entityId }
-        : {}),
-    };
     try {
       // The event's digest (its data and ts) tells a repeated delivery after a restart, too.
       const r = await runtime.outbox.accept(input, {

@@ -5,6 +5,7 @@
  * by the application before anything is done.
  */
 import { createHash } from 'node:crypto';
+import { z } from 'zod';
 import { ServerError, type FormObject, type FormValue } from '../http/index.ts';
 
 export interface BitrixEventAuth {
@@ -44,8 +45,44 @@ export interface BitrixEventOutcome {
 
 export type BitrixEventHandler = (event: BitrixEvent) => Promise<BitrixEventOutcome>;
 
-const text = (v: FormValue | undefined): string | undefined =>
-  typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined;
+/** A form field as trimmed text; absent, empty or nested reads as undefined. */
+const text = z
+  .unknown()
+  .optional()
+  .transform((v) => (typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined));
+
+/** A positive number, or undefined. */
+const positive = text.transform((s) => {
+  const n = Number(s);
+  return Number.isFinite(n) && n > 0 ? n : undefined;
+});
+
+/** A nested part of the form (`auth[...]`, `data[...]`); anything else reads as empty. */
+const part = z
+  .unknown()
+  .optional()
+  // The form parser builds only strings and null-prototype objects: an object here is a FormObject.
+  .transform((v): FormObject =>
+    typeof v === 'object' && v !== null ? (v as FormObject) : (Object.create(null) as FormObject),
+  );
+
+const eventName = text.pipe(
+  z
+    .string()
+    .transform((s) => s.toUpperCase())
+    .pipe(z.string().regex(/^[A-Z0-9_.]{1,100}$/)),
+);
+
+const authSchema = z.object({
+  member_id: text.pipe(z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/)),
+  application_token: text,
+  domain: text,
+  client_endpoint: text,
+  server_endpoint: text,
+  access_token: text,
+  refresh_token: text,
+  expires_in: positive,
+});
 
 /** The canonical JSON of a form value (keys sorted), for the digest. */
 function canonical(v: FormValue): string {
@@ -58,39 +95,35 @@ function canonical(v: FormValue): string {
 
 /** The event as typed values; refuses a body that is not a Bitrix24 event at all. */
 export function parseBitrixEvent(form: FormObject): BitrixEvent {
-  const event = text(form.event)?.toUpperCase();
-  if (event === undefined || !/^[A-Z0-9_.]{1,100}$/.test(event))
-    throw new ServerError('INVALID_EVENT', 400, 'the body has no valid event name');
-  const object = (v: FormValue | undefined): FormObject =>
-    typeof v === 'object' ? v : (Object.create(null) as FormObject);
-  const auth = object(form.auth);
-  const data = object(form.data);
-  const memberId = text(auth.member_id);
-  if (memberId === undefined || !/^[A-Za-z0-9_.-]{1,100}$/.test(memberId))
+  const event = eventName.safeParse(form.event);
+  if (!event.success) throw new ServerError('INVALID_EVENT', 400, 'the body has no valid event name');
+  const auth = authSchema.safeParse(part.parse(form.auth));
+  if (!auth.success)
     throw new ServerError('EVENT_NOT_AUTHENTIC', 401, 'the event names no portal (auth[member_id])');
-  const tsRaw = Number(text(form.ts));
-  const expires = Number(text(auth.expires_in));
-  const digestOf = (ts: string): string =>
+  const a = auth.data;
+  const data = part.parse(form.data);
+  const ts = text.parse(form.ts);
+  const digestOf = (stamp: string): string =>
     createHash('sha256')
-      .update(`${memberId}\n${event}\n${ts}\n${canonical(data)}`)
+      .update(`${a.member_id}\n${event.data}\n${stamp}\n${canonical(data)}`)
       .digest('hex')
       .slice(0, 32);
   return {
-    event,
+    event: event.data,
     data,
-    ts: Number.isFinite(tsRaw) && tsRaw > 0 ? tsRaw : null,
+    ts: positive.parse(form.ts) ?? null,
     auth: {
-      memberId,
-      applicationToken: text(auth.application_token) ?? '',
-      domain: text(auth.domain),
-      clientEndpoint: text(auth.client_endpoint),
-      serverEndpoint: text(auth.server_endpoint),
-      accessToken: text(auth.access_token),
-      refreshToken: text(auth.refresh_token),
-      expiresInSec: Number.isFinite(expires) && expires > 0 ? expires : undefined,
+      memberId: a.member_id,
+      applicationToken: a.application_token ?? '',
+      domain: a.domain,
+      clientEndpoint: a.client_endpoint,
+      serverEndpoint: a.server_endpoint,
+      accessToken: a.access_token,
+      refreshToken: a.refresh_token,
+      expiresInSec: a.expires_in,
     },
     // ts tells two identical requests (two callbacks asked for the same number) apart.
-    digest: digestOf(text(form.ts) ?? ''),
+    digest: digestOf(ts ?? ''),
     replayKey: digestOf('*'),
   };
 }

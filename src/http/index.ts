@@ -7,3 +7,4 @@ export { ServerError } from './errors.ts';
 export { parseNestedForm, FormError, type FormObject, type FormValue } from './form.ts';
 export { prefersText } from './accept.ts';
 export { originOf } from './origin.ts';
+export { checked, type Refusal } from './checked.ts';

@@ -8,7 +8,7 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import { ServerError } from '../http/index.ts';
+import { checked, ServerError } from '../http/index.ts';
 import { appActions, type AppPageHandler, type AppPageView } from '../app/index.ts';
 import { acceptForms } from './bitrix-events.ts';
 import { framedBy } from './headers.ts';
@@ -17,6 +17,14 @@ const openSchema = z.object({
   AUTH_ID: z.string().trim().min(1).max(500),
   member_id: z.string().trim().min(1).max(100),
 });
+
+const sessionRequired = {
+  code: 'APP_SESSION_REQUIRED',
+  status: 401,
+  message: 'open this page from Bitrix24',
+};
+const oldPageQuery = z.object({ session: z.unknown(), message: z.string().optional().catch(undefined) });
+const actionParams = z.object({ name: z.enum(appActions) });
 
 const escape = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -89,9 +97,7 @@ export function registerAppPage(app: FastifyInstance, handler: AppPageHandler): 
       .send(page(session, view, message));
   };
   const sessionIn = (body: unknown): string =>
-    sessionOf(
-      typeof body === 'object' && body !== null ? (body as Record<string, unknown>).session : undefined,
-    );
+    sessionOf(typeof body === 'object' && body !== null && 'session' in body ? body.session : undefined);
 
   app.register((scope, _options, done) => {
     acceptForms(scope, 64 * 1024);
@@ -107,17 +113,18 @@ export function registerAppPage(app: FastifyInstance, handler: AppPageHandler): 
     scope.post('/bitrix/app/view', async (request, reply) => render(reply, sessionIn(request.body)));
     // Older pages linked here with the session in the query; still answered, never produced.
     scope.get('/bitrix/app', async (request, reply) => {
-      const query = request.query as Record<string, unknown>;
-      const message = typeof query.message === 'string' ? query.message.slice(0, 300) : undefined;
-      return render(reply, sessionOf(query.session), message);
+      const query = checked(oldPageQuery, request.query, sessionRequired);
+      return render(reply, sessionOf(query.session), query.message?.slice(0, 300));
     });
     // A button: the action runs, and the answer is the page with its outcome (no redirect, so the
     // session stays out of the URL).
     scope.post('/bitrix/app/actions/:name', async (request, reply) => {
-      const { name } = request.params as { name: string };
+      const { name } = checked(actionParams, request.params, {
+        code: 'UNKNOWN_ACTION',
+        status: 404,
+        message: 'no such action',
+      });
       const session = sessionIn(request.body);
-      if (!(appActions as readonly string[]).includes(name))
-        throw new ServerError('UNKNOWN_ACTION', 404, `no action ${name}`);
       const { message } = await handler.action(session, name);
       return render(reply, session, message);
     });

@@ -4,7 +4,7 @@
  * the bridge verifies the tokens with the portal before anything is stored.
  */
 import type { FastifyInstance } from 'fastify';
-import { ServerError } from '../http/index.ts';
+import { ServerError, type FormObject } from '../http/index.ts';
 import {
   parseBitrixEvent,
   parseInstallCallback,
@@ -50,6 +50,8 @@ export function installGate(limits: { perAddress: number; overall: number }): In
   };
 }
 
+const isForm = (body: unknown): body is FormObject => typeof body === 'object' && body !== null;
+
 /** Inside Bitrix24 the page must call installFinish; the emulator completes on its own. */
 const installedPage = `<!doctype html>
 <html><head><meta charset="utf-8"><title>b24-bridge</title>
@@ -72,10 +74,10 @@ export function registerInstall(
     acceptForms(scope, 64 * 1024);
     scope.post('/bitrix/install', async (request, reply) => {
       gate.admit(request.ip, Date.now());
-      const body = request.body as Record<string, unknown> | null | undefined;
-      if (onEvent && typeof body === 'object' && body !== null && typeof body.event === 'string') {
-        return reply.send({ ok: true, ...(await onEvent(parseBitrixEvent(body as never))) });
-      }
+      // The form parser gave an object (or nothing); an `event` field makes it an event.
+      const body = request.body;
+      if (onEvent && isForm(body) && typeof body.event === 'string')
+        return reply.send({ ok: true, ...(await onEvent(parseBitrixEvent(body))) });
       const { portalOrigin } = await install(parseInstallCallback(request.body, request.query));
       // Shown in the portal's frame: that portal may frame it, nobody else.
       return framedBy(

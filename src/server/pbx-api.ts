@@ -26,8 +26,7 @@ import {
   type Problem,
   type StoreRecording,
 } from '../pbx/webhook/index.ts';
-import { prefersText } from '../http/accept.ts';
-import { ServerError } from '../http/index.ts';
+import { prefersText, ServerError } from '../http/index.ts';
 import { getCall } from '../core/index.ts';
 import { checkPublicUrl, hostAllowed, type HostLookup } from '../security/index.ts';
 import {
@@ -176,7 +175,7 @@ export function registerPbxApi(app: FastifyInstance, options: PbxApiOptions): vo
 
       pbx.get('/commands', async (request) => {
         const pbxId = authenticate(request);
-        const query = parseCommandsQuery(request.query as Record<string, unknown>);
+        const query = parseCommandsQuery(request.query);
         if (!query.ok) throw query.error;
         const hangUp = new AbortController();
         request.raw.once('close', () => hangUp.abort());
@@ -191,7 +190,11 @@ export function registerPbxApi(app: FastifyInstance, options: PbxApiOptions): vo
 
       pbx.post('/commands/:commandId/ack', async (request, reply) => {
         const pbxId = authenticate(request);
-        const id = parseCommandId((request.params as { commandId?: unknown }).commandId);
+        const id = parseCommandId(
+          typeof request.params === 'object' && request.params !== null && 'commandId' in request.params
+            ? request.params.commandId
+            : undefined,
+        );
         if (!id.ok) throw id.error;
         const raw = rawOf(request);
         let body: unknown = undefined;

@@ -2,6 +2,7 @@
  * The bridge's HTTP server: wiring only. Routes for the PBX API and the Bitrix24 install callback,
  * `/healthz`, and one error handler for all of them.
  */
+import { z } from 'zod';
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
@@ -14,7 +15,7 @@ import { registerAdmin, type AdminOptions } from '../admin/index.ts';
 import type { BridgeConfig } from '../config/index.ts';
 import type { StoreRecording } from '../pbx/webhook/index.ts';
 import { CommandBoard, CommandRouter } from '../intake/index.ts';
-import { ServerError } from '../http/index.ts';
+import { checked, ServerError } from '../http/index.ts';
 import { handleError } from './errors.ts';
 import { RecordingStoreError, type RecordingLinks, type RecordingStore } from '../recordings/index.ts';
 import type { AppPageHandler, BitrixEventHandler, InstallHandler } from '../app/index.ts';
@@ -84,6 +85,13 @@ class DebugRequestLogs extends LogController {
   }
 }
 
+/** A recording link: `/recordings/<ref>?expires=…&sig=…`; the signature is checked by the links. */
+const recordingParams = z.object({ ref: z.string().min(1).max(200) });
+const recordingQuery = z.object({
+  expires: z.string().max(20).optional(),
+  sig: z.string().max(200).optional(),
+});
+
 export function buildServer(options: ServerOptions): BridgeServer {
   // Long polls hold a request up to 28 s; a slow client must not hold a socket forever either.
   const requestTimeout = 60_000;
@@ -143,8 +151,9 @@ export function buildServer(options: ServerOptions): BridgeServer {
   if (recordings) {
     // The link's signature is the key: the portal fetches exactly the URL it was given.
     app.get('/recordings/:ref', async (request, reply) => {
-      const { ref } = request.params as { ref: string };
-      const query = request.query as Record<string, unknown>;
+      const notFound = { code: 'RECORDING_NOT_FOUND', status: 404, message: 'no such recording' };
+      const { ref } = checked(recordingParams, request.params, notFound);
+      const query = checked(recordingQuery, request.query, notFound);
       const verdict = recordings.links.check(ref, query.expires, query.sig, Date.now());
       if (verdict === 'expired')
         throw new ServerError('RECORDING_LINK_EXPIRED', 403, 'this recording link has expired');

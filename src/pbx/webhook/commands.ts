@@ -118,7 +118,7 @@ const commandsQuerySchema = z.object({
 });
 
 /** The query of `GET /pbx/v1/commands` (`?wait=25&limit=50`), as the server's router gives it. */
-export function parseCommandsQuery(query: Readonly<Record<string, unknown>>): Parsed<CommandsQuery> {
+export function parseCommandsQuery(query: unknown): Parsed<CommandsQuery> {
   const result = commandsQuerySchema.safeParse(query);
   if (!result.success) return refuseAll(problemsOf(result.error.issues, query, [], 'query'));
   return ok({
