@@ -303,7 +303,7 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
       // Long polls end now rather than at their wait; a client that opened a connection and sent
       // nothing (a PBX aborting a poll) would hold the shutdown until its headers timeout, so the
       // requests in flight get a few seconds, then every connection goes.
-      server.commands.close();
+      server.drain();
       const force = setTimeout(() => server.app.server.closeAllConnections(), 3_000);
       await server.app.close();
       clearTimeout(force);

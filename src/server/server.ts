@@ -2,6 +2,7 @@
  * The bridge's HTTP server: wiring only. Routes for the PBX API and the Bitrix24 install callback,
  * `/healthz`, and one error handler for all of them.
  */
+import type { Socket } from 'node:net';
 import { z } from 'zod';
 import Fastify, {
   LogController,
@@ -62,6 +63,11 @@ export interface BridgeServer {
   app: FastifyInstance;
   commands: CommandBoard;
   router: CommandRouter;
+  /**
+   * The first step of a stop: long polls end now with what they have, and every answer from here
+   * on closes its connection, so the server's close waits for no idle keep-alive connection.
+   */
+  drain(): void;
 }
 
 /**
@@ -179,9 +185,27 @@ export function buildServer(options: ServerOptions): BridgeServer {
   if (options.install) registerInstall(app, options.install, options.bitrixEvents, gate);
   if (options.bitrixEvents) registerBitrixEvents(app, options.bitrixEvents, gate);
   if (options.appPage) registerAppPage(app, options.appPage);
+  let draining = false;
+  app.addHook('onSend', async (_request, reply) => {
+    if (draining) reply.header('connection', 'close');
+  });
   app.addHook('onClose', () => {
     router.close();
     commands.close();
   });
-  return { app, commands, router };
+  // Connections on which no answer can be waiting hold a closing server until their timeouts: one
+  // that never sent a byte (a client's spare connection, opened ahead of a request, as a PBX's HTTP
+  // client does around an aborted long poll) and one whose client closed its side. They go at a stop;
+  // idle keep-alive connections are fastify's to close, and the rest get their answer and close.
+  const sockets = new Set<Socket>();
+  app.server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  const drain = (): void => {
+    draining = true;
+    commands.close();
+    for (const socket of sockets) if (socket.bytesRead === 0 || socket.readableEnded) socket.destroy();
+  };
+  return { app, commands, router, drain };
 }
