@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from '../metrics/index.ts';
+import type { JournalReader } from '../journal/index.ts';
 import { registerApi } from './api.ts';
 import { AdminAuth, clearedCookie, sessionCookie, type AdminCredentials } from './auth.ts';
 import { defaultLoginLimits, LoginThrottle, sameOriginRequest, type LoginLimits } from './guard.ts';
@@ -28,6 +29,8 @@ export interface AdminOptions {
   login?: LoginLimits | undefined;
   /** The bridge's public URL: a page of its origin may post to the admin UI as well as the Host's. */
   publicUrl?: string | undefined;
+  /** The call journal (`/journal`, `/api/journal`) and the dashboard's figures over time. */
+  journal?: JournalReader | undefined;
 }
 
 const open = new Set(['/login', HTMX_PATH, SCRIPT_PATH]);

@@ -308,7 +308,7 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
       const force = setTimeout(() => server.app.server.closeAllConnections(), 3_000);
       await server.app.close();
       clearTimeout(force);
-      observed.close();
+      await observed.close();
       for (const p of portals.values()) p.close();
       client.close();
       // Several instances: hand this one's calls to the others now rather than at lease expiry.

@@ -672,6 +672,19 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('Recordings uploaded by PBXes and served to Bitrix24 at `/recordings/<ref>`.'),
+  journal: z
+    .strictObject({
+      retentionDays: whole(1, 3650, 'days')
+        .default(30)
+        .describe(
+          "Calls in the call journal (/journal: each call's timeline, found by number, user, line and time) " +
+            'are kept this long, then deleted.',
+        ),
+    })
+    .prefault({})
+    .describe(
+      'The call journal: what happened to each call, for the administrator asked about it afterwards.',
+    ),
   logging: z
     .strictObject({
       level: z

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore, StoreError, type Store } from '../../src/store/index.ts';
 import { appliedMigrations, loadMigrations } from '../../src/store/sqlite/index.ts';
 import { storeSuite, type StoreOptions } from './suite.ts';
+import { journalSuite } from './journal-suite.ts';
 
 const dirs: string[] = [];
 const tempPath = (name = 'bridge.db'): string => {
@@ -43,6 +44,11 @@ storeSuite('SQLite', {
       .all();
     return Promise.resolve((rows ?? []).map((r) => r.v ?? '').join('\n'));
   },
+  cleanup: () => Promise.resolve(cleanup()),
+});
+
+journalSuite('SQLite', {
+  fresh: () => open(tempPath()),
   cleanup: () => Promise.resolve(cleanup()),
 });
 

@@ -1,0 +1,84 @@
+/** The journal on SQLite: one prepared statement per operation, on the store's own handle. */
+import type { Database } from 'better-sqlite3';
+import {
+  callColumns,
+  callValues,
+  keptColumns,
+  toEntry,
+  toSummary,
+  whereOf,
+  type CallRow,
+  type EntryRow,
+} from './rows.ts';
+import type { JournalStore } from './types.ts';
+
+const upsertCallSql = `INSERT INTO journal_calls (${callColumns.join(', ')})
+  VALUES (${callColumns.map(() => '?').join(', ')})
+  ON CONFLICT (portal_id, call_key) DO UPDATE SET ${callColumns
+    .slice(2)
+    .map((c) =>
+      keptColumns.has(c) ? `${c} = coalesce(excluded.${c}, journal_calls.${c})` : `${c} = excluded.${c}`,
+    )
+    .join(', ')}`;
+
+export function sqliteJournal(db: Database): JournalStore {
+  const insertEntry = db.prepare(
+    `INSERT INTO journal_entries (portal_id, call_key, at, recorded_at, kind, summary, detail)
+     VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const upsertCall = db.prepare(upsertCallSql);
+  const callOf = db.prepare<[string], CallRow>(
+    'SELECT * FROM journal_calls WHERE call_key = ? ORDER BY started_at DESC LIMIT 1',
+  );
+  const callOnPortal = db.prepare<[string, string], CallRow>(
+    'SELECT * FROM journal_calls WHERE call_key = ? AND portal_id = ?',
+  );
+  const entriesOf = db.prepare<[string, string], EntryRow<string | null>>(
+    'SELECT * FROM journal_entries WHERE portal_id = ? AND call_key = ? ORDER BY id',
+  );
+  const pruneCalls = db.prepare<[number]>('DELETE FROM journal_calls WHERE started_at < ?');
+  const pruneEntries = db.prepare<[number]>('DELETE FROM journal_entries WHERE recorded_at < ?');
+  const write = db.transaction(
+    (entries: Parameters<JournalStore['write']>[0], calls: Parameters<JournalStore['write']>[1]) => {
+      for (const e of entries)
+        insertEntry.run(
+          e.portalId,
+          e.callKey,
+          e.at,
+          e.recordedAt,
+          e.kind,
+          e.summary,
+          JSON.stringify(e.detail ?? null),
+        );
+      for (const c of calls) upsertCall.run(...callValues(c));
+    },
+  );
+  const prune = db.transaction((before: number) => {
+    pruneEntries.run(before);
+    return pruneCalls.run(before).changes;
+  });
+  return {
+    write: (entries, calls) => {
+      if (entries.length > 0 || calls.length > 0) write.immediate(entries, calls);
+      return Promise.resolve();
+    },
+    search: (query) => {
+      const { where, params, limit } = whereOf(query, () => '?');
+      const rows = db
+        .prepare<unknown[], CallRow>(
+          `SELECT * FROM journal_calls ${where} ORDER BY started_at DESC LIMIT ${String(limit)}`,
+        )
+        .all(...params);
+      return Promise.resolve(rows.map(toSummary));
+    },
+    call: (callKey, portalId) => {
+      const row = portalId === undefined ? callOf.get(callKey) : callOnPortal.get(callKey, portalId);
+      if (!row) return Promise.resolve(undefined);
+      const entries = entriesOf
+        .all(row.portal_id, row.call_key)
+        .map((r) => toEntry(r, (d) => (d === null ? null : JSON.parse(d))));
+      return Promise.resolve({ summary: toSummary(row), entries });
+    },
+    prune: (before) => Promise.resolve(prune.immediate(before)),
+  };
+}
