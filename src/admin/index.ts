@@ -10,6 +10,8 @@ import { AdminAuth, clearedCookie, sessionCookie, type AdminCredentials } from '
 import { defaultLoginLimits, LoginThrottle, sameOriginRequest, type LoginLimits } from './guard.ts';
 import { loginPage, HTMX_PATH, SCRIPT_PATH } from './pages.ts';
 import { registerPages, registerStatic } from './routes.ts';
+import { registerJournal } from './journal-routes.ts';
+import { registerDashboard } from './dashboard.ts';
 import { StreamHub } from './stream.ts';
 import type { AdminView } from './view.ts';
 
@@ -156,6 +158,8 @@ export function registerAdmin(app: FastifyInstance, options: AdminOptions): void
       registerStatic(scope);
       registerPages(scope, options.view, hub);
       registerApi(scope, options.view, hub);
+      registerJournal(scope, options.journal);
+      registerDashboard(scope, options.view, options.journal);
       done();
     },
     { logLevel: 'warn' },

@@ -23,6 +23,8 @@ const nav: [string, string][] = [
   ['/extensions', 'Extensions'],
   ['/outbox', 'Outbox'],
   ['/portals', 'Portals'],
+  ['/journal', 'Journal'],
+  ['/dashboard', 'Dashboard'],
 ];
 
 const style = `
@@ -130,7 +132,11 @@ export function boardRows(calls: readonly CallRow[], now: number): Html {
     const ended = c.endedAt !== null;
     const since = c.answeredAt ?? c.startedAt;
     return html`<tr class="call ${state.css}" data-call="${c.key}">
-      <td>${c.pbxCallId}<br /><small>${c.lineId === '' ? 'no line' : c.lineId}</small></td>
+      <td>
+        <a href="/journal/${encodeURIComponent(c.key)}">${c.pbxCallId}</a><br /><small
+          >${c.lineId === '' ? 'no line' : c.lineId}</small
+        >
+      </td>
       <td>
         ${c.direction === 'inbound' ? '⇠ ' : '⇢ '}${c.phoneNumber}<br /><small
           >${c.direction === 'inbound' ? 'to' : 'from'} ${c.calledNumber}</small

@@ -1,6 +1,6 @@
 /** The call journal: each call's summary and timeline, on the store's database. */
 export type * from './types.ts';
-export { callOutcomes, defaultSearchLimit, maxSearchLimit } from './types.ts';
+export { callOutcomes, defaultSearchLimit, latencyStepMs, maxSearchLimit } from './types.ts';
 export { journalOf } from './open.ts';
 export { sqliteJournal } from './sqlite.ts';
 export { postgresJournal } from './postgres.ts';

@@ -8,12 +8,13 @@ import type { Store } from '../store/index.ts';
 import { JournalFeed, type Scrub } from './feed.ts';
 import { journalOf } from './open.ts';
 import type { MinutePoint } from './series.ts';
-import type { CallSummary, JournalCall, JournalQuery } from './types.ts';
+import type { CallSummary, JournalCall, JournalQuery, JournalStats } from './types.ts';
 
 /** What the admin UI reads of the journal. */
 export interface JournalReader {
   search(query: JournalQuery): Promise<CallSummary[]>;
-  call(callKey: string): Promise<JournalCall | undefined>;
+  call(callKey: string, portalId?: string): Promise<JournalCall | undefined>;
+  stats(from: number): Promise<JournalStats>;
   /** Requests, limit refusals and backlog per minute since `from` (this process's memory). */
   minutes(from: number): MinutePoint[];
 }
@@ -79,9 +80,13 @@ export function keepJournal(parts: {
         await feed.flush();
         return journal.search(query);
       },
-      call: async (callKey) => {
+      call: async (callKey, portalId) => {
         await feed.flush();
-        return journal.call(callKey);
+        return journal.call(callKey, portalId);
+      },
+      stats: async (from) => {
+        await feed.flush();
+        return journal.stats(from);
       },
       minutes: (from) => feed.series.since(from),
     },

@@ -20,6 +20,7 @@ function guarded(journal: JournalStore, toError: (e: unknown, doing: string) => 
     write: wrap('write the call journal', (entries, calls) => journal.write(entries, calls)),
     search: wrap('search the call journal', (query) => journal.search(query)),
     call: wrap('read the call journal', (key, portal?: string) => journal.call(key, portal)),
+    stats: wrap('read the call figures', (from) => journal.stats(from)),
     prune: wrap('prune the call journal', (before) => journal.prune(before)),
   };
 }

@@ -1,6 +1,7 @@
 /** The journal on PostgreSQL, as on SQLite (`sqlite.ts`), on the store's pool. */
 import type { Pool } from 'pg';
 import {
+  statsSql,
   callColumns,
   callValues,
   keptColumns,
@@ -10,7 +11,7 @@ import {
   type CallRow,
   type EntryRow,
 } from './rows.ts';
-import type { CallSummary, JournalEntry, JournalStore } from './types.ts';
+import type { CallSummary, JournalEntry, JournalStats, JournalStore } from './types.ts';
 
 const upsertCallSql = `INSERT INTO journal_calls (${callColumns.join(', ')})
   VALUES (${callColumns.map((_, i) => `$${String(i + 1)}`).join(', ')})
@@ -86,6 +87,14 @@ export function postgresJournal(pool: Pool): JournalStore {
         [row.portal_id, row.call_key],
       );
       return { summary: toSummary(row), entries: entries.rows.map((r) => toEntry(r, (d) => d ?? null)) };
+    },
+    stats: async (from) => {
+      const [hours, latency, lines] = await Promise.all([
+        pool.query<JournalStats['hours'][number]>(statsSql.hours, [from]),
+        pool.query<JournalStats['latency'][number]>(statsSql.latency, [from]),
+        pool.query<JournalStats['lines'][number]>(statsSql.lines, [from]),
+      ]);
+      return { hours: hours.rows, latency: latency.rows, lines: lines.rows };
     },
     prune: async (before) => {
       const client = await pool.connect();

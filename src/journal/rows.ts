@@ -1,5 +1,6 @@
 /** Rows of the journal tables as both drivers return them, and the query's WHERE clause. */
 import {
+  latencyStepMs,
   defaultSearchLimit,
   maxSearchLimit,
   type CallOutcome,
@@ -167,3 +168,15 @@ export function whereOf(
   const limit = Math.min(maxSearchLimit, Math.max(1, Math.floor(q.limit ?? defaultSearchLimit)));
   return { where: parts.length === 0 ? '' : `WHERE ${parts.join(' AND ')}`, params, limit };
 }
+
+/** The dashboard's three queries, `$1` being the time from (rewritten to `?` for SQLite). */
+export const statsSql = {
+  hours: `SELECT started_at / 3600000 AS hour, outcome, count(*) AS calls FROM journal_calls
+    WHERE started_at >= $1 GROUP BY started_at / 3600000, outcome ORDER BY 1`,
+  latency: `SELECT card_latency_ms / ${String(latencyStepMs)} AS step, count(*) AS calls FROM journal_calls
+    WHERE started_at >= $1 AND card_latency_ms IS NOT NULL GROUP BY card_latency_ms / ${String(latencyStepMs)} ORDER BY 1`,
+  lines: `SELECT line_id AS "lineId", count(*) AS calls,
+      sum(CASE WHEN outcome = 'answered' THEN 1 ELSE 0 END) AS answered,
+      CAST(avg(CASE WHEN answered_at IS NOT NULL THEN answered_at - started_at END) AS DOUBLE PRECISION) AS "meanWaitMs"
+    FROM journal_calls WHERE started_at >= $1 AND outcome <> 'live' GROUP BY line_id ORDER BY line_id`,
+};

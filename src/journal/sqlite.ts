@@ -1,6 +1,7 @@
 /** The journal on SQLite: one prepared statement per operation, on the store's own handle. */
 import type { Database } from 'better-sqlite3';
 import {
+  statsSql,
   callColumns,
   callValues,
   keptColumns,
@@ -10,7 +11,7 @@ import {
   type CallRow,
   type EntryRow,
 } from './rows.ts';
-import type { JournalStore } from './types.ts';
+import type { JournalStats, JournalStore } from './types.ts';
 
 const upsertCallSql = `INSERT INTO journal_calls (${callColumns.join(', ')})
   VALUES (${callColumns.map(() => '?').join(', ')})
@@ -36,6 +37,11 @@ export function sqliteJournal(db: Database): JournalStore {
   const entriesOf = db.prepare<[string, string], EntryRow<string | null>>(
     'SELECT * FROM journal_entries WHERE portal_id = ? AND call_key = ? ORDER BY id',
   );
+  const stats = {
+    hours: db.prepare<[number], JournalStats['hours'][number]>(statsSql.hours.replace('$1', '?')),
+    latency: db.prepare<[number], JournalStats['latency'][number]>(statsSql.latency.replace('$1', '?')),
+    lines: db.prepare<[number], JournalStats['lines'][number]>(statsSql.lines.replace('$1', '?')),
+  };
   const pruneCalls = db.prepare<[number]>('DELETE FROM journal_calls WHERE started_at < ?');
   const pruneEntries = db.prepare<[number]>('DELETE FROM journal_entries WHERE recorded_at < ?');
   const write = db.transaction(
@@ -79,6 +85,12 @@ export function sqliteJournal(db: Database): JournalStore {
         .map((r) => toEntry(r, (d) => (d === null ? null : JSON.parse(d))));
       return Promise.resolve({ summary: toSummary(row), entries });
     },
+    stats: (from) =>
+      Promise.resolve({
+        hours: stats.hours.all(from),
+        latency: stats.latency.all(from),
+        lines: stats.lines.all(from),
+      }),
     prune: (before) => Promise.resolve(prune.immediate(before)),
   };
 }

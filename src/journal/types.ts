@@ -84,6 +84,18 @@ export interface JournalCall {
   entries: JournalEntry[];
 }
 
+/** The call figures of the dashboard, from the summaries of calls started since a time. */
+export interface JournalStats {
+  /** Calls per hour (epoch hour: ms / 3 600 000) and outcome. */
+  hours: { hour: number; outcome: CallOutcome; calls: number }[];
+  /** Card latency in steps of `latencyStepMs`: `step` is latency / latencyStepMs, rounded down. */
+  latency: { step: number; calls: number }[];
+  /** Per line (queue): calls, answered ones, and the mean wait until answered. */
+  lines: { lineId: string; calls: number; answered: number; meanWaitMs: number | null }[];
+}
+
+export const latencyStepMs = 250;
+
 /** The journal's storage, on the store's database (SQLite or PostgreSQL alike). */
 export interface JournalStore {
   /** Entries and summaries in one transaction; a summary replaces the stored one, keeping what it lacks. */
@@ -92,6 +104,7 @@ export interface JournalStore {
   search(query: JournalQuery): Promise<CallSummary[]>;
   /** One call and its timeline (oldest first); `portalId` when a key could be on several portals. */
   call(callKey: string, portalId?: string): Promise<JournalCall | undefined>;
+  stats(from: number): Promise<JournalStats>;
   /** Forgets calls started and entries recorded before `before`; returns how many calls went. */
   prune(before: number): Promise<number>;
 }

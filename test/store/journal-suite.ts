@@ -143,6 +143,47 @@ export function journalSuite(name: string, h: JournalHarness): void {
       expect(await keys({ lineId: 'sales', userId: 1, limit: 1 })).toEqual(['c@3']);
     });
 
+    it('counts calls per hour and outcome, card latencies and answer rates per line', async () => {
+      const journal = await open();
+      const h = 3_600_000;
+      await journal.write(
+        [],
+        [
+          summary('a@1', {
+            startedAt: 10 * h + 1,
+            outcome: 'answered',
+            answeredAt: 10 * h + 4001,
+            cardLatencyMs: 300,
+          }),
+          summary('b@2', { startedAt: 10 * h + 2, outcome: 'missed', cardLatencyMs: 100 }),
+          summary('c@3', {
+            startedAt: 11 * h,
+            outcome: 'answered',
+            answeredAt: 11 * h + 2000,
+            lineId: 'support',
+            cardLatencyMs: 420,
+          }),
+          summary('d@4', { startedAt: 11 * h + 5, outcome: 'live', lineId: 'support' }),
+          summary('old@0', { startedAt: 1, outcome: 'busy' }),
+        ],
+      );
+      const stats = await journal.stats(10 * h);
+      expect(stats.hours).toEqual([
+        { hour: 10, outcome: 'answered', calls: 1 },
+        { hour: 10, outcome: 'missed', calls: 1 },
+        { hour: 11, outcome: 'answered', calls: 1 },
+        { hour: 11, outcome: 'live', calls: 1 },
+      ]);
+      expect(stats.latency).toEqual([
+        { step: 0, calls: 1 },
+        { step: 1, calls: 2 },
+      ]);
+      expect(stats.lines).toEqual([
+        { lineId: 'sales', calls: 2, answered: 1, meanWaitMs: 4000 },
+        { lineId: 'support', calls: 1, answered: 1, meanWaitMs: 2000 },
+      ]);
+    });
+
     it('forgets calls and entries past the retention', async () => {
       const journal = await open();
       await journal.write(

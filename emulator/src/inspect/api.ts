@@ -183,6 +183,8 @@ const settingChecks: { [K in keyof Settings]?: (v: unknown) => boolean } = {
   webhookTelephony: (v) => v === 'reject' || v === 'allow',
   oldAccessTokenAfterRefresh: (v) => v === 'valid' || v === 'revoked',
   oldRefreshTokenAfterRefresh: (v) => v === 'valid' || v === 'revoked',
+  // A link on the page: never javascript: or the like.
+  callLinkTemplate: (v) => v === null || (typeof v === 'string' && /^https?:\/\/[^\s"'<>]+$/.test(v)),
 };
 
 function applySettings(portal: Portal, body: Json): Settings {
