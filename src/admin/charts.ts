@@ -17,9 +17,10 @@ const fmt = (n: number): string => (Number.isInteger(n) ? String(n) : n.toFixed(
 
 /** A round maximum for the y axis, so the gridlines fall on readable values. */
 function niceMax(max: number): number {
-  if (max <= 0) return 1;
+  // Four gridlines: counts below 4 still get whole-number ticks.
+  if (max <= 4) return 4;
   const p = 10 ** Math.floor(Math.log10(max));
-  for (const m of [1, 2, 5, 10]) if (max <= m * p) return m * p;
+  for (const m of [1, 2, 4, 8, 10]) if (max <= m * p) return m * p;
   return 10 * p;
 }
 
