@@ -13,11 +13,13 @@ import { registerPages, registerStatic } from './routes.ts';
 import { registerJournal } from './journal-routes.ts';
 import { registerDashboard } from './dashboard.ts';
 import { StreamHub } from './stream.ts';
+import { BoardStreams, defaultBoardSettings, type BoardSettings } from './board-stream.ts';
 import type { AdminView } from './view.ts';
 
 export type * from './view.ts';
 export { AdminAuth, SESSION_COOKIE } from './auth.ts';
 export { escapeHtml, html } from './html.ts';
+export type { BoardSettings } from './board-stream.ts';
 export { parseQueueEdit, queueEditSchema, type EditProblem } from './queue-edit.ts';
 
 export interface AdminOptions {
@@ -33,6 +35,8 @@ export interface AdminOptions {
   publicUrl?: string | undefined;
   /** The call journal (`/journal`, `/api/journal`) and the dashboard's figures over time. */
   journal?: JournalReader | undefined;
+  /** How many calls the live board shows and how often it is updated. */
+  board?: BoardSettings | undefined;
 }
 
 const open = new Set(['/login', HTMX_PATH, SCRIPT_PATH]);
@@ -46,6 +50,7 @@ export function registerAdmin(app: FastifyInstance, options: AdminOptions): void
   const auth = new AdminAuth(options.credentials);
   const throttle = LoginThrottle.inMemory(options.login ?? defaultLoginLimits);
   const hub = new StreamHub();
+  const boards = new BoardStreams(options.view, hub, options.board ?? defaultBoardSettings);
   const metrics = options.metrics;
   if (metrics)
     app.get('/metrics', { logLevel: 'warn' }, async (_request, reply) =>
@@ -53,6 +58,7 @@ export function registerAdmin(app: FastifyInstance, options: AdminOptions): void
     );
   app.addHook('preClose', (done) => {
     hub.closeAll();
+    boards.close();
     done();
   });
   const locked = (reply: FastifyReply, retryAfterMs: number, api: boolean): void => {
@@ -156,7 +162,7 @@ export function registerAdmin(app: FastifyInstance, options: AdminOptions): void
       });
 
       registerStatic(scope);
-      registerPages(scope, options.view, hub);
+      registerPages(scope, options.view, boards);
       registerApi(scope, options.view, hub);
       registerJournal(scope, options.journal);
       registerDashboard(scope, options.view, options.journal);

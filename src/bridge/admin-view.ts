@@ -85,17 +85,25 @@ export class BridgeAdminView implements AdminView {
     return () => this.changes.off('change', listener);
   }
 
-  calls(): CallRow[] {
+  calls(limit?: number): CallRow[] {
     const now = this.now();
-    const rows: CallRow[] = [];
-    for (const runtime of this.o.portals.values()) {
-      const names = new Map(runtime.directory.users.map((u) => [u.id, `${u.name} ${u.lastName}`.trim()]));
-      for (const call of allCalls(runtime.outbox.engineState)) {
-        if (!visible(call, now)) continue;
-        rows.push(callRow(runtime.memberId, call, names));
+    // Rows are made only for the calls shown: with thousands live, building a row for each of
+    // them on every push is what slowed the bridge.
+    const picked: { runtime: PortalRuntime; call: Call }[] = [];
+    for (const runtime of this.o.portals.values())
+      for (const call of allCalls(runtime.outbox.engineState))
+        if (visible(call, now)) picked.push({ runtime, call });
+    picked.sort((a, b) => b.call.startedAt - a.call.startedAt);
+    const shown = limit === undefined ? picked : picked.slice(0, Math.max(0, limit));
+    const names = new Map<PortalRuntime, Map<number, string>>();
+    return shown.map(({ runtime, call }) => {
+      let known = names.get(runtime);
+      if (!known) {
+        known = new Map(runtime.directory.users.map((u) => [u.id, `${u.name} ${u.lastName}`.trim()]));
+        names.set(runtime, known);
       }
-    }
-    return rows.sort((a, b) => b.startedAt - a.startedAt);
+      return callRow(runtime.memberId, call, known);
+    });
   }
 
   lines(): LineRow[] {

@@ -78,6 +78,7 @@ export function observeBridge(parts: {
       login: config.admin.login,
       publicUrl: config.server.publicUrl,
       journal: kept?.reader,
+      board: config.admin.board,
     },
     view,
     registry,

@@ -652,6 +652,22 @@ export const configSchema = z.strictObject({
         })
         .prefault({})
         .describe('Throttling of the admin login form and of the admin bearer token.'),
+      board: z
+        .strictObject({
+          maxCalls: whole(1, 5000)
+            .default(200)
+            .describe(
+              'The live board shows this many calls, the most recent first; the journal has them all.',
+            ),
+          pushesPerSec: whole(1, 20)
+            .default(4)
+            .describe(
+              'At most this many updates a second go to each open board; changes in between are sent together, ' +
+                'and only the rows that changed.',
+            ),
+        })
+        .prefault({})
+        .describe('The live call board (/).'),
     })
     .prefault({})
     .describe('The admin UI and its JSON API; with neither token nor password set, nobody can log in.'),
