@@ -20,8 +20,8 @@ export const defaultBoardSettings: BoardSettings = { maxCalls: 200, pushesPerSec
 interface Snapshot {
   /** Row HTML by call key, in the board's order. */
   rows: Map<string, string>;
-  /** The whole board (the first push, and a board with no calls). */
-  full: string;
+  /** The whole board (the first push, and a board with no calls), rendered when first needed. */
+  full: () => string;
 }
 
 const KEEP_ALIVE_MS = 5_000;
@@ -43,6 +43,9 @@ export class BoardStreams {
   private readonly boards = new Set<Board>();
   private queued: NodeJS.Timeout | null = null;
   private lastTick = 0;
+  /** Counts the changes: a snapshot of an older count is stale. */
+  private version = 0;
+  private cached: { snap: Snapshot; version: number; at: number } | null = null;
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -66,13 +69,24 @@ export class BoardStreams {
     return this.view.calls(this.settings.maxCalls);
   }
 
+  /** One snapshot per change, shared by every board; unchanged, it serves for a second. */
   private snapshot(): Snapshot {
+    const now = this.now();
+    if (this.cached && this.cached.version === this.version && now - this.cached.at < 1_000)
+      return this.cached.snap;
     const calls = this.calls();
-    return { rows: new Map(calls.map((c) => [c.key, rowHtml(c)])), full: boardRows(calls, this.now()).text };
+    let full: string | undefined;
+    const snap: Snapshot = {
+      rows: new Map(calls.map((c) => [c.key, rowHtml(c)])),
+      full: () => (full ??= boardRows(calls, now).text),
+    };
+    this.cached = { snap, version: this.version, at: now };
+    return snap;
   }
 
   /** Every board is told at the same tick: one snapshot per tick, whatever the number of boards. */
   private soon(): void {
+    this.version += 1;
     if (this.boards.size === 0 || this.queued) return;
     const wait = Math.max(0, this.lastTick + 1000 / this.settings.pushesPerSec - this.now());
     this.queued = setTimeout(() => this.tick(), wait);
@@ -133,7 +147,7 @@ function pushTo(board: Board, snap: Snapshot): void {
   board.shown = snap.rows;
   if (before === null || before.size === 0 || snap.rows.size === 0) {
     if (before !== null && before.size === 0 && snap.rows.size === 0) return;
-    board.write(snap.full);
+    board.write(snap.full());
     return;
   }
   const changed = [...snap.rows].filter(([key, row]) => before.get(key) !== row);

@@ -22,7 +22,7 @@ export interface JournalFeedOptions {
   store: Pick<Store, 'callEntries'>;
   scrub?: Scrub | undefined;
   now?: () => number;
-  /** Default 250 ms. */
+  /** Default 1 s: each flush is a commit, and a commit on SQLite waits for the disk. */
   flushMs?: number;
   /** Told when a flush fails (the entries are dropped: the journal is a record, not the truth). */
   onError?: (error: unknown) => void;
@@ -40,6 +40,9 @@ const cardKinds: ReadonlySet<string> = new Set(['register', 'show', 'hide']);
 
 /** Above this many, the oldest buffered entries go: a journal that cannot write must not eat memory. */
 const MAX_BUFFERED = 50_000;
+
+/** Entries (and summaries) per transaction of a flush. */
+const WRITE_CHUNK = 500;
 
 export class JournalFeed {
   readonly series = new MinuteSeries();
@@ -171,9 +174,22 @@ export class JournalFeed {
     this.calls = new Map();
     if (entries.length === 0 && calls.length === 0) return this.chain;
     this.chain = this.chain
-      .then(() => this.o.journal.write(entries, calls))
+      .then(() => this.writeChunks(entries, calls))
       .catch((e: unknown) => this.o.onError?.(e));
     return this.chain;
+  }
+
+  /**
+   * A large flush (a burst of thousands of calls) goes in slices with a turn of the event loop
+   * between them: SQLite's driver blocks while it writes, and the PBX's route requests must not
+   * wait behind the whole burst.
+   */
+  private async writeChunks(entries: readonly JournalEntry[], calls: readonly CallSummary[]): Promise<void> {
+    const size = Math.max(entries.length, calls.length);
+    for (let i = 0; i < size; i += WRITE_CHUNK) {
+      if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+      await this.o.journal.write(entries.slice(i, i + WRITE_CHUNK), calls.slice(i, i + WRITE_CHUNK));
+    }
   }
 
   /** Stops listening and writes what is left. */
@@ -432,7 +448,7 @@ export class JournalFeed {
   }
 
   private schedule(): void {
-    this.timer ??= setTimeout(() => void this.flush(), this.o.flushMs ?? 250);
+    this.timer ??= setTimeout(() => void this.flush(), this.o.flushMs ?? 1_000);
   }
 }
 
