@@ -496,6 +496,12 @@ export const pbxSchema = z
           'whose every address is public (no loopback, private, link-local or metadata address), checked ' +
           'after DNS resolution (a name this machine cannot resolve is passed on).',
       ),
+    maxLiveCalls: whole(1, 1_000_000)
+      .default(20_000)
+      .describe(
+        'At most this many live calls of this PBX are followed; past it, new calls are not (the PBX gets ' +
+          'its answer, a route the fallback plan), a warning is logged and b24_bridge_live_calls_refused_total counts them.',
+      ),
     ami: amiSchema.optional(),
   })
   .describe('A PBX the bridge serves.');
