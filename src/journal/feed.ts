@@ -41,6 +41,9 @@ const cardKinds: ReadonlySet<string> = new Set(['register', 'show', 'hide']);
 /** Above this many, the oldest buffered entries go: a journal that cannot write must not eat memory. */
 const MAX_BUFFERED = 50_000;
 
+/** Calls with entries held before the engine knew them, at most. */
+const MAX_EARLY = 10_000;
+
 /** Entries (and summaries) per transaction of a flush. */
 const WRITE_CHUNK = 500;
 
@@ -61,6 +64,11 @@ export class JournalFeed {
   private readonly ops = new Map<number, string>();
   /** Calls waiting for a portal whose link is down, per portal. */
   private readonly waiting = new Map<string, Map<string, number>>();
+  /**
+   * What concerned a call before the engine knew it (a route asked before the call's start): kept
+   * by PBX call id and written under the call's key once the call appears.
+   */
+  private readonly early = new Map<string, Omit<JournalEntry, 'callKey'>[]>();
   private readonly stops: (() => void)[] = [];
   private closed = false;
 
@@ -205,8 +213,13 @@ export class JournalFeed {
     const now = this.now();
     if ('callId' in input) {
       const call = getCall(state, input.callId);
-      if (!call) return;
       const at = 'at' in input ? input.at : now;
+      if (!call) {
+        if (input.type === 'route.requested')
+          this.hold(portalId, input.callId, at, 'route', describeInput(input), { ...input, arrivedAt: now });
+        return;
+      }
+      this.release(portalId, input.callId, call.key);
       if (input.type === 'call.ringing' && !this.ringAt.has(call.key) && !this.carded.has(call.key))
         this.ringAt.set(call.key, input.at);
       this.add(
@@ -260,19 +273,19 @@ export class JournalFeed {
     for (const effect of e.effects) {
       const call = getCall(state, effect.callId);
       const key = 'callKey' in effect ? effect.callKey : call?.key;
-      if (key === undefined) continue;
-      if (effect.type === 'pbx.plan')
-        this.add(
-          portalId,
-          key,
-          now,
-          'route',
-          `plan: ${effect.plan.length === 0 ? 'nothing to ring (the PBX decides)' : effect.plan.map((s) => `${s.extensions.join(', ')} for ${String(s.timeoutSec)} s`).join(', then ')}`,
-          {
+      if (key === undefined) {
+        if (effect.type === 'pbx.plan')
+          this.hold(portalId, effect.callId, now, 'route', planText(effect.plan), {
             plan: effect.plan,
             after: e.input.type,
-          },
-        );
+          });
+        continue;
+      }
+      if (effect.type === 'pbx.plan')
+        this.add(portalId, key, now, 'route', planText(effect.plan), {
+          plan: effect.plan,
+          after: e.input.type,
+        });
       else if (effect.type === 'pbx.transfer')
         this.add(portalId, key, now, 'route', `transfer to ${effect.extension}`, {
           extension: effect.extension,
@@ -408,6 +421,33 @@ export class JournalFeed {
 
   // --- buffering ---
 
+  private hold(
+    portalId: string,
+    callId: string,
+    at: number,
+    kind: JournalEntryKind,
+    summary: string,
+    detail: unknown,
+  ): void {
+    const id = `${portalId}\t${callId}`;
+    // A route for a call that never starts must not be kept for ever: the oldest go first.
+    if (!this.early.has(id) && this.early.size >= MAX_EARLY) {
+      const oldest = this.early.keys().next().value;
+      if (oldest !== undefined) this.early.delete(oldest);
+    }
+    const list = this.early.get(id) ?? [];
+    list.push({ portalId, at, recordedAt: this.now(), kind, summary, detail });
+    this.early.set(id, list);
+  }
+
+  private release(portalId: string, callId: string, callKey: string): void {
+    const id = `${portalId}\t${callId}`;
+    const held = this.early.get(id);
+    if (!held) return;
+    this.early.delete(id);
+    for (const e of held) this.add(portalId, callKey, e.at, e.kind, e.summary, e.detail, e.recordedAt);
+  }
+
   private add(
     portalId: string,
     callKey: string,
@@ -415,6 +455,7 @@ export class JournalFeed {
     kind: JournalEntryKind,
     summary: string,
     detail: unknown,
+    recordedAt = this.now(),
   ): void {
     if (this.closed) return;
     const scrub = this.o.scrub;
@@ -423,7 +464,7 @@ export class JournalFeed {
       portalId,
       callKey,
       at,
-      recordedAt: this.now(),
+      recordedAt,
       kind,
       summary: scrub ? scrub(summary) : summary,
       detail: safe,
@@ -479,4 +520,9 @@ function registeredText(input: Extract<EngineInput, { type: 'bitrix.registered' 
   if (!input.crmEntityType || input.crmEntityId === null)
     return 'registered; the number matched no CRM record';
   return `registered on ${input.crmEntityType} #${String(input.crmEntityId)}${input.createdLead ? ' (a new lead)' : ''}`;
+}
+
+function planText(plan: readonly { extensions: readonly string[]; timeoutSec: number }[]): string {
+  if (plan.length === 0) return 'plan: nothing to ring (the PBX decides)';
+  return `plan: ${plan.map((s) => `${s.extensions.join(', ')} for ${String(s.timeoutSec)} s`).join(', then ')}`;
 }
