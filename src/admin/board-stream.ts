@@ -46,6 +46,7 @@ export class BoardStreams {
   /** Counts the changes: a snapshot of an older count is stale. */
   private version = 0;
   private cached: { snap: Snapshot; version: number; at: number } | null = null;
+  private rowCache = new Map<string, { sig: string; html: string }>();
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -76,8 +77,16 @@ export class BoardStreams {
       return this.cached.snap;
     const calls = this.calls();
     let full: string | undefined;
+    // A row is rendered again only when its call changed: a push re-renders a handful, not all.
+    const cache = new Map<string, { sig: string; html: string }>();
+    for (const c of calls) {
+      const sig = JSON.stringify(c);
+      const known = this.rowCache.get(c.key);
+      cache.set(c.key, known?.sig === sig ? known : { sig, html: rowHtml(c) });
+    }
+    this.rowCache = cache;
     const snap: Snapshot = {
-      rows: new Map(calls.map((c) => [c.key, rowHtml(c)])),
+      rows: new Map([...cache].map(([key, r]) => [key, r.html])),
       full: () => (full ??= boardRows(calls, now).text),
     };
     this.cached = { snap, version: this.version, at: now };
