@@ -87,7 +87,49 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+async function faults(method: string, body?: unknown): Promise<void> {
+  const res = await fetch(`${emulator.url}/_emulator/faults`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  if (!res.ok) throw new Error(`faults: ${String(res.status)}`);
+}
+
 describe('the journal the bridge keeps', () => {
+  it('tells a call’s retries while the portal is out, and when it answered again', async () => {
+    await faults('POST', { outage: 'refuse' });
+    const callId = 'journal-outage';
+    const now = new Date().toISOString();
+    expect(
+      (
+        await pbx('events', [
+          { type: 'call.started', callId, direction: 'inbound', from: '+79161112233', to: '101', at: now },
+          { type: 'call.ringing', callId, extensions: ['101'], at: now },
+        ])
+      ).status,
+    ).toBe(202);
+    // The client's own quick retries fail too; the outbox then keeps the call waiting.
+    await journalOf(callId, (c) =>
+      c.entries.some((e) => e.kind === 'retry' && /waits in the outbox/.test(e.summary)),
+    );
+    await faults('DELETE');
+    const call = await journalOf(callId, (c) => c.entries.some((e) => e.kind === 'outage'));
+    const retries = call.entries.filter((e) => e.kind === 'retry').map((e) => e.summary);
+    expect(retries.some((r) => /the client tries again/.test(r))).toBe(true);
+    expect(retries.some((r) => /register not delivered \(NETWORK\); it waits in the outbox/.test(r))).toBe(
+      true,
+    );
+    expect(call.entries.find((e) => e.kind === 'outage')?.summary).toMatch(
+      /the portal answers again after \d+ s/,
+    );
+    // Delivered once the portal answered again: the register's answer follows the wait.
+    const waited = call.entries.findIndex((e) => /waits in the outbox/.test(e.summary));
+    expect(
+      call.entries.slice(waited).some((e) => e.kind === 'bitrix' && /register.*→ 200/i.test(e.summary)),
+    ).toBe(true);
+  });
+
   it('holds a call’s events, plan, card, requests and CRM outcome, and finds it by number', async () => {
     const t0 = Date.now() - 5_000;
     const at = (ms: number): string => new Date(t0 + ms).toISOString();
