@@ -198,7 +198,9 @@ function applySettings(portal: Portal, body: Json): Settings {
     const current = s[key];
     const check = settingChecks[key as keyof Settings];
     const sameType =
-      current === null ? typeof value === 'string' || value === null : typeof value === typeof current;
+      current === null || key === 'callLinkTemplate'
+        ? typeof value === 'string' || value === null
+        : typeof value === typeof current;
     if (!sameType || (check && !check(value)))
       throw new InspectError(400, `setting ${key} has a wrong value`);
     s[key] = value;
