@@ -65,7 +65,17 @@ export function sqliteJournal(db: Database): JournalStore {
   });
   return {
     write: (entries, calls) => {
-      if (entries.length > 0 || calls.length > 0) write.immediate(entries, calls);
+      if (entries.length === 0 && calls.length === 0) return Promise.resolve();
+      // The journal is a record, not what the bridge must find again: its commits skip the fsync
+      // (the next commit of the store's own, at synchronous=FULL, carries them to the disk). The
+      // driver blocks while it waits for the disk, and PBX requests would wait behind it.
+      const level = db.pragma('synchronous', { simple: true }) as number;
+      db.pragma('synchronous = NORMAL');
+      try {
+        write.immediate(entries, calls);
+      } finally {
+        db.pragma(`synchronous = ${String(level)}`);
+      }
       return Promise.resolve();
     },
     search: (query) => {
