@@ -23,11 +23,12 @@ export const rooms = {
   outbox: { imports: ['core', 'bitrix', 'store'] },
   'crm-index': { imports: ['core', 'store'], types: ['bitrix'] },
   recordings: { imports: ['security'] },
+  journal: { imports: ['core', 'store'], types: ['bitrix', 'outbox'] },
   intake: { imports: ['core', 'config', 'outbox', 'pbx'] },
   metrics: { imports: ['core'], types: ['bitrix', 'outbox', 'store'] },
   portal: { imports: ['bitrix', 'config', 'core', 'crm-index', 'outbox', 'store'], types: ['intake'] },
   app: { imports: ['bitrix', 'config', 'core', 'http', 'pbx', 'portal', 'security', 'store'] },
-  admin: { imports: ['config', 'http', 'security'], types: ['metrics'] },
+  admin: { imports: ['config', 'http', 'journal', 'security'], types: ['metrics'] },
   server: {
     imports: [
       'admin',
@@ -53,6 +54,7 @@ export const rooms = {
       'crm-index',
       'http',
       'intake',
+      'journal',
       'log',
       'metrics',
       'outbox',

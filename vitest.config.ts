@@ -19,7 +19,12 @@ const slow = {
     'test/pbx/asterisk/fuzz.test.ts',
   ],
   /** Headless Chromium (Debian's /usr/bin/chromium; skipped with a message without it). */
-  browser: ['test/admin/browser.test.ts', 'test/e2e/demo-page.test.ts', 'emulator/test/page.test.ts'],
+  browser: [
+    'test/admin/browser.test.ts',
+    'test/admin/journal-browser.test.ts',
+    'test/e2e/demo-page.test.ts',
+    'emulator/test/page.test.ts',
+  ],
   /** DATABASE_URL (skipped with a message, and how to start PostgreSQL, without it). */
   postgres: [
     'test/store/postgres.test.ts',

@@ -14,6 +14,7 @@ import { requestsPerDirectCall, requestsPerQueuedCall, type PerCallResult } from
 import { startRecordingServer } from './pbx.ts';
 import { bridgeReplay, naiveReplayRequests, type ReplayResult } from './replay.ts';
 import { routeKnownCaller, type RouteKnownResult } from './route-known.ts';
+import { routeWithBoards } from './boards.ts';
 import { figureKeys, table, type BenchResult, type Figures } from './report.ts';
 import { startTarget, type Target, type TargetKind, type TargetOptions } from './targets.ts';
 import { progress, round } from './util.ts';
@@ -331,8 +332,19 @@ async function main(): Promise<void> {
   });
   const quick = values.quick;
   const plan = quick ? quickPlan : fullPlan;
+  if (values.only === 'boards') {
+    const r = await routeWithBoards();
+    const figures = { routeP99MsWithBoards: round(r.p99Ms, 2) };
+    for (const line of table({ ...figures, naive: {} }, ['routeP99MsWithBoards'])) console.log(line);
+    console.log('');
+    console.log(
+      `- ${String(r.liveCalls)} live calls, ${String(r.boards)} boards open: ${String(r.samples)} routes in ${String(r.seconds)} s, p50 ${String(round(r.p50Ms, 2))} ms; each board received ${String(r.bytesPerBoard)} bytes meanwhile`,
+    );
+    if (values.json) console.log(JSON.stringify(figures));
+    return;
+  }
   if (values.only !== undefined) {
-    if (values.only !== 'route') throw new Error(`--only takes "route", not "${values.only}"`);
+    if (values.only !== 'route') throw new Error(`--only takes "route" or "boards", not "${values.only}"`);
     const r = await routeKnownOf(plan);
     const keys = ['routeKnownCallerP50Ms', 'routeKnownCallerP99Ms'] as const;
     const figures = routeFigures(r);

@@ -41,6 +41,11 @@ export interface Settings {
   eventTimeoutMs: number;
   /** `finish` result's CALL_START_DATE serialized as `{}` as in the docs' example. */
   finishStartDateAsObject: boolean;
+  /**
+   * Where the page's recent calls link to (http or https), `{externalCallId}` replaced by the
+   * call's EXTERNAL_CALL_ID: the demo points it at the bridge's call journal. Null: no links.
+   */
+  callLinkTemplate: string | null;
 }
 
 export const defaultSettings = (): Settings => ({
@@ -61,6 +66,7 @@ export const defaultSettings = (): Settings => ({
   reRegisterWindowSec: 1800,
   eventTimeoutMs: 10_000,
   finishStartDateAsObject: true,
+  callLinkTemplate: null,
 });
 
 export const plans = {

@@ -4,17 +4,22 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from '../metrics/index.ts';
+import type { JournalReader } from '../journal/index.ts';
 import { registerApi } from './api.ts';
 import { AdminAuth, clearedCookie, sessionCookie, type AdminCredentials } from './auth.ts';
 import { defaultLoginLimits, LoginThrottle, sameOriginRequest, type LoginLimits } from './guard.ts';
 import { loginPage, HTMX_PATH, SCRIPT_PATH } from './pages.ts';
 import { registerPages, registerStatic } from './routes.ts';
+import { registerJournal } from './journal-routes.ts';
+import { registerDashboard } from './dashboard.ts';
 import { StreamHub } from './stream.ts';
+import { BoardStreams, defaultBoardSettings, type BoardSettings } from './board-stream.ts';
 import type { AdminView } from './view.ts';
 
 export type * from './view.ts';
 export { AdminAuth, SESSION_COOKIE } from './auth.ts';
 export { escapeHtml, html } from './html.ts';
+export type { BoardSettings } from './board-stream.ts';
 export { parseQueueEdit, queueEditSchema, type EditProblem } from './queue-edit.ts';
 
 export interface AdminOptions {
@@ -28,6 +33,10 @@ export interface AdminOptions {
   login?: LoginLimits | undefined;
   /** The bridge's public URL: a page of its origin may post to the admin UI as well as the Host's. */
   publicUrl?: string | undefined;
+  /** The call journal (`/journal`, `/api/journal`) and the dashboard's figures over time. */
+  journal?: JournalReader | undefined;
+  /** How many calls the live board shows and how often it is updated. */
+  board?: BoardSettings | undefined;
 }
 
 const open = new Set(['/login', HTMX_PATH, SCRIPT_PATH]);
@@ -41,6 +50,7 @@ export function registerAdmin(app: FastifyInstance, options: AdminOptions): void
   const auth = new AdminAuth(options.credentials);
   const throttle = LoginThrottle.inMemory(options.login ?? defaultLoginLimits);
   const hub = new StreamHub();
+  const boards = new BoardStreams(options.view, hub, options.board ?? defaultBoardSettings);
   const metrics = options.metrics;
   if (metrics)
     app.get('/metrics', { logLevel: 'warn' }, async (_request, reply) =>
@@ -48,6 +58,7 @@ export function registerAdmin(app: FastifyInstance, options: AdminOptions): void
     );
   app.addHook('preClose', (done) => {
     hub.closeAll();
+    boards.close();
     done();
   });
   const locked = (reply: FastifyReply, retryAfterMs: number, api: boolean): void => {
@@ -151,8 +162,10 @@ export function registerAdmin(app: FastifyInstance, options: AdminOptions): void
       });
 
       registerStatic(scope);
-      registerPages(scope, options.view, hub);
+      registerPages(scope, options.view, boards);
       registerApi(scope, options.view, hub);
+      registerJournal(scope, options.journal);
+      registerDashboard(scope, options.view, options.journal);
       done();
     },
     { logLevel: 'warn' },

@@ -23,6 +23,8 @@ const nav: [string, string][] = [
   ['/extensions', 'Extensions'],
   ['/outbox', 'Outbox'],
   ['/portals', 'Portals'],
+  ['/journal', 'Journal'],
+  ['/dashboard', 'Dashboard'],
 ];
 
 const style = `
@@ -125,30 +127,37 @@ export function boardRows(calls: readonly CallRow[], now: number): Html {
     return html`<tr>
       <td colspan="7" class="empty">No calls right now.</td>
     </tr>`;
-  return html`${calls.map((c) => {
-    const state = callState(c);
-    const ended = c.endedAt !== null;
-    const since = c.answeredAt ?? c.startedAt;
-    return html`<tr class="call ${state.css}" data-call="${c.key}">
-      <td>${c.pbxCallId}<br /><small>${c.lineId === '' ? 'no line' : c.lineId}</small></td>
-      <td>
-        ${c.direction === 'inbound' ? '⇠ ' : '⇢ '}${c.phoneNumber}<br /><small
-          >${c.direction === 'inbound' ? 'to' : 'from'} ${c.calledNumber}</small
-        >
-      </td>
-      <td>
-        ${c.crm ? html`${c.crm.entityType} #${c.crm.entityId}${c.createdLead ? html` <span class="badge">new lead</span>` : ''}` : html`<span class="empty">…</span>`}
-      </td>
-      <td class="holders">
-        ${c.cardHolders.length === 0 ? html`<span class="empty">nobody</span>` : c.cardHolders.map((h) => html`<span class="badge">${h.name ?? `user ${String(h.userId)}`}</span>`)}
-      </td>
-      <td class="state">${state.label}</td>
-      <td class="duration" ${ended ? '' : raw(`data-since="${String(since)}"`)}>
-        ${duration(since, c.endedAt ?? now)}
-      </td>
-      <td><small>${c.portal}</small></td>
-    </tr>`;
-  })}`;
+  return html`${calls.map((c) => boardRow(c, now))}`;
+}
+
+/** One call's row; `data-call` names it for the per-row updates of the stream. */
+export function boardRow(c: CallRow, now: number): Html {
+  const state = callState(c);
+  const ended = c.endedAt !== null;
+  const since = c.answeredAt ?? c.startedAt;
+  return html`<tr class="call ${state.css}" data-call="${c.key}">
+    <td>
+      <a href="/journal/${encodeURIComponent(c.key)}">${c.pbxCallId}</a><br /><small
+        >${c.lineId === '' ? 'no line' : c.lineId}</small
+      >
+    </td>
+    <td>
+      ${c.direction === 'inbound' ? '⇠ ' : '⇢ '}${c.phoneNumber}<br /><small
+        >${c.direction === 'inbound' ? 'to' : 'from'} ${c.calledNumber}</small
+      >
+    </td>
+    <td>
+      ${c.crm ? html`${c.crm.entityType} #${c.crm.entityId}${c.createdLead ? html` <span class="badge">new lead</span>` : ''}` : html`<span class="empty">…</span>`}
+    </td>
+    <td class="holders">
+      ${c.cardHolders.length === 0 ? html`<span class="empty">nobody</span>` : c.cardHolders.map((h) => html`<span class="badge">${h.name ?? `user ${String(h.userId)}`}</span>`)}
+    </td>
+    <td class="state">${state.label}</td>
+    <td class="duration" ${ended ? '' : raw(`data-since="${String(since)}"`)}>
+      ${duration(since, c.endedAt ?? now)}
+    </td>
+    <td><small>${c.portal}</small></td>
+  </tr>`;
 }
 
 export function boardPage(calls: readonly CallRow[], now: number): Html {
@@ -413,7 +422,19 @@ export const adminScript = `(() => {
   setInterval(tick, 1000);
   if (board && window.EventSource) {
     const source = new EventSource(board.dataset.stream);
-    source.addEventListener('board', (e) => { board.innerHTML = e.data; tick(); });
+    // A push is the whole board, or (after the first) the rows that changed plus the order of
+    // all rows shown: rows not sent again are kept as they are.
+    source.addEventListener('board', (e) => {
+      const next = document.createElement('tbody');
+      next.innerHTML = e.data;
+      const order = next.querySelector('tr.board-order');
+      if (!order || order.dataset.full === 'true') { board.innerHTML = e.data; tick(); return; }
+      const sent = new Map([...next.querySelectorAll('tr[data-call]')].map((tr) => [tr.dataset.call, tr]));
+      const kept = new Map([...board.querySelectorAll('tr[data-call]')].map((tr) => [tr.dataset.call, tr]));
+      const rows = JSON.parse(order.dataset.keys).map((k) => sent.get(k) || kept.get(k)).filter(Boolean);
+      board.replaceChildren(order, ...rows);
+      tick();
+    });
     source.addEventListener('error', () => { board.dataset.stale = 'true'; });
     source.addEventListener('open', () => { delete board.dataset.stale; });
   }

@@ -7,7 +7,6 @@ import type { Html } from './html.ts';
 import {
   adminScript,
   boardPage,
-  boardRows,
   extensionsPage,
   HTMX_PATH,
   outboxPage,
@@ -19,7 +18,7 @@ import {
   SCRIPT_PATH,
 } from './pages.ts';
 import { parseQueueEdit, queueEditFromForm } from './queue-edit.ts';
-import type { StreamHub } from './stream.ts';
+import type { BoardStreams } from './board-stream.ts';
 import type { AdminView } from './view.ts';
 
 const sendHtml = (reply: FastifyReply, page: Html): FastifyReply =>
@@ -44,14 +43,10 @@ export function registerStatic(app: FastifyInstance): void {
   );
 }
 
-export function registerPages(app: FastifyInstance, view: AdminView, hub: StreamHub): void {
-  app.get('/', (_request, reply) => sendHtml(reply, boardPage(view.calls(), Date.now())));
+export function registerPages(app: FastifyInstance, view: AdminView, boards: BoardStreams): void {
+  app.get('/', (_request, reply) => sendHtml(reply, boardPage(boards.calls(), Date.now())));
   app.get('/board/stream', (request, reply) => {
-    hub.serve(request, reply, {
-      view,
-      event: 'board',
-      render: () => boardRows(view.calls(), Date.now()).text,
-    });
+    boards.serve(request, reply);
   });
   app.get('/queues', (_request, reply) => sendHtml(reply, queuesPage(view.queues(), view.lines())));
   app.post('/queues/:id', async (request, reply) => {

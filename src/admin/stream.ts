@@ -73,6 +73,16 @@ export class StreamHub {
     push();
   }
 
+  /** Counts a stream served elsewhere (the board's), so that `closeAll` ends it too. */
+  adopt(close: () => void): void {
+    this.open.add(close);
+  }
+
+  /** Forgets an adopted stream; false when it was not (or no longer) open. */
+  release(close: () => void): boolean {
+    return this.open.delete(close);
+  }
+
   /** Ends every stream: the server cannot close while they are open. */
   closeAll(): void {
     for (const close of [...this.open]) close();

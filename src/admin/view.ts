@@ -129,7 +129,8 @@ export interface ReplayStarted {
 
 /** How the UI reads the bridge, and the two things it may change. */
 export interface AdminView {
-  calls(): CallRow[];
+  /** The calls on the board, the most recent first; at most `limit` of them when given. */
+  calls(limit?: number): CallRow[];
   lines(): LineRow[];
   queues(): QueueRow[];
   extensions(): Promise<ExtensionMap[]>;

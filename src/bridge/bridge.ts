@@ -13,6 +13,7 @@ import { ambiguities, portalOf } from './pbx-portals.ts';
 import { BitrixApp, type BitrixEvent, type InstallCallback } from '../app/index.ts';
 import { startPbxAdapters } from './adapters.ts';
 import { pendingOriginations } from '../core/index.ts';
+import { LiveCallCap } from '../intake/index.ts';
 import {
   connectPortal,
   directoryCachePath,
@@ -171,8 +172,37 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
     const known = identities();
     return config.pbx.filter((p) => portalOf(p, known) === memberId).map((p) => p.id);
   };
-  // The outbox, with the portal's CRM phone index to tell who an inbound caller is.
-  const outboxFor = (pbxId: string) => portalOfPbx(pbxId)?.intake;
+  // The outbox, with the portal's CRM phone index to tell who an inbound caller is, behind the
+  // PBX's cap of live calls.
+  const caps = new Map<string, LiveCallCap>();
+  const capOf = (pbxId: string): LiveCallCap => {
+    let cap = caps.get(pbxId);
+    if (!cap) {
+      cap = new LiveCallCap({
+        pbxId,
+        maxLiveCalls: config.pbx.find((p) => p.id === pbxId)?.maxLiveCalls ?? 20_000,
+        onRefused: ({ pbxId: pbx, maxLiveCalls, callId, first }) => {
+          observed.metrics.liveCallsRefused.inc({ pbx });
+          if (first)
+            server.app.log.warn(
+              { pbxId: pbx, maxLiveCalls, callId },
+              `PBX ${pbx} has ${String(maxLiveCalls)} live calls, its cap (pbx[].maxLiveCalls): new calls are not followed until some end`,
+            );
+        },
+        onRecovered: ({ pbxId: pbx, maxLiveCalls }) =>
+          server.app.log.info(
+            { pbxId: pbx, maxLiveCalls },
+            `PBX ${pbx} is under its cap of live calls again`,
+          ),
+      });
+      caps.set(pbxId, cap);
+    }
+    return cap;
+  };
+  const outboxFor = (pbxId: string) => {
+    const intake = portalOfPbx(pbxId)?.intake;
+    return intake && capOf(pbxId).wrap(intake);
+  };
 
   /**
    * Bitrix24 refuses register/finish to incoming webhooks (WRONG_AUTH_TYPE, spec §2): in webhook
@@ -307,7 +337,7 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
       const force = setTimeout(() => server.app.server.closeAllConnections(), 3_000);
       await server.app.close();
       clearTimeout(force);
-      observed.close();
+      await observed.close();
       for (const p of portals.values()) p.close();
       client.close();
       // Several instances: hand this one's calls to the others now rather than at lease expiry.

@@ -16,6 +16,7 @@ import {
 } from '../metrics/index.ts';
 import type { SecretSet } from '../log/index.ts';
 import type { Store } from '../store/index.ts';
+import { keepJournal, type JournalFeed } from '../journal/index.ts';
 import { BridgeAdminView } from './admin-view.ts';
 import { linesFilePath } from './lines-file.ts';
 import type { PortalRuntime } from '../portal/index.ts';
@@ -26,8 +27,10 @@ export interface Observed {
   registry: Registry;
   /** The figures in `registry`; the PBX adapters set `amiConnected`. */
   metrics: BridgeMetrics;
+  /** The call journal's feed (absent on a store without journal tables). */
+  journal: JournalFeed | undefined;
   watch(runtime: PortalRuntime): void;
-  close(): void;
+  close(): Promise<void>;
 }
 
 export function observeBridge(parts: {
@@ -48,6 +51,17 @@ export function observeBridge(parts: {
   const m = bridgeMetrics(registry);
   watchClient(m, client);
   const stopCollecting = collectPortals(registry, m, () => portals.values(), store, client);
+  const kept = keepJournal({
+    store,
+    client,
+    portals,
+    retentionMs: config.journal.retentionDays * 86_400_000,
+    scrub: parts.secrets ? (text) => parts.secrets?.scrub(text) ?? text : undefined,
+    onError: (where, e) =>
+      parts
+        .log?.()
+        ?.warn({ where, code: (e as { code?: string }).code }, 'the call journal could not be written'),
+  });
   const routingOf = (lineId: string): string => {
     for (const rules of [config.engine, ...config.portals.map((p) => p.engine)]) {
       const line = rules.lines.find((l) => l.id === lineId);
@@ -63,11 +77,15 @@ export function observeBridge(parts: {
       secureCookies: config.server.publicUrl?.startsWith('https:') ?? false,
       login: config.admin.login,
       publicUrl: config.server.publicUrl,
+      journal: kept?.reader,
+      board: config.admin.board,
     },
     view,
     registry,
     metrics: m,
+    journal: kept?.feed,
     watch: (runtime) => {
+      kept?.feed.watchOutbox(runtime.memberId, runtime.outbox);
       parts.secrets?.add(runtime.record.applicationToken);
       view.watch(runtime);
       watchOutbox(m, runtime.outbox, routingOf);
@@ -85,6 +103,9 @@ export function observeBridge(parts: {
         parts.log?.()?.error({ portal, where, err: error }, 'outbox background work failed; retried');
       });
     },
-    close: stopCollecting,
+    close: async () => {
+      stopCollecting();
+      await kept?.close();
+    },
   };
 }

@@ -96,6 +96,12 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
           message: `the emulated portal could not install the bridge (install callback: ${String(status ?? installed.installCallback?.error ?? res.status)})`,
         },
       ]);
+    // The emulator's page links each call to its timeline in the bridge's journal.
+    await fetch(`${emulator.url}/_emulator/settings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ callLinkTemplate: `${bridge.url}/journal/{externalCallId}` }),
+    });
     if (options.simulator) {
       // The simulated office speaks the public PBX API over HTTP, like any PBX would. Short talks
       // and few calls at once keep agents coming free, so a watcher sees every scenario soon.

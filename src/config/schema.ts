@@ -497,6 +497,12 @@ export const pbxSchema = z
           'whose every address is public (no loopback, private, link-local or metadata address), checked ' +
           'after DNS resolution (a name this machine cannot resolve is passed on).',
       ),
+    maxLiveCalls: whole(1, 1_000_000)
+      .default(20_000)
+      .describe(
+        'At most this many live calls of this PBX are followed; past it, new calls are not (the PBX gets ' +
+          'its answer, a route the fallback plan), a warning is logged and b24_bridge_live_calls_refused_total counts them.',
+      ),
     ami: amiSchema.optional(),
   })
   .describe('A PBX the bridge serves.');
@@ -653,6 +659,22 @@ export const configSchema = z.strictObject({
         })
         .prefault({})
         .describe('Throttling of the admin login form and of the admin bearer token.'),
+      board: z
+        .strictObject({
+          maxCalls: whole(1, 5000)
+            .default(200)
+            .describe(
+              'The live board shows this many calls, the most recent first; the journal has them all.',
+            ),
+          pushesPerSec: whole(1, 20)
+            .default(4)
+            .describe(
+              'At most this many updates a second go to each open board; changes in between are sent together, ' +
+                'and only the rows that changed.',
+            ),
+        })
+        .prefault({})
+        .describe('The live call board (/).'),
     })
     .prefault({})
     .describe('The admin UI and its JSON API; with neither token nor password set, nobody can log in.'),
@@ -673,6 +695,19 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('Recordings uploaded by PBXes and served to Bitrix24 at `/recordings/<ref>`.'),
+  journal: z
+    .strictObject({
+      retentionDays: whole(1, 3650, 'days')
+        .default(30)
+        .describe(
+          "Calls in the call journal (/journal: each call's timeline, found by number, user, line and time) " +
+            'are kept this long, then deleted.',
+        ),
+    })
+    .prefault({})
+    .describe(
+      'The call journal: what happened to each call, for the administrator asked about it afterwards.',
+    ),
   logging: z
     .strictObject({
       level: z

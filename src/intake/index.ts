@@ -6,3 +6,4 @@ export { acceptPbxEvents, routeCall, sha, timedEventKey, type EventIntake } from
 export { CommandRouter, type CommandRouterOptions, type CommandTarget } from './command-router.ts';
 export { CommandBoard, type CommandBoardOptions } from './command-board.ts';
 export { fallbackPlan } from './fallback-plan.ts';
+export { LiveCallCap, type LiveCapOptions } from './live-cap.ts';

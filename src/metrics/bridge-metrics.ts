@@ -50,6 +50,11 @@ export function bridgeMetrics(registry: Registry) {
       'Time from sending a request to its answer.',
       DURATION_BOUNDS,
     ),
+    liveCallsRefused: registry.counter(
+      'b24_bridge_live_calls_refused_total',
+      'New calls not followed because their PBX had reached its cap of live calls (pbx[].maxLiveCalls).',
+      ['pbx'],
+    ),
     cardLatency: registry.histogram(
       'b24_bridge_card_latency_seconds',
       'From the PBX reporting a call ringing to the portal confirming its card.',

@@ -51,7 +51,7 @@ export type RecordingUrl = (contentRef: string) => string | undefined;
 export type EntryResult =
   | { kind: 'register'; call: RegisteredCall }
   | { kind: 'card'; applied: boolean }
-  | { kind: 'finish'; outcome: 'finished' | 'already-finished' }
+  | { kind: 'finish'; outcome: 'finished' | 'already-finished'; activityId?: number | null }
   | { kind: 'record'; fileId: number }
   | { kind: 'responsible'; userId: number | null; timemanStatus?: string | null };
 
@@ -136,7 +136,14 @@ export function submitEntry(
         },
         options,
       );
-      return { result: p.then((o) => ({ kind: 'finish', outcome: o.status })) };
+      // The CRM activity is kept for the call journal (what the call became in the CRM).
+      return {
+        result: p.then((o) =>
+          o.status === 'finished'
+            ? { kind: 'finish', outcome: o.status, activityId: o.record.crmActivityId }
+            : { kind: 'finish', outcome: o.status },
+        ),
+      };
     }
     case 'bitrix.attachRecord': {
       const target = need();

@@ -51,6 +51,10 @@ describe.skipIf(!hasChromium)('the demo with its simulator, seen in a browser', 
         `demo page: first card after ${String(shownAfter)} ms, gone after ${String(Date.now() - startedAt)} ms`,
       );
       expect(shownAfter).toBeLessThan(60_000);
+      // Each recent call links to its timeline in the bridge's call journal.
+      const link = page.locator('a.call-link').first();
+      await link.waitFor({ timeout: 10_000 });
+      expect(await link.getAttribute('href')).toMatch(/^http:\/\/[^/]+\/journal\/[^/]+%40\d+$/);
     } finally {
       await browser.close();
     }

@@ -4,6 +4,7 @@ import { LeaderLock, PostgresStore, type Store } from '../../src/store/index.ts'
 import { appliedMigrations, loadMigrations, toPostgresStoreError } from '../../src/store/postgres/index.ts';
 import { databaseUrl, dropSchemas, freshSchemaName, skipMessage, sql } from './pg.ts';
 import { entry, step, storeSuite, type StoreOptions } from './suite.ts';
+import { journalSuite } from './journal-suite.ts';
 
 if (databaseUrl === undefined) console.warn(skipMessage);
 
@@ -43,6 +44,11 @@ describe.skipIf(databaseUrl === undefined)('PostgreSQL', () => {
       return rows.map((r) => r.v ?? '').join('\n');
     },
     cleanup: () => dropSchemas(schemas),
+  });
+
+  journalSuite('PostgreSQL', {
+    fresh: () => open(freshSchema()),
+    cleanup: () => Promise.resolve(),
   });
 
   describe('PostgreSQL migrations and errors', () => {

@@ -6,6 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore, StoreError, type Store } from '../../src/store/index.ts';
 import { appliedMigrations, loadMigrations } from '../../src/store/sqlite/index.ts';
 import { storeSuite, type StoreOptions } from './suite.ts';
+import { journalSuite, summary } from './journal-suite.ts';
+import { journalOf } from '../../src/journal/index.ts';
 
 const dirs: string[] = [];
 const tempPath = (name = 'bridge.db'): string => {
@@ -44,6 +46,24 @@ storeSuite('SQLite', {
     return Promise.resolve((rows ?? []).map((r) => r.v ?? '').join('\n'));
   },
   cleanup: () => Promise.resolve(cleanup()),
+});
+
+journalSuite('SQLite', {
+  fresh: () => open(tempPath()),
+  cleanup: () => Promise.resolve(cleanup()),
+});
+
+describe('the call journal on SQLite', () => {
+  afterEach(cleanup);
+
+  it('leaves the store at synchronous=FULL after its own commits', async () => {
+    const store = await SqliteStore.open({ path: tempPath() });
+    const journal = journalOf(store);
+    await journal?.write([], [summary('c@1')]);
+    expect(store.database.pragma('synchronous', { simple: true })).toBe(2);
+    expect((await journal?.call('c@1'))?.summary.callKey).toBe('c@1');
+    await store.close();
+  });
 });
 
 describe('SQLite migrations and file', () => {

@@ -183,6 +183,8 @@ const settingChecks: { [K in keyof Settings]?: (v: unknown) => boolean } = {
   webhookTelephony: (v) => v === 'reject' || v === 'allow',
   oldAccessTokenAfterRefresh: (v) => v === 'valid' || v === 'revoked',
   oldRefreshTokenAfterRefresh: (v) => v === 'valid' || v === 'revoked',
+  // A link on the page: never javascript: or the like.
+  callLinkTemplate: (v) => v === null || (typeof v === 'string' && /^https?:\/\/[^\s"'<>]+$/.test(v)),
 };
 
 function applySettings(portal: Portal, body: Json): Settings {
@@ -196,7 +198,9 @@ function applySettings(portal: Portal, body: Json): Settings {
     const current = s[key];
     const check = settingChecks[key as keyof Settings];
     const sameType =
-      current === null ? typeof value === 'string' || value === null : typeof value === typeof current;
+      current === null || key === 'callLinkTemplate'
+        ? typeof value === 'string' || value === null
+        : typeof value === typeof current;
     if (!sameType || (check && !check(value)))
       throw new InspectError(400, `setting ${key} has a wrong value`);
     s[key] = value;

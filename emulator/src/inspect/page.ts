@@ -52,7 +52,10 @@ function render(state) {
       (cards || '<div class="idle">no call</div>') + '</div>';
   }).join('');
   seen = now;
-  document.getElementById('calls').innerHTML = state.recent.map((c) => '<tr><td>' + esc(c.callId.slice(13, 21)) + '…</td><td>' +
+  const link = (c) => state.callLinkTemplate && c.externalCallId
+    ? '<a class="call-link" href="' + esc(state.callLinkTemplate.replace('{externalCallId}', encodeURIComponent(c.externalCallId))) + '" target="_blank" rel="noopener">' + esc(c.callId.slice(13, 21)) + '…</a>'
+    : esc(c.callId.slice(13, 21)) + '…';
+  document.getElementById('calls').innerHTML = state.recent.map((c) => '<tr><td>' + link(c) + '</td><td>' +
     esc(c.phoneNumber) + '</td><td>' + esc(byId.get(c.userId)?.name ?? c.userId) + '</td><td>' + (c.type === 1 ? 'outgoing' : 'incoming') +
     '</td><td>' + esc(c.crm ?? '') + '</td><td>' + (c.finished ? 'finished ' + esc(c.statusCode) + ', ' + c.duration + ' s' : 'live') +
     '</td><td>' + (c.recordings ? 'yes' : '') + '</td></tr>').join('');

@@ -75,6 +75,7 @@ export function screens(portal: Portal): Record<string, unknown> {
       .reverse()
       .map((c) => ({
         callId: c.callId,
+        externalCallId: c.externalCallId,
         phoneNumber: c.phoneNumber,
         userId: c.userId,
         type: c.type,
@@ -84,6 +85,7 @@ export function screens(portal: Portal): Record<string, unknown> {
         crm: crmName(c),
         recordings: c.recordings.length,
       })),
+    callLinkTemplate: portal.settings.callLinkTemplate,
     now: portal.clock.now(),
   };
 }
