@@ -498,9 +498,9 @@ export const pbxSchema = z
           'after DNS resolution (a name this machine cannot resolve is passed on).',
       ),
     maxLiveCalls: whole(1, 1_000_000)
-      .default(20_000)
+      .optional()
       .describe(
-        'At most this many live calls of this PBX are followed; past it, new calls are not (the PBX gets ' +
+        'Default 20000. At most this many live calls of this PBX are followed; past it, new calls are not (the PBX gets ' +
           'its answer, a route the fallback plan), a warning is logged and b24_bridge_live_calls_refused_total counts them.',
       ),
     ami: amiSchema.optional(),
