@@ -5,6 +5,7 @@ import { BitrixError } from './errors.ts';
 import type { Emit } from './events.ts';
 import { LeakyBucket, OperatingLimits, type RateLimit, type SharedBudget } from './limiter.ts';
 import { lanes, type Command, type Lane } from './methods.ts';
+import { Pacer, pacingFor, type PacingOverrides } from './pacing.ts';
 import { nextTimeReady, Operation, selectBatch, targetOf, type SubmitOptions } from './queue.ts';
 import { backoffMs, type RetryPolicy } from './retry.ts';
 import { postJson, readEnvelope, send, type Envelope, type HttpOptions } from './transport.ts';
@@ -36,6 +37,10 @@ export interface DispatcherOptions {
   sharedBudget?: SharedBudget | undefined;
   maxBatch: number;
   maxInFlight: number;
+  /** Holding what is not urgent, and the places only cards may use (see `pacing.ts`). */
+  pacing?: PacingOverrides | undefined;
+  /** Ids for operations the queue adds itself (the hide of a held finish). */
+  nextOpId?: (() => number) | undefined;
   clock: Clock;
   random: () => number;
   policy: RetryPolicy;
@@ -69,10 +74,12 @@ export class PortalDispatcher {
   private grantedAt: number | null = null;
   private asking = false;
   private rateLimit: RateLimit;
+  private readonly pacer: Pacer;
 
   constructor(private readonly o: DispatcherOptions) {
     this.rateLimit = o.rateLimit;
     this.bucket = new LeakyBucket(o.rateLimit, o.headroom);
+    this.pacer = new Pacer(pacingFor(o.rateLimit, o.headroom, o.pacing));
     this.operating = new OperatingLimits(o.policy.operatingFallbackMs);
   }
 
@@ -83,6 +90,7 @@ export class PortalDispatcher {
   setRateLimit(limit: RateLimit): void {
     this.rateLimit = limit;
     this.bucket.setLimit(limit);
+    this.pacer.settings = pacingFor(limit, this.o.headroom, this.o.pacing);
   }
 
   submit(command: Command, options: SubmitOptions, id: number): Operation {
@@ -233,6 +241,7 @@ export class PortalDispatcher {
         now,
         maxCommands: this.o.maxBatch,
         methodWaitMs: (method: string) => this.operating.waitMs(method.toLowerCase(), now),
+        skip: (op: Operation) => this.pacer.waitsForItsHide(op),
       };
       const selection = selectBatch(this.queue, ctx);
       if (selection.ops.length === 0) {
@@ -240,6 +249,7 @@ export class PortalDispatcher {
         if (at !== null) this.wakeIn(at - now);
         break;
       }
+      if (!this.paced(now, selection.ops)) break;
       if (!this.useGrant(now)) break;
       this.bucket.take(now);
       const chosen = new Set(selection.ops);
@@ -247,6 +257,22 @@ export class PortalDispatcher {
       this.send(selection.ops, selection.halt).catch((e: unknown) => this.internalFailure(selection.ops, e));
     }
     this.emitQueue();
+  }
+
+  /** False when the selected request waits (the pacer's decision); a held finish's hide goes. */
+  private paced(now: number, ops: readonly Operation[]): boolean {
+    const { decision, hides } = this.pacer.decide(now, ops, {
+      level: this.bucket.current(now),
+      rate: this.rateLimit.rate,
+      capacity: this.bucket.capacity,
+      maxBatch: this.o.maxBatch,
+    });
+    const nextId = this.o.nextOpId;
+    if (nextId)
+      for (const { finish, hide } of hides) this.pacer.sentHide(finish, this.submit(hide, {}, nextId()));
+    if (decision.kind === 'send') return true;
+    this.wakeIn(decision.ms);
+    return false;
   }
 
   // --- one request ---
