@@ -140,7 +140,7 @@ export class PortalDispatcher {
       depth: this.queue.length,
       inFlight: this.inFlight.size,
       byLane: this.byLane(),
-      bucketLevel: this.bucket.current(now),
+      bucketLevel: this.bucket.current(now) + this.inFlight.size,
       consecutiveFailures: this.failureStreak,
       pausedForMs: Math.max(0, this.pausedUntil - now),
     };
@@ -232,7 +232,7 @@ export class PortalDispatcher {
         this.wakeIn(this.pausedUntil - now);
         break;
       }
-      const wait = this.bucket.waitMs(now);
+      const wait = this.bucket.waitMs(now, this.inFlight.size);
       if (wait > 0) {
         this.wakeIn(wait);
         break;
@@ -251,7 +251,6 @@ export class PortalDispatcher {
       }
       if (!this.paced(now, selection.ops)) break;
       if (!this.useGrant(now)) break;
-      this.bucket.take(now);
       const chosen = new Set(selection.ops);
       this.queue = this.queue.filter((op) => !chosen.has(op));
       this.send(selection.ops, selection.halt).catch((e: unknown) => this.internalFailure(selection.ops, e));
@@ -259,10 +258,19 @@ export class PortalDispatcher {
     this.emitQueue();
   }
 
+  /**
+   * A request in flight counts as a whole place; it starts to drain from its answer. The portal
+   * counts it when it arrives, somewhere in between: counting it from the answer keeps our mirror
+   * at or above the portal's level even when our bucket ran empty while the portal's had not.
+   */
+  private landed(requestId: number): void {
+    if (this.inFlight.delete(requestId)) this.bucket.take(this.o.clock.now());
+  }
+
   /** False when the selected request waits (the pacer's decision); a held finish's hide goes. */
   private paced(now: number, ops: readonly Operation[]): boolean {
     const { decision, hides } = this.pacer.decide(now, ops, {
-      level: this.bucket.current(now),
+      level: this.bucket.current(now) + this.inFlight.size,
       rate: this.rateLimit.rate,
       capacity: this.bucket.capacity,
       maxBatch: this.o.maxBatch,
@@ -307,7 +315,7 @@ export class PortalDispatcher {
         this.succeed(first, envelope);
       }
     } catch (e) {
-      this.inFlight.delete(requestId);
+      this.landed(requestId);
       const error =
         e instanceof BitrixError
           ? e
@@ -326,7 +334,7 @@ export class PortalDispatcher {
       });
       await this.requestFailed(ops, error, token, kind === 'batch');
     } finally {
-      this.inFlight.delete(requestId);
+      this.landed(requestId);
       this.schedule();
     }
   }
@@ -424,7 +432,7 @@ export class PortalDispatcher {
   // --- outcomes ---
 
   private requestSucceeded(requestId: number, started: number, status: number, commandErrors: number): void {
-    this.inFlight.delete(requestId);
+    this.landed(requestId);
     this.failureStreak = 0;
     this.limitStreak = 0;
     this.o.emit('response', {
