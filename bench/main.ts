@@ -1,10 +1,11 @@
 /**
- * `npm run bench [-- --json] [-- --quick] [-- --only route|latency] [-- --latency-sec N]`: the
+ * `npm run bench [-- --json] [-- --quick] [-- --only route|latency|capacity] [-- --latency-sec N]`: the
  * bridge and the naive baseline against the emulated portal, each phase with fresh processes
  * (emulator, bridge or naive). Prints progress on stderr, then a table and notes on stdout, and
  * with --json one JSON object as the last line. `--only route`: the known caller's route figures
  * alone (a minute, not an hour); `--only latency`: the card latency runs at 60 and 1,000 calls/min
- * and the bucket's peak over them. `--latency-sec`: the length of the 60 calls/min run (5 minutes
+ * and the bucket's peak over them; `--only capacity`: the bridge's capacity steps and the bucket's
+ * peak over them. `--latency-sec`: the length of the 60 calls/min run (5 minutes
  * in the full bench, 30 s in the quick one).
  */
 import { cpus, totalmem } from 'node:os';
@@ -436,8 +437,24 @@ async function main(): Promise<void> {
     }
     return;
   }
+  if (values.only === 'capacity') {
+    const recordings = await startRecordingServer();
+    try {
+      const c = await capacityOf('bridge', plan, recordings.url);
+      const figures = { callsPerMinuteAt2rps: c.callsPerMinute, bucketPeak: round(bucketPeaks.bridge, 2) };
+      for (const line of table({ ...figures, naive: {} }, ['callsPerMinuteAt2rps', 'bucketPeak']))
+        console.log(line);
+      console.log('');
+      console.log(`- ${peakNote()}`);
+      if (values.json) console.log(JSON.stringify(figures));
+    } finally {
+      await recordings.close();
+    }
+    return;
+  }
   if (values.only !== undefined) {
-    if (values.only !== 'route') throw new Error(`--only takes "route" or "latency", not "${values.only}"`);
+    if (values.only !== 'route')
+      throw new Error(`--only takes "route", "latency" or "capacity", not "${values.only}"`);
     const r = await routeKnownOf(plan);
     const keys = ['routeKnownCallerP50Ms', 'routeKnownCallerP99Ms'] as const;
     const figures = routeFigures(r);
