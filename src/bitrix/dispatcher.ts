@@ -274,6 +274,7 @@ export class PortalDispatcher {
       rate: this.rateLimit.rate,
       capacity: this.bucket.capacity,
       maxBatch: this.o.maxBatch,
+      alone: this.inFlight.size === 0 && this.queue.length === ops.length,
     });
     const nextId = this.o.nextOpId;
     if (nextId)

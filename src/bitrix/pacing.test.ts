@@ -16,6 +16,7 @@ const input = (over: Partial<PaceInput> = {}): PaceInput => ({
   commands: 3,
   hasCard: false,
   hasRead: false,
+  alone: false,
   maxBatch: 50,
   heldSince: 1000,
   ...over,
@@ -81,6 +82,14 @@ describe('pace', () => {
     expect(pace(pacing, input({ level: 0, commands: 1 }))).toEqual({ kind: 'send' });
   });
 
+  it('holds nothing when nothing else is going on: there is nothing to gather', () => {
+    expect(pace(pacing, input({ level: 20, alone: true }))).toEqual({ kind: 'send' });
+    expect(pace(pacing, input({ level: 40, alone: true }))).toMatchObject({
+      kind: 'wait',
+      reason: 'reserve',
+    });
+  });
+
   it('never holds reads (someone awaits them), and never holds with a hold of 0', () => {
     expect(pace(pacing, input({ level: 20, hasRead: true }))).toEqual({ kind: 'send' });
     expect(pace({ ...pacing, holdMs: 0 }, input({ level: 20 }))).toEqual({ kind: 'send' });
@@ -117,7 +126,7 @@ describe('hideOf', () => {
 });
 
 describe('Pacer', () => {
-  const bucket = { level: 20, rate: 2, capacity: 47, maxBatch: 50 };
+  const bucket = { level: 20, rate: 2, capacity: 47, maxBatch: 50, alone: false };
 
   it('asks for the hide of each held finish once, and counts the hold from the first time', () => {
     const pacer = new Pacer(pacing);

@@ -57,6 +57,8 @@ export interface PaceInput {
   commands: number;
   hasCard: boolean;
   hasRead: boolean;
+  /** Nothing else is queued or in flight: there is nothing for the request to wait with. */
+  alone: boolean;
   maxBatch: number;
   /** Since when the longest-held command of the selection has been held (`now` if it is new). */
   heldSince: number;
@@ -79,7 +81,9 @@ export function msUntilRoom(level: number, rate: number, ceiling: number): numbe
 /**
  * Whether the next request goes now. A card goes the moment there is a place below the ceiling;
  * a request without one only below the card reserve, and only once it fills a batch, has been held
- * `holdMs`, or the bucket is idle (holding longer would cost capacity, not save it).
+ * `holdMs`, or the portal is idle (holding longer would cost capacity, not save it): the bucket
+ * nearly empty, or nothing else going on. A lone finish held on a quiet portal would gather
+ * nothing and cost its hide a request of its own.
  */
 export function pace(p: Pacing, s: PaceInput): PaceDecision {
   const cardWait = msUntilRoom(s.level, s.rate, s.capacity);
@@ -89,7 +93,7 @@ export function pace(p: Pacing, s: PaceInput): PaceDecision {
   if (reserveWait > 0) return { kind: 'wait', reason: 'reserve', ms: reserveWait };
   // A read is mostly awaited by someone, one after another (paging, lookups): holding each would
   // stretch the whole; it only keeps off the reserve.
-  if (s.hasRead || s.commands >= s.maxBatch || s.level < p.idleLevel) return { kind: 'send' };
+  if (s.hasRead || s.alone || s.commands >= s.maxBatch || s.level < p.idleLevel) return { kind: 'send' };
   const holdLeft = s.heldSince + p.holdMs - s.now;
   if (holdLeft <= 0) return { kind: 'send' };
   // Wake when the hold ends, or when the bucket has drained to idle, whichever comes first.
@@ -148,7 +152,7 @@ export class Pacer {
   decide(
     now: number,
     ops: readonly Operation[],
-    bucket: { level: number; rate: number; capacity: number; maxBatch: number },
+    bucket: { level: number; rate: number; capacity: number; maxBatch: number; alone: boolean },
   ): { decision: PaceDecision; hides: { finish: Operation; hide: Command }[] } {
     let heldSince = now;
     for (const op of ops) heldSince = Math.min(heldSince, this.since.get(op) ?? now);
