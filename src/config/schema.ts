@@ -304,7 +304,7 @@ const pacing = z
       .max(30_000, { error: 'expected milliseconds from 0 to 30000, a whole number' })
       .default(3000)
       .describe(
-        'The longest a request without a card (finishes, recordings, reads) is held to travel with more commands; it goes sooner once it fills a batch or the portal is idle. 0: never held.',
+        'The longest a request of finishes and recordings (no card) is held to travel with more commands; it goes sooner once it fills a batch or the portal is idle. Reads are never held, only kept off the card reserve. 0: never held.',
       ),
     cardReserve: z
       .number({ error: 'expected a whole number ≥ 0' })
