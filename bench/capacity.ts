@@ -20,6 +20,7 @@ export interface StepResult {
   calls: number;
   queryLimitErrors: number;
   cardLatencyP99Ms: number;
+  cardLatencyP50Ms: number;
   /** Calls that should be logged by now and are not. */
   backlog: number;
   sendErrors: number;
@@ -148,6 +149,7 @@ export async function capacity(target: Target, o: CapacityOptions): Promise<Capa
           calls: mine.length,
           queryLimitErrors,
           cardLatencyP99Ms: p99,
+          cardLatencyP50Ms: percentile(latencies, 50),
           backlog,
           sendErrors: stepErrors,
           requests: requests.length,

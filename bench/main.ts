@@ -1,12 +1,17 @@
 /**
- * `npm run bench [-- --json] [-- --quick] [-- --only route]`: the bridge and the naive baseline
- * against the emulated portal, each phase with fresh processes (emulator, bridge or naive). Prints
- * progress on stderr, then a table and notes on stdout, and with --json one JSON object as the
- * last line. `--only route`: the known caller's route figures alone (a minute, not an hour).
+ * `npm run bench [-- --json] [-- --quick] [-- --only route|latency|capacity] [-- --latency-sec N]`: the
+ * bridge and the naive baseline against the emulated portal, each phase with fresh processes
+ * (emulator, bridge or naive). Prints progress on stderr, then a table and notes on stdout, and
+ * with --json one JSON object as the last line. `--only route`: the known caller's route figures
+ * alone (a minute, not an hour); `--only latency`: the card latency runs at 60 and 1,000 calls/min
+ * and the bucket's peak over them; `--only capacity`: the bridge's capacity steps and the bucket's
+ * peak over them. `--latency-sec`: the length of the 60 calls/min run (5 minutes
+ * in the full bench, 20 s in the quick one).
  */
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
-import { capacity, fillBucket, type CapacityResult } from './capacity.ts';
+import { capacity, fillBucket, type CapacityResult, type StepResult } from './capacity.ts';
+import { cardLatencyAt } from './card-latency.ts';
 import { forkChild } from './ipc.ts';
 import { BENCH_WEBHOOK_SECRET } from './office.ts';
 import { overhead, type OverheadResult } from './overhead.ts';
@@ -34,6 +39,9 @@ interface Plan {
   /** The known caller's route: calls a second, for how long. */
   routeCallsPerSec: number;
   routeSec: number;
+  /** Card latency runs: seconds at 60 calls/min and at 1,000 calls/min. */
+  latency60Sec: number;
+  latency1000Sec: number;
 }
 
 const fullPlan: Plan = {
@@ -50,6 +58,8 @@ const fullPlan: Plan = {
   memoryCalls: 10_000,
   routeCallsPerSec: 5,
   routeSec: 60,
+  latency60Sec: 300,
+  latency1000Sec: 60,
 };
 
 const quickPlan: Plan = {
@@ -66,15 +76,28 @@ const quickPlan: Plan = {
   memoryCalls: 1_000,
   routeCallsPerSec: 5,
   routeSec: 6,
+  latency60Sec: 20,
+  latency1000Sec: 6,
 };
 
 const standard = { rate: 2, burst: 50 };
+
+/**
+ * The highest level the portal's bucket reached in any phase with the portal's real limit, per
+ * target kind, as the emulator saw it (phases with the limit off have a bucket no one can fill).
+ */
+const bucketPeaks: Record<TargetKind, number> = { bridge: 0, naive: 0 };
 
 async function withTarget<T>(options: TargetOptions, run: (t: Target) => Promise<T>): Promise<T> {
   const target = await startTarget(options);
   try {
     return await run(target);
   } finally {
+    if (options.rateLimit !== null) {
+      const { peak } = await target.emulator.inspect<{ peak: number }>('limits').catch(() => ({ peak: 0 }));
+      bucketPeaks[options.kind] = Math.max(bucketPeaks[options.kind], peak);
+      progress(`${options.kind}: the portal's bucket peaked at ${peak.toFixed(2)}`);
+    }
     await target.stop();
   }
 }
@@ -90,6 +113,12 @@ interface Measured {
   memory: { heapBytes: number; rssBytes: number; calls: number };
   /** The bridge only: the naive way asks nobody for a route. */
   routeKnown: RouteKnownResult | null;
+  latency: Latency;
+}
+
+interface Latency {
+  at60: StepResult;
+  at1000: StepResult;
 }
 
 /** The portal's delay for the route figure: a real portal answers in 100–800 ms. */
@@ -156,6 +185,18 @@ function capacityOf(kind: TargetKind, plan: Plan, recordingUrl: RecordingUrl): P
   );
 }
 
+async function latencyOf(kind: TargetKind, plan: Plan, recordingUrl: RecordingUrl): Promise<Latency> {
+  const at = async (callsPerMinute: number, seconds: number): Promise<StepResult> => {
+    progress(
+      `${kind}: card latency at ${callsPerMinute} calls/min for ${seconds} s, the portal answering at once`,
+    );
+    return withTarget({ kind, rateLimit: standard, drain: true }, (t) =>
+      cardLatencyAt(t, { callsPerMinute, seconds, talkSec: plan.talkSec, recordingUrl }),
+    );
+  };
+  return { at60: await at(60, plan.latency60Sec), at1000: await at(1000, plan.latency1000Sec) };
+}
+
 async function overheadOf(kind: TargetKind, plan: Plan) {
   progress(`${kind}: overhead at 100 calls/s, limit off`);
   const ovh = await withTarget({ kind, rateLimit: null, noRecordingWait: true }, (t) =>
@@ -208,11 +249,21 @@ async function measureAll(
   ]);
   const bCap = await capacityOf('bridge', plan, recordingUrl);
   const nCap = await capacityOf('naive', plan, recordingUrl);
+  const bLatency = await latencyOf('bridge', plan, recordingUrl);
+  const nLatency = await latencyOf('naive', plan, recordingUrl);
   const bOvh = await overheadOf('bridge', plan);
   const nOvh = await overheadOf('naive', plan);
   const routeKnown = await routeKnownOf(plan);
   return {
-    bridge: { ...bCalls, replay: bReplay, capacity: bCap, ...bOvh, memory: side.bMemory, routeKnown },
+    bridge: {
+      ...bCalls,
+      replay: bReplay,
+      capacity: bCap,
+      ...bOvh,
+      memory: side.bMemory,
+      routeKnown,
+      latency: bLatency,
+    },
     naive: {
       ...side.calls,
       replay: side.replay,
@@ -220,6 +271,7 @@ async function measureAll(
       ...nOvh,
       memory: side.nMemory,
       routeKnown: null,
+      latency: nLatency,
     },
   };
 }
@@ -238,7 +290,21 @@ async function amiThroughput(): Promise<{ eventsPerSec: number | null; note: str
   }
 }
 
-function figures(m: Measured, ami: number | null): Figures {
+/** A card that never came within its run counts as a minute. */
+const latencyFigure = (ms: number): number => (Number.isFinite(ms) ? Math.round(ms) : 60_000);
+
+function latencyFigures(
+  l: Latency,
+  peak: number,
+): Pick<Figures, 'cardLatencyP99MsAt60' | 'cardLatencyP99MsAt1000' | 'bucketPeak'> {
+  return {
+    cardLatencyP99MsAt60: latencyFigure(l.at60.cardLatencyP99Ms),
+    cardLatencyP99MsAt1000: latencyFigure(l.at1000.cardLatencyP99Ms),
+    bucketPeak: round(peak, 2),
+  };
+}
+
+function figures(m: Measured, ami: number | null, peak: number): Figures {
   const latency = m.capacity.cardLatencyP99Ms;
   return {
     requestsPerDirectCall: round(m.direct.requestsPerCall, 2),
@@ -252,7 +318,22 @@ function figures(m: Measured, ami: number | null): Figures {
     amiEventsPerSec: ami === null ? null : Math.round(ami),
     bytesPerLiveCall: Math.round(m.memory.heapBytes / m.memory.calls),
     ...routeFigures(m.routeKnown),
+    ...latencyFigures(m.latency, peak),
   };
+}
+
+function latencyNote(kind: TargetKind, l: Latency): string {
+  const run = (s: StepResult): string =>
+    `${s.callsPerMinute}/min: ${s.calls} calls, card p50 ${Math.round(s.cardLatencyP50Ms)} ms p99 ${Number.isFinite(s.cardLatencyP99Ms) ? Math.round(s.cardLatencyP99Ms) : '∞'} ms, ` +
+    `${s.requests} requests, ${s.queryLimitErrors} QLE, backlog ${s.backlog}`;
+  return `card latency (${kind}; recorded direct calls at a steady rate, the portal answering at once, 2 req/s burst 50): ${run(l.at60)}; ${run(l.at1000)}`;
+}
+
+function peakNote(): string {
+  return (
+    `bucketPeak: the highest level of the portal's bucket (burst 50) the emulator saw in any phase with the real limit: ` +
+    `bridge ${bucketPeaks.bridge.toFixed(2)}, naive ${bucketPeaks.naive.toFixed(2)} (its capacity steps start with the bucket filled to 49)`
+  );
 }
 
 function routeFigures(
@@ -314,6 +395,9 @@ function notes(
       `naive heap +${n.memory.heapBytes} B, RSS +${n.memory.rssBytes} B`,
     `amiEventsPerSec: ${amiNote}`,
     routeNote(b.routeKnown),
+    latencyNote('bridge', b.latency),
+    latencyNote('naive', n.latency),
+    peakNote(),
     'time sped up: nowhere in the bridge figures. The naive replay runs with the portal limit off (its count is two per call at any pace); ' +
       'the overhead phase has the limit off by definition. Calls are shorter than real ones (talk ' +
       `${plan.talkSec} s) only to keep fewer live: no figure depends on talk time.`,
@@ -327,11 +411,16 @@ async function main(): Promise<void> {
       json: { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
       only: { type: 'string' },
+      'latency-sec': { type: 'string' },
     },
     strict: true,
   });
   const quick = values.quick;
-  const plan = quick ? quickPlan : fullPlan;
+  const base = quick ? quickPlan : fullPlan;
+  const latencySec = values['latency-sec'];
+  if (latencySec !== undefined && !/^\d{1,5}$/.test(latencySec))
+    throw new Error(`--latency-sec takes whole seconds, not "${latencySec}"`);
+  const plan = latencySec === undefined ? base : { ...base, latency60Sec: Math.max(1, Number(latencySec)) };
   if (values.only === 'boards') {
     const r = await routeWithBoards();
     const figures = { routeP99MsWithBoards: round(r.p99Ms, 2) };
@@ -343,8 +432,41 @@ async function main(): Promise<void> {
     if (values.json) console.log(JSON.stringify(figures));
     return;
   }
+  if (values.only === 'latency') {
+    const recordings = await startRecordingServer();
+    try {
+      const b = await latencyOf('bridge', plan, recordings.url);
+      const figures = latencyFigures(b, bucketPeaks.bridge);
+      const keys = ['cardLatencyP99MsAt60', 'cardLatencyP99MsAt1000', 'bucketPeak'] as const;
+      for (const line of table({ ...figures, naive: {} }, keys)) console.log(line);
+      console.log('');
+      console.log(`- ${latencyNote('bridge', b)}`);
+      console.log(`- ${peakNote()}`);
+      console.log('- the machine is shared: other work ran on the same 2 cores during the run');
+      if (values.json) console.log(JSON.stringify(figures));
+    } finally {
+      await recordings.close();
+    }
+    return;
+  }
+  if (values.only === 'capacity') {
+    const recordings = await startRecordingServer();
+    try {
+      const c = await capacityOf('bridge', plan, recordings.url);
+      const figures = { callsPerMinuteAt2rps: c.callsPerMinute, bucketPeak: round(bucketPeaks.bridge, 2) };
+      for (const line of table({ ...figures, naive: {} }, ['callsPerMinuteAt2rps', 'bucketPeak']))
+        console.log(line);
+      console.log('');
+      console.log(`- ${peakNote()}`);
+      if (values.json) console.log(JSON.stringify(figures));
+    } finally {
+      await recordings.close();
+    }
+    return;
+  }
   if (values.only !== undefined) {
-    if (values.only !== 'route') throw new Error(`--only takes "route" or "boards", not "${values.only}"`);
+    if (values.only !== 'route')
+      throw new Error(`--only takes "route", "latency", "capacity" or "boards", not "${values.only}"`);
     const r = await routeKnownOf(plan);
     const keys = ['routeKnownCallerP50Ms', 'routeKnownCallerP99Ms'] as const;
     const figures = routeFigures(r);
@@ -364,7 +486,10 @@ async function main(): Promise<void> {
     progress('AMI throughput');
     const ami = await amiThroughput();
     const seconds = (performance.now() - started) / 1000;
-    result = { ...figures(bridge, ami.eventsPerSec), naive: figures(naive, null) };
+    result = {
+      ...figures(bridge, ami.eventsPerSec, bucketPeaks.bridge),
+      naive: figures(naive, null, bucketPeaks.naive),
+    };
     lines = [
       ...table(result),
       '',

@@ -7,15 +7,26 @@ import { errors } from './errors.ts';
 export class LeakyBucket {
   private level = 0;
   private last = 0;
+  private highest = 0;
 
   /** Throws QUERY_LIMIT_EXCEEDED when the bucket is full. */
   take(now: number, rate: number, burst: number, countRejected: boolean): void {
     this.drain(now, rate);
     if (this.level >= burst) {
       if (countRejected) this.level += 1;
+      this.highest = Math.max(this.highest, this.level);
       throw errors.queryLimit();
     }
     this.level += 1;
+    this.highest = Math.max(this.highest, this.level);
+  }
+
+  /**
+   * The highest level a request left the bucket at since the start (or the last reset): how close
+   * the apps came to QUERY_LIMIT_EXCEEDED, which the level read now cannot tell afterwards.
+   */
+  get peak(): number {
+    return this.highest;
   }
 
   current(now: number, rate: number): number {
@@ -26,6 +37,7 @@ export class LeakyBucket {
   reset(): void {
     this.level = 0;
     this.last = 0;
+    this.highest = 0;
   }
 
   private drain(now: number, rate: number): void {

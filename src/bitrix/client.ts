@@ -5,6 +5,7 @@ import { PortalDispatcher, type DispatcherState } from './dispatcher.ts';
 import { BitrixError } from './errors.ts';
 import type { ClientEvents, Emit } from './events.ts';
 import { standardPlan, type RateLimit, type SharedBudget } from './limiter.ts';
+import { minHeadroom, type PacingOverrides } from './pacing.ts';
 import { Pending } from './pending.ts';
 import { retryPolicy, type RetryOverrides, type RetryPolicy } from './retry.ts';
 import {
@@ -28,6 +29,8 @@ export interface PortalConfig {
   auth: OAuthAuth | WebhookAuth;
   /** The portal's plan: 2/50 by default, 5/250 on enterprise plans. */
   rateLimit?: RateLimit | undefined;
+  /** How long work without a card may be held, and the places only cards may use. */
+  pacing?: PacingOverrides | undefined;
 }
 
 export interface OAuthAuth {
@@ -59,7 +62,7 @@ export interface ClientOptions {
   maxBatch?: number | undefined;
   /** Refresh the access token this long before it expires. Default 60 s. */
   refreshAheadMs?: number | undefined;
-  /** Requests kept free below the portal's bucket size. Default 1. */
+  /** Requests kept free below the portal's bucket size: at least 3, the default. */
   headroom?: number | undefined;
   userAgent?: string | undefined;
   /**
@@ -155,7 +158,9 @@ export class BitrixClient extends EventEmitter<ClientEvents> {
       endpoint,
       keeper,
       rateLimit: config.rateLimit ?? standardPlan,
-      headroom: this.options.headroom ?? 1,
+      headroom: Math.max(minHeadroom, this.options.headroom ?? minHeadroom),
+      pacing: config.pacing,
+      nextOpId: () => this.nextOpId++,
       sharedBudget: this.options.shared?.budget,
       maxBatch: Math.min(BATCH_LIMIT, Math.max(1, this.options.maxBatch ?? BATCH_LIMIT)),
       maxInFlight: Math.max(1, this.options.maxInFlight ?? 4),

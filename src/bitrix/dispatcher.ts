@@ -5,6 +5,7 @@ import { BitrixError } from './errors.ts';
 import type { Emit } from './events.ts';
 import { LeakyBucket, OperatingLimits, type RateLimit, type SharedBudget } from './limiter.ts';
 import { lanes, type Command, type Lane } from './methods.ts';
+import { Pacer, pacingFor, type PacingOverrides } from './pacing.ts';
 import { nextTimeReady, Operation, selectBatch, targetOf, type SubmitOptions } from './queue.ts';
 import { backoffMs, type RetryPolicy } from './retry.ts';
 import { postJson, readEnvelope, send, type Envelope, type HttpOptions } from './transport.ts';
@@ -36,6 +37,10 @@ export interface DispatcherOptions {
   sharedBudget?: SharedBudget | undefined;
   maxBatch: number;
   maxInFlight: number;
+  /** Holding what is not urgent, and the places only cards may use (see `pacing.ts`). */
+  pacing?: PacingOverrides | undefined;
+  /** Ids for operations the queue adds itself (the hide of a held finish). */
+  nextOpId?: (() => number) | undefined;
   clock: Clock;
   random: () => number;
   policy: RetryPolicy;
@@ -69,10 +74,12 @@ export class PortalDispatcher {
   private grantedAt: number | null = null;
   private asking = false;
   private rateLimit: RateLimit;
+  private readonly pacer: Pacer;
 
   constructor(private readonly o: DispatcherOptions) {
     this.rateLimit = o.rateLimit;
     this.bucket = new LeakyBucket(o.rateLimit, o.headroom);
+    this.pacer = new Pacer(pacingFor(o.rateLimit, o.headroom, o.pacing));
     this.operating = new OperatingLimits(o.policy.operatingFallbackMs);
   }
 
@@ -83,6 +90,7 @@ export class PortalDispatcher {
   setRateLimit(limit: RateLimit): void {
     this.rateLimit = limit;
     this.bucket.setLimit(limit);
+    this.pacer.settings = pacingFor(limit, this.o.headroom, this.o.pacing);
   }
 
   submit(command: Command, options: SubmitOptions, id: number): Operation {
@@ -132,7 +140,7 @@ export class PortalDispatcher {
       depth: this.queue.length,
       inFlight: this.inFlight.size,
       byLane: this.byLane(),
-      bucketLevel: this.bucket.current(now),
+      bucketLevel: this.bucket.current(now) + this.inFlight.size,
       consecutiveFailures: this.failureStreak,
       pausedForMs: Math.max(0, this.pausedUntil - now),
     };
@@ -224,7 +232,7 @@ export class PortalDispatcher {
         this.wakeIn(this.pausedUntil - now);
         break;
       }
-      const wait = this.bucket.waitMs(now);
+      const wait = this.bucket.waitMs(now, this.inFlight.size);
       if (wait > 0) {
         this.wakeIn(wait);
         break;
@@ -233,6 +241,7 @@ export class PortalDispatcher {
         now,
         maxCommands: this.o.maxBatch,
         methodWaitMs: (method: string) => this.operating.waitMs(method.toLowerCase(), now),
+        skip: (op: Operation) => this.pacer.waitsForItsHide(op),
       };
       const selection = selectBatch(this.queue, ctx);
       if (selection.ops.length === 0) {
@@ -240,13 +249,39 @@ export class PortalDispatcher {
         if (at !== null) this.wakeIn(at - now);
         break;
       }
+      if (!this.paced(now, selection.ops)) break;
       if (!this.useGrant(now)) break;
-      this.bucket.take(now);
       const chosen = new Set(selection.ops);
       this.queue = this.queue.filter((op) => !chosen.has(op));
       this.send(selection.ops, selection.halt).catch((e: unknown) => this.internalFailure(selection.ops, e));
     }
     this.emitQueue();
+  }
+
+  /**
+   * A request in flight counts as a whole place; it starts to drain from its answer. The portal
+   * counts it when it arrives, somewhere in between: counting it from the answer keeps our mirror
+   * at or above the portal's level even when our bucket ran empty while the portal's had not.
+   */
+  private landed(requestId: number): void {
+    if (this.inFlight.delete(requestId)) this.bucket.take(this.o.clock.now());
+  }
+
+  /** False when the selected request waits (the pacer's decision); a held finish's hide goes. */
+  private paced(now: number, ops: readonly Operation[]): boolean {
+    const { decision, hides } = this.pacer.decide(now, ops, {
+      level: this.bucket.current(now) + this.inFlight.size,
+      rate: this.rateLimit.rate,
+      capacity: this.bucket.capacity,
+      maxBatch: this.o.maxBatch,
+      alone: this.inFlight.size === 0 && this.queue.length === ops.length,
+    });
+    const nextId = this.o.nextOpId;
+    if (nextId)
+      for (const { finish, hide } of hides) this.pacer.sentHide(finish, this.submit(hide, {}, nextId()));
+    if (decision.kind === 'send') return true;
+    this.wakeIn(decision.ms);
+    return false;
   }
 
   // --- one request ---
@@ -281,7 +316,7 @@ export class PortalDispatcher {
         this.succeed(first, envelope);
       }
     } catch (e) {
-      this.inFlight.delete(requestId);
+      this.landed(requestId);
       const error =
         e instanceof BitrixError
           ? e
@@ -300,7 +335,7 @@ export class PortalDispatcher {
       });
       await this.requestFailed(ops, error, token, kind === 'batch');
     } finally {
-      this.inFlight.delete(requestId);
+      this.landed(requestId);
       this.schedule();
     }
   }
@@ -398,7 +433,7 @@ export class PortalDispatcher {
   // --- outcomes ---
 
   private requestSucceeded(requestId: number, started: number, status: number, commandErrors: number): void {
-    this.inFlight.delete(requestId);
+    this.landed(requestId);
     this.failureStreak = 0;
     this.limitStreak = 0;
     this.o.emit('response', {

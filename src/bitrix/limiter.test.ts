@@ -16,6 +16,15 @@ describe('LeakyBucket', () => {
     expect(b.waitMs(500)).toBe(0);
   });
 
+  it('counts requests in flight as whole places: they drain only once counted at their answer', () => {
+    const b = new LeakyBucket({ rate: 2, burst: 50 }, 3);
+    for (let i = 0; i < 45; i++) b.take(0);
+    expect(b.waitMs(0, 1)).toBe(0);
+    // 45 counted + 2 in flight: no place left below 47 until one place has drained.
+    expect(b.waitMs(0, 2)).toBe(500);
+    expect(b.waitMs(250, 2)).toBe(250);
+  });
+
   it('believes the portal when it says the bucket is full', () => {
     const b = new LeakyBucket({ rate: 2, burst: 50 }, 1);
     b.take(0);

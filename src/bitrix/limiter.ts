@@ -36,10 +36,10 @@ export class LeakyBucket {
     this.limit = limit;
   }
 
-  /** Milliseconds until one more request fits (0: now). */
-  waitMs(now: number): number {
+  /** Milliseconds until one more request fits (0: now), `inFlight` requests not yet counted. */
+  waitMs(now: number, inFlight = 0): number {
     this.drain(now);
-    const over = this.level + 1 - this.capacity;
+    const over = this.level + inFlight + 1 - this.capacity;
     // The epsilon keeps float residue (48.002 for 48) from adding a millisecond.
     return over <= 1e-9 ? 0 : Math.max(1, Math.ceil((over / this.limit.rate) * 1000 - 1e-6));
   }

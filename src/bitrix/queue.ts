@@ -119,6 +119,8 @@ export interface SelectContext {
   maxCommands: number;
   /** Milliseconds the method still waits for its operating-time budget (0: free). */
   methodWaitMs(method: string): number;
+  /** Operations held back for now whatever the time (a held finish waiting for its own hide). */
+  skip?: ((op: Operation) => boolean) | undefined;
 }
 
 /**
@@ -142,7 +144,8 @@ export function selectBatch(queue: readonly Operation[], ctx: SelectContext): Se
   // An operation that cannot go now cannot go later in this selection either (the batch only
   // fills up): remembering it keeps long order-key chains from being walked again and again.
   const blocked = new Set<Operation>();
-  const timeReady = (op: Operation): boolean => op.notBefore <= ctx.now && ctx.methodWaitMs(op.method) === 0;
+  const timeReady = (op: Operation): boolean =>
+    op.notBefore <= ctx.now && ctx.methodWaitMs(op.method) === 0 && ctx.skip?.(op) !== true;
 
   /** Adds `op` to `acc` after the queued operations it must follow; false when it cannot go now. */
   const plan = (op: Operation, acc: Operation[]): boolean => {

@@ -56,15 +56,15 @@ export const envVariables: Readonly<Record<string, Variable>> = {
   },
   B24_BRIDGE_BITRIX_CLIENT_ID: {
     key: 'bitrix.clientId',
-    apply: (d, v) => (tagged(d, 'bitrix', 'mode', 'app', ['rateLimit', 'retry']).clientId = v),
+    apply: (d, v) => (tagged(d, 'bitrix', 'mode', 'app', ['rateLimit', 'pacing', 'retry']).clientId = v),
   },
   B24_BRIDGE_BITRIX_CLIENT_SECRET: {
     key: 'bitrix.clientSecret',
-    apply: (d, v) => (tagged(d, 'bitrix', 'mode', 'app', ['rateLimit', 'retry']).clientSecret = v),
+    apply: (d, v) => (tagged(d, 'bitrix', 'mode', 'app', ['rateLimit', 'pacing', 'retry']).clientSecret = v),
   },
   B24_BRIDGE_BITRIX_WEBHOOK_URL: {
     key: 'bitrix.url',
-    apply: (d, v) => (tagged(d, 'bitrix', 'mode', 'webhook', ['rateLimit', 'retry']).url = v),
+    apply: (d, v) => (tagged(d, 'bitrix', 'mode', 'webhook', ['rateLimit', 'pacing', 'retry']).url = v),
   },
   B24_BRIDGE_ADMIN_TOKEN: { key: 'admin.token', apply: (d, v) => (object(d, 'admin').token = v) },
   B24_BRIDGE_ADMIN_PASSWORD: { key: 'admin.password', apply: (d, v) => (object(d, 'admin').password = v) },

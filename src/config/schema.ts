@@ -292,6 +292,35 @@ const rateLimit = z
     "The portal's REST limit, which the bridge keeps to (past it Bitrix24 answers QUERY_LIMIT_EXCEEDED): 2 requests a second with a burst of 50, or 5 and 250 on enterprise plans.",
   );
 
+/**
+ * How the client spends the portal's budget beside the limit itself: the bucket is shared with
+ * every other app on the portal, and a card a person waits for must not queue behind logging.
+ */
+const pacing = z
+  .strictObject({
+    holdMs: z
+      .number({ error: 'expected milliseconds from 0 to 30000, a whole number' })
+      .int({ error: 'expected milliseconds from 0 to 30000, a whole number' })
+      .min(0, { error: 'expected milliseconds from 0 to 30000, a whole number' })
+      .max(30_000, { error: 'expected milliseconds from 0 to 30000, a whole number' })
+      .default(3000)
+      .describe(
+        'The longest a request of finishes and recordings (no card) is held to travel with more commands; it goes sooner once it fills a batch or the portal is idle. Reads are never held, only kept off the card reserve. 0: never held.',
+      ),
+    cardReserve: z
+      .number({ error: 'expected a whole number ≥ 0' })
+      .int({ error: 'expected a whole number ≥ 0' })
+      .min(0, { error: 'expected a whole number ≥ 0' })
+      .optional()
+      .describe(
+        "Places at the top of the portal's bucket only requests with a card may use, so a card never waits behind logging; default a fifth of the burst (10 of 50).",
+      ),
+  })
+  .prefault({})
+  .describe(
+    "How requests share the portal's budget: cards go at once, what is not urgent is held a few seconds to fill bigger batches and keeps off the top of the bucket. The bucket is never taken above its burst less 3.",
+  );
+
 const wholeMs = (what: string) =>
   z
     .number({ error: `expected ${what} in milliseconds, a whole number ≥ 0` })
@@ -344,6 +373,7 @@ export const bitrixSchema = z
               "The OAuth server's token URL; default https://oauth.bitrix.info/oauth/token/ (the demo points it at the emulator).",
             ),
           rateLimit,
+          pacing,
           retry,
           directoryRefreshSec: z
             .number({ error: 'expected seconds from 30 to 86400' })
@@ -385,6 +415,7 @@ export const bitrixSchema = z
             'The incoming webhook, https://<portal>/rest/<user>/<secret>/.',
           ),
           rateLimit,
+          pacing,
           retry,
         })
         .describe(

@@ -85,6 +85,7 @@ export async function connectPortal(
         ? { kind: 'webhook', url: record.webhookUrl ?? '' }
         : { kind: 'oauth', ...(tokens ? { tokens } : {}) },
     rateLimit: config.bitrix.rateLimit,
+    pacing: config.bitrix.pacing,
   });
   const rules = rulesFor(config, record);
   const engineFor = (d: DirectoryState) =>

@@ -20,6 +20,9 @@ const keys = [
   'bytesPerLiveCall',
   'routeKnownCallerP50Ms',
   'routeKnownCallerP99Ms',
+  'cardLatencyP99MsAt60',
+  'cardLatencyP99MsAt1000',
+  'bucketPeak',
 ] as const;
 type Figures = Record<(typeof keys)[number], number | null>;
 

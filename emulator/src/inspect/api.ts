@@ -307,7 +307,11 @@ export async function handleInspect(
         return sendJson(res, 200, portal.lines);
       case 'GET /_emulator/limits': {
         const limit = portal.faults.rateLimit ?? portal.settings.rateLimit;
-        return sendJson(res, 200, { ...limit, level: rest.bucket.current(portal.clock.now(), limit.rate) });
+        return sendJson(res, 200, {
+          ...limit,
+          level: rest.bucket.current(portal.clock.now(), limit.rate),
+          peak: rest.bucket.peak,
+        });
       }
       case 'GET /_emulator/faults':
         return sendJson(res, 200, portal.faults);
