@@ -20,7 +20,7 @@ import {
   type ConnectContext,
   type PortalRuntime,
 } from '../portal/index.ts';
-import { linesFilePath, withEditedLines } from './lines-file.ts';
+import { linesFilePath, loadEditedLines } from './lines-file.ts';
 import { observeBridge } from './observe.ts';
 import type { Registry } from '../metrics/index.ts';
 import { addConfigSecrets, tokensAsSecrets, type SecretSet } from '../log/index.ts';
@@ -82,11 +82,9 @@ export function bridgeDataDir(config: BridgeConfig): string {
 }
 
 export async function startBridge(given: BridgeConfig, options: BridgeOptions = {}): Promise<Bridge> {
-  // Queues edited in the admin UI (admin-lines.json beside the store) win over the file's.
-  const config = withEditedLines(given, linesFilePath(given));
-  if (options.secrets) addConfigSecrets(options.secrets, config);
+  if (options.secrets) addConfigSecrets(options.secrets, given);
   const warn = options.warn ?? ((message: string) => console.warn(`b24-bridge: ${message}`));
-  const bitrix = config.bitrix;
+  const bitrix = given.bitrix;
   const app =
     bitrix.mode === 'app'
       ? { clientId: bitrix.clientId, clientSecret: bitrix.clientSecret, oauthUrl: bitrix.oauthUrl }
@@ -95,9 +93,18 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
   if (!sealed)
     warn(
       'B24_BRIDGE_STORE_KEY is not set: portal tokens are stored unencrypted' +
-        (config.store.kind === 'sqlite' ? ` in ${config.store.path} (a file only its owner can read)` : ''),
+        (given.store.kind === 'sqlite' ? ` in ${given.store.path} (a file only its owner can read)` : ''),
     );
-  const store = await openStore(config, sealer);
+  const store = await openStore(given, sealer);
+  // Queues edited in the admin UI (kept in the store) win over the configuration file's.
+  let edited;
+  try {
+    edited = await loadEditedLines(store, given, linesFilePath(given), Date.now());
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+  const config = edited.config;
   const client = new BitrixClient({
     retry: bridgeClientRetry,
     ...(options.client ?? {}),
@@ -194,6 +201,7 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
     client,
     store,
     portals,
+    linesRevision: edited.revision,
     registry: options.metrics,
     secrets: options.secrets,
     log: () => server.app.log,

@@ -162,9 +162,31 @@ export interface Coordination {
   refreshLock: RefreshLock;
 }
 
+/** A setting edited in the admin UI, with a revision that grows at every change. */
+export interface AdminSetting {
+  value: unknown;
+  revision: number;
+}
+
+/**
+ * What the admin UI changes, in the store so every instance sees it: settings (the edited lines)
+ * and the logged-in sessions. Sessions are kept by a digest of their id, never the id itself.
+ */
+export interface AdminState {
+  getSetting(key: string): Promise<AdminSetting | undefined>;
+  /** Stores the value and returns its new revision. */
+  putSetting(key: string, value: unknown, now: number): Promise<number>;
+  /** Adds a session; past `max` sessions the oldest go, and expired ones go at any add. */
+  addSession(digest: string, now: number, expiresAt: number, max: number): Promise<void>;
+  sessionAlive(digest: string, now: number): Promise<boolean>;
+  removeSession(digest: string): Promise<void>;
+}
+
 export interface Store {
   /** The client's token store, on this database. */
   readonly tokens: TokenStore;
+  /** The admin UI's settings and sessions. */
+  readonly admin: AdminState;
   /** The portals' CRM phone indexes. */
   readonly callers: CallerIndex;
   /**

@@ -3,6 +3,7 @@ import pg from 'pg';
 import type { SharedBudget, TokenStore } from '../../bitrix/index.ts';
 import type {
   Backlog,
+  AdminState,
   CallerIndex,
   Coordination,
   EntryUpdate,
@@ -19,6 +20,7 @@ import { loadMigrations, migrate } from './migrate.ts';
 import { postgresCallers } from './callers.ts';
 import { notifyOutbox, OutboxListener } from './notify.ts';
 import { Transactions } from './transactions.ts';
+import * as admin from './sql/admin.ts';
 import * as budget from './sql/budget.ts';
 import * as claims from './sql/claims.ts';
 import * as engine from './sql/engine.ts';
@@ -74,6 +76,7 @@ export const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')
 export class PostgresStore implements Store {
   readonly tokens: TokenStore;
   readonly callers: CallerIndex;
+  readonly admin: AdminState;
   readonly shared = true;
   readonly coordination: Coordination;
   private readonly now: () => number;
@@ -106,6 +109,16 @@ export class PostgresStore implements Store {
       (doing, fn) => tx.run(doing, fn),
       (site, fn) => tx.write(site, fn),
     );
+    this.admin = {
+      getSetting: (key) => tx.run('read an admin setting', () => admin.getSetting(pool, key)),
+      putSetting: (key, value, now) =>
+        tx.write('admin setting', (db) => admin.putSetting(db, key, value, now)),
+      addSession: (digest, now, expiresAt, max) =>
+        tx.write('admin session', (db) => admin.addSession(db, { digest, now, expiresAt, max })),
+      sessionAlive: (digest, now) =>
+        tx.run('read an admin session', () => admin.sessionAlive(pool, digest, now)),
+      removeSession: (digest) => tx.write('admin session', (db) => admin.removeSession(db, digest)),
+    };
     this.tokens = {
       get: (memberId) => tx.run('read tokens', () => readTokens(pool, this.sealer, memberId)),
       save: (memberId, tokens) =>
