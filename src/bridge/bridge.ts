@@ -5,9 +5,14 @@
 import { BitrixClient, type ClientOptions } from '../bitrix/index.ts';
 import type { BridgeConfig } from '../config/index.ts';
 import { buildServer, type BridgeServer, type ServerOptions } from '../server/index.ts';
-import { openStore, sealerFromEnv, type PortalRecord, type Store } from '../store/index.ts';
+import { openStore, PostgresStore, sealerFromEnv, type PortalRecord, type Store } from '../store/index.ts';
 import { dirname, join, resolve } from 'node:path';
-import { FileRecordingStore, keepRecordings, RecordingLinks } from '../recordings/index.ts';
+import {
+  FileRecordingStore,
+  keepRecordings,
+  PostgresRecordingStore,
+  RecordingLinks,
+} from '../recordings/index.ts';
 import { ConfigError } from '../config/index.ts';
 import { ambiguities, portalOf } from './pbx-portals.ts';
 import { BitrixApp, type BitrixEvent, type InstallCallback } from '../app/index.ts';
@@ -114,7 +119,11 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
     tokenStore: options.secrets ? tokensAsSecrets(store.tokens, options.secrets) : store.tokens,
   });
   const portals = new Map<string, PortalRuntime>();
-  const recordings = await FileRecordingStore.open(join(bridgeDataDir(config), 'recordings'));
+  // On PostgreSQL in the database, so every instance serves every recording; else files.
+  const recordings =
+    store instanceof PostgresStore
+      ? await PostgresRecordingStore.open(store.database)
+      : await FileRecordingStore.open(join(bridgeDataDir(config), 'recordings'));
   /** Where the portal downloads recordings from: the public URL, else where the server listens. */
   let baseUrl = config.server.publicUrl?.replace(/\/+$/, '') ?? '';
   const links = new RecordingLinks(recordings.linkSecret, config.recordings.linkTtlSec * 1000, () => baseUrl);
