@@ -28,6 +28,7 @@ const slow = {
     'test/outbox/instances.test.ts',
     'test/admin/shared-state.test.ts',
     'test/recordings/postgres.test.ts',
+    'test/e2e/ami-leader.test.ts',
   ],
   /** `npm run build`, then the compiled binary (what the Docker image and the systemd unit run); `npm run test:build` runs it alone, as it times the binary's start. */
   build: ['test/build/**/*.test.ts'],

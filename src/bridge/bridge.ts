@@ -5,7 +5,14 @@
 import { BitrixClient, type ClientOptions } from '../bitrix/index.ts';
 import type { BridgeConfig } from '../config/index.ts';
 import { buildServer, type BridgeServer, type ServerOptions } from '../server/index.ts';
-import { openStore, PostgresStore, sealerFromEnv, type PortalRecord, type Store } from '../store/index.ts';
+import {
+  LeaderLock,
+  openStore,
+  PostgresStore,
+  sealerFromEnv,
+  type PortalRecord,
+  type Store,
+} from '../store/index.ts';
 import { dirname, join, resolve } from 'node:path';
 import {
   FileRecordingStore,
@@ -82,6 +89,13 @@ export const bridgeClientRetry = { maxAttempts: 2, minDelayMs: 200, maxDelayMs: 
  * Where the bridge keeps what it must find again (recordings, admin-lines.json): beside the
  * SQLite file; on PostgreSQL (several instances) ./data, see the README on shared recordings.
  */
+/** On PostgreSQL: who holds each PBX's connection (an advisory lock), and the store's relay. */
+function leadershipOf(settings: BridgeConfig['store'], store: Store) {
+  if (settings.kind !== 'postgres' || !store.relay) return undefined;
+  const { url } = settings;
+  return { lock: (name: string) => new LeaderLock({ url, name }), relay: store.relay };
+}
+
 export function bridgeDataDir(config: BridgeConfig): string {
   return config.store.kind === 'sqlite' ? dirname(resolve(config.store.path)) : resolve('data');
 }
@@ -290,6 +304,8 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
     },
     log: (level, message, data) => server.app.log[level](data ?? {}, message),
     amiConnected: observed.metrics.amiConnected,
+    // Several instances: one AMI connection per PBX, held by the leader; the others relay commands.
+    leadership: leadershipOf(config.store, store),
   });
   // Commands wait in memory: originations a previous process asked for and the PBX has not
   // reported on yet are sent again (the PBX acts on a commandId once).

@@ -182,6 +182,17 @@ export interface AdminState {
   removeSession(digest: string): Promise<void>;
 }
 
+/**
+ * Commands for a PBX whose connection one instance holds (a shared store only): any instance may
+ * queue one, the holder takes each once. Payloads are the PBX commands, as JSON.
+ */
+export interface CommandRelay {
+  send(pbxId: string, command: unknown, now: number): Promise<void>;
+  take(pbxId: string, limit: number): Promise<unknown[]>;
+  /** Calls `onQueued` when another instance queued a command for the PBX. */
+  watch(pbxId: string, onQueued: () => void): () => void;
+}
+
 export interface Store {
   /** The client's token store, on this database. */
   readonly tokens: TokenStore;
@@ -197,6 +208,8 @@ export interface Store {
   readonly shared: boolean;
   /** Present when `shared`: the client's cross-instance rate budget and refresh lock. */
   readonly coordination?: Coordination | undefined;
+  /** Present when `shared`: commands for a PBX another instance holds the connection of. */
+  readonly relay?: CommandRelay | undefined;
 
   savePortal(portal: PortalRecord, now: number): Promise<void>;
   getPortal(memberId: string): Promise<PortalRecord | undefined>;

@@ -5,6 +5,7 @@ import type {
   Backlog,
   AdminState,
   CallerIndex,
+  CommandRelay,
   Coordination,
   EntryUpdate,
   OutboxEntry,
@@ -26,6 +27,7 @@ import * as claims from './sql/claims.ts';
 import * as engine from './sql/engine.ts';
 import * as entries from './sql/entries.ts';
 import * as portals from './sql/portals.ts';
+import { queueCommand, takeCommands } from './sql/relay.ts';
 import { readTokens, saveTokens } from './sql/tokens.ts';
 
 export interface PostgresStoreOptions {
@@ -77,6 +79,7 @@ export class PostgresStore implements Store {
   readonly tokens: TokenStore;
   readonly callers: CallerIndex;
   readonly admin: AdminState;
+  readonly relay: CommandRelay;
   readonly shared = true;
   readonly coordination: Coordination;
   private readonly now: () => number;
@@ -118,6 +121,17 @@ export class PostgresStore implements Store {
       sessionAlive: (digest, now) =>
         tx.run('read an admin session', () => admin.sessionAlive(pool, digest, now)),
       removeSession: (digest) => tx.write('admin session', (db) => admin.removeSession(db, digest)),
+    };
+    // Notifications of queued commands ride the outbox channel under the key `pbx:<id>`.
+    this.relay = {
+      send: (pbxId, command, now) =>
+        tx.write('relay command', async (db) => {
+          await queueCommand(db, pbxId, command, now);
+          await notifyOutbox(db, `pbx:${pbxId}`, this.id);
+        }),
+      take: (pbxId, limit) => tx.write('take commands', (db) => takeCommands(db, pbxId, limit)),
+      watch: (pbxId, onQueued) =>
+        tx.closed ? () => undefined : this.listener.watch(`pbx:${pbxId}`, onQueued),
     };
     this.tokens = {
       get: (memberId) => tx.run('read tokens', () => readTokens(pool, this.sealer, memberId)),
