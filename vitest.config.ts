@@ -29,6 +29,7 @@ const slow = {
     'test/admin/shared-state.test.ts',
     'test/recordings/postgres.test.ts',
     'test/e2e/ami-leader.test.ts',
+    'test/e2e/pg-restart.test.ts',
   ],
   /** `npm run build`, then the compiled binary (what the Docker image and the systemd unit run); `npm run test:build` runs it alone, as it times the binary's start. */
   build: ['test/build/**/*.test.ts'],
