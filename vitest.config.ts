@@ -11,7 +11,8 @@ const slow = {
   /** `npm run bench -- --quick` as a process: every figure's key, ~2 minutes. */
   bench: ['test/bench/**/*.test.ts'],
   /** The short chaos run: kills, outages and limits through every scenario. */
-  chaos: ['test/chaos/chaos.test.ts'],
+  /** The short failover run: three instances on a private PostgreSQL, kills and a database restart. */
+  chaos: ['test/chaos/chaos.test.ts', 'test/chaos/failover.test.ts'],
   /** Random and mutated bodies against the live server and the parsers. */
   fuzz: [
     'test/security/fuzz-server.test.ts',

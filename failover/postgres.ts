@@ -1,5 +1,5 @@
 /**
- * A PostgreSQL server of a test's own (a throwaway cluster in a temporary directory, on a free
+ * A PostgreSQL server of a run's own (a throwaway cluster in a temporary directory, on a free
  * port), so a test may stop and restart it without touching the database everyone else uses. It
  * needs the server's binaries (Debian's postgresql package) and, when run as root, the `postgres`
  * user to own the cluster; `privatePostgres()` answers why not when it cannot.
@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../e2e/processes.ts';
+import { createServer } from 'node:net';
 
 export interface PrivatePostgres {
   url: string;
@@ -39,6 +39,18 @@ export function privatePostgresUnavailable(): string | undefined {
     }
   }
   return undefined;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 export async function privatePostgres(): Promise<PrivatePostgres> {
