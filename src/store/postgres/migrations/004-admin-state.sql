@@ -1,4 +1,4 @@
--- The admin UI's shared state, as in SQLite (src/store/sqlite/migrations/005-admin-state.sql):
+-- The admin UI's shared state, as in SQLite (src/store/sqlite/migrations/006-admin-state.sql):
 -- named settings with a revision, and admin sessions by the digest of their id.
 CREATE TABLE admin_settings (
   key        TEXT PRIMARY KEY,
