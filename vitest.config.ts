@@ -11,7 +11,8 @@ const slow = {
   /** `npm run bench -- --quick` as a process: every figure's key, ~2 minutes. */
   bench: ['test/bench/**/*.test.ts'],
   /** The short chaos run: kills, outages and limits through every scenario. */
-  chaos: ['test/chaos/chaos.test.ts'],
+  /** The short failover run: three instances on a private PostgreSQL, kills and a database restart. */
+  chaos: ['test/chaos/chaos.test.ts', 'test/chaos/failover.test.ts'],
   /** Random and mutated bodies against the live server and the parsers. */
   fuzz: [
     'test/security/fuzz-server.test.ts',
@@ -31,6 +32,10 @@ const slow = {
     'test/cli/postgres.test.ts',
     'test/e2e/two-instances.test.ts',
     'test/outbox/instances.test.ts',
+    'test/admin/shared-state.test.ts',
+    'test/recordings/postgres.test.ts',
+    'test/e2e/ami-leader.test.ts',
+    'test/e2e/pg-restart.test.ts',
   ],
   /** `npm run build`, then the compiled binary (what the Docker image and the systemd unit run); `npm run test:build` runs it alone, as it times the binary's start. */
   build: ['test/build/**/*.test.ts'],

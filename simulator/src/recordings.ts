@@ -34,6 +34,8 @@ export interface RecordingServerOptions {
   readonly host?: string;
   /** The base URL the bridge should use, when it is not `http://host:port` (a container, a proxy). */
   readonly publicUrl?: string;
+  /** Upload each recording in `recording.ready` (`contentBase64`) rather than serve it by URL. */
+  readonly upload?: boolean;
 }
 
 export interface RecordingServer {

@@ -11,7 +11,7 @@ import { systemClock, type SimClock } from './clock.ts';
 import { CommandPoller, type CommandPollOptions } from './commands.ts';
 import { EventDelivery, type DeliveryOptions } from './delivery.ts';
 import { seededRandom, type SecRange } from './random.ts';
-import { startRecordingServer, type RecordingServerOptions } from './recordings.ts';
+import { startRecordingServer, wavFile, type RecordingServerOptions } from './recordings.ts';
 import { defaultCallSettings, demoAgents, type CalleeSettings, type CallSettings } from './settings.ts';
 import { startSteadyStream, type SteadyStream, type SteadyStreamOptions } from './stream.ts';
 import { Switchboard, type RouteAnswer } from './switchboard.ts';
@@ -140,6 +140,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     send: (event) => delivery.send(event),
     route,
     recordingUrl: (callId) => recordings.add(callId),
+    recordingContent: options.recordings?.upload === true ? () => wavFile().toString('base64') : undefined,
     report,
     newCallId: () => `${prefix}-${++nextId}`,
   });

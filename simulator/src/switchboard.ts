@@ -42,6 +42,8 @@ export interface SwitchboardDeps {
     line?: string;
   }) => Promise<RouteAnswer>;
   readonly recordingUrl: (callId: string) => string;
+  /** When set, the PBX uploads each recording (base64) in `recording.ready` instead of a URL. */
+  readonly recordingContent?: ((callId: string) => string) | undefined;
   readonly report: Report;
   readonly newCallId: () => string;
 }
@@ -399,6 +401,16 @@ export class Switchboard {
     // The PBX records every answered call; the file is ready a little after the hang-up (S5).
     const recording = this.after(secondsOf(this.deps.settings.recordingDelaySec, call.random), () => {
       this.pendingRecordings.delete(recording);
+      const upload = this.deps.recordingContent;
+      if (upload) {
+        this.emit(call, {
+          type: 'recording.ready',
+          contentBase64: upload(call.id),
+          filename: fileNameOf(call.id),
+        });
+        finish(null);
+        return;
+      }
       const url = this.deps.recordingUrl(call.id);
       this.emit(call, { type: 'recording.ready', url, filename: fileNameOf(call.id) });
       finish(url);

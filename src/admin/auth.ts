@@ -1,9 +1,10 @@
 /**
  * Who may use the admin UI and API: a bearer token (`admin.token`) for scripts, a login form with
  * the password (or the token) for people, who then carry an HttpOnly, SameSite=Strict session
- * cookie. Sessions are random ids kept in memory: a restart logs everyone out, which is fine.
+ * cookie. Sessions are random ids kept in the store (by their digest, so a reader of the database
+ * cannot take one over): every instance behind a balancer knows them, and a restart keeps them.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { sameSecret } from '../security/index.ts';
 
 export interface AdminCredentials {
@@ -15,11 +16,41 @@ export const SESSION_COOKIE = 'b24_admin';
 const SESSION_TTL_MS = 12 * 3600 * 1000;
 const MAX_SESSIONS = 1000;
 
-export class AdminAuth {
-  private readonly sessions = new Map<string, number>();
+/** Where sessions live: the store's admin state (`Store.admin`), or memory for a UI without one. */
+export interface SessionStore {
+  addSession(digest: string, now: number, expiresAt: number, max: number): Promise<void>;
+  sessionAlive(digest: string, now: number): Promise<boolean>;
+  removeSession(digest: string): Promise<void>;
+}
 
+/** Sessions in this process only: a restart logs everyone out. */
+export function memorySessions(): SessionStore {
+  const sessions = new Map<string, { createdAt: number; expiresAt: number }>();
+  return {
+    addSession(digest, now, expiresAt, max) {
+      for (const [d, s] of sessions) if (s.expiresAt <= now) sessions.delete(d);
+      sessions.set(digest, { createdAt: now, expiresAt });
+      // A flood of logins must not grow memory without end: the oldest sessions go first.
+      for (const d of sessions.keys()) {
+        if (sessions.size <= max) break;
+        sessions.delete(d);
+      }
+      return Promise.resolve();
+    },
+    sessionAlive: (digest, now) => Promise.resolve((sessions.get(digest)?.expiresAt ?? 0) > now),
+    removeSession(digest) {
+      sessions.delete(digest);
+      return Promise.resolve();
+    },
+  };
+}
+
+const digestOf = (id: string): string => createHash('sha256').update(id).digest('hex');
+
+export class AdminAuth {
   constructor(
     private readonly credentials: AdminCredentials,
+    private readonly sessions: SessionStore = memorySessions(),
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -41,39 +72,22 @@ export class AdminAuth {
     return password || token;
   }
 
-  startSession(): string {
+  async startSession(): Promise<string> {
     const id = randomBytes(32).toString('base64url');
-    this.prune();
-    this.sessions.set(id, this.now() + SESSION_TTL_MS);
+    const now = this.now();
+    await this.sessions.addSession(digestOf(id), now, now + SESSION_TTL_MS, MAX_SESSIONS);
     return id;
   }
 
-  hasSession(cookieHeader: string | undefined): boolean {
+  async hasSession(cookieHeader: string | undefined): Promise<boolean> {
     const id = sessionIdOf(cookieHeader);
-    if (id === undefined) return false;
-    const until = this.sessions.get(id);
-    if (until === undefined) return false;
-    if (until <= this.now()) {
-      this.sessions.delete(id);
-      return false;
-    }
-    return true;
+    if (id === undefined || id.length > 100) return false;
+    return this.sessions.sessionAlive(digestOf(id), this.now());
   }
 
-  endSession(cookieHeader: string | undefined): void {
+  async endSession(cookieHeader: string | undefined): Promise<void> {
     const id = sessionIdOf(cookieHeader);
-    if (id !== undefined) this.sessions.delete(id);
-  }
-
-  private prune(): void {
-    const now = this.now();
-    for (const [id, until] of this.sessions) if (until <= now) this.sessions.delete(id);
-    // A flood of logins must not grow memory without end: the oldest sessions go first.
-    while (this.sessions.size >= MAX_SESSIONS) {
-      const oldest = this.sessions.keys().next().value;
-      if (oldest === undefined) break;
-      this.sessions.delete(oldest);
-    }
+    if (id !== undefined) await this.sessions.removeSession(digestOf(id));
   }
 }
 

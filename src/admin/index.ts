@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from '../metrics/index.ts';
 import type { JournalReader } from '../journal/index.ts';
 import { registerApi } from './api.ts';
-import { AdminAuth, clearedCookie, sessionCookie, type AdminCredentials } from './auth.ts';
+import { AdminAuth, clearedCookie, sessionCookie, type AdminCredentials, type SessionStore } from './auth.ts';
 import { defaultLoginLimits, LoginThrottle, sameOriginRequest, type LoginLimits } from './guard.ts';
 import { loginPage, HTMX_PATH, SCRIPT_PATH } from './pages.ts';
 import { registerPages, registerStatic } from './routes.ts';
@@ -17,7 +17,7 @@ import { BoardStreams, defaultBoardSettings, type BoardSettings } from './board-
 import type { AdminView } from './view.ts';
 
 export type * from './view.ts';
-export { AdminAuth, SESSION_COOKIE } from './auth.ts';
+export { AdminAuth, SESSION_COOKIE, memorySessions, type SessionStore } from './auth.ts';
 export { escapeHtml, html } from './html.ts';
 export type { BoardSettings } from './board-stream.ts';
 export { parseQueueEdit, queueEditSchema, type EditProblem } from './queue-edit.ts';
@@ -25,6 +25,8 @@ export { parseQueueEdit, queueEditSchema, type EditProblem } from './queue-edit.
 export interface AdminOptions {
   view: AdminView;
   credentials: AdminCredentials;
+  /** Where logged-in sessions are kept: the store, so every instance knows them. Default: memory. */
+  sessions?: SessionStore | undefined;
   /** Served at `/metrics` (no login: it holds figures, never secrets; restrict it at the proxy). */
   metrics?: Registry | undefined;
   /** Session cookies get `Secure` when the bridge is reached over https. */
@@ -47,7 +49,7 @@ function safeNext(value: unknown): string {
 }
 
 export function registerAdmin(app: FastifyInstance, options: AdminOptions): void {
-  const auth = new AdminAuth(options.credentials);
+  const auth = new AdminAuth(options.credentials, options.sessions);
   const throttle = LoginThrottle.inMemory(options.login ?? defaultLoginLimits);
   const hub = new StreamHub();
   const boards = new BoardStreams(options.view, hub, options.board ?? defaultBoardSettings);
@@ -90,6 +92,15 @@ export function registerAdmin(app: FastifyInstance, options: AdminOptions): void
           (_request, body, next) => next(null, Object.fromEntries(new URLSearchParams(body as string))),
         );
       scope.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, next) => {
+        void guard(request, reply, next).catch((e: unknown) => {
+          next(e instanceof Error ? e : new Error(String(e)));
+        });
+      });
+      const guard = async (
+        request: FastifyRequest,
+        reply: FastifyReply,
+        next: (error?: Error) => void,
+      ): Promise<void> => {
         const path = request.url.split('?')[0] ?? '';
         const api = path.startsWith('/api/');
         if (open.has(path)) {
@@ -108,7 +119,7 @@ export function registerAdmin(app: FastifyInstance, options: AdminOptions): void
           }
           throttle.failed(request.ip, now);
           request.log.warn({ from: request.ip, via: 'token' }, 'admin authentication failed');
-        } else if (auth.hasSession(request.headers.cookie)) {
+        } else if (await auth.hasSession(request.headers.cookie)) {
           if (!sameOriginRequest(request, options.publicUrl)) return crossSite(reply);
           return next();
         }
@@ -122,7 +133,7 @@ export function registerAdmin(app: FastifyInstance, options: AdminOptions): void
           return;
         }
         void reply.redirect(`/login?next=${encodeURIComponent(request.url)}`, 303);
-      });
+      };
 
       scope.get('/login', (request, reply) => {
         const { next } = request.query as { next?: string };
@@ -130,7 +141,7 @@ export function registerAdmin(app: FastifyInstance, options: AdminOptions): void
           .type('text/html; charset=utf-8')
           .send(loginPage({ enabled: auth.enabled, next: safeNext(next) }).text);
       });
-      scope.post('/login', (request, reply) => {
+      scope.post('/login', async (request, reply) => {
         const form = (request.body ?? {}) as Record<string, unknown>;
         const given = typeof form.password === 'string' ? form.password : '';
         const now = Date.now();
@@ -153,11 +164,11 @@ export function registerAdmin(app: FastifyInstance, options: AdminOptions): void
               loginPage({ enabled: auth.enabled, error: 'Wrong password.', next: safeNext(form.next) }).text,
             );
         return reply
-          .header('set-cookie', sessionCookie(auth.startSession(), options.secureCookies ?? false))
+          .header('set-cookie', sessionCookie(await auth.startSession(), options.secureCookies ?? false))
           .redirect(safeNext(form.next), 303);
       });
-      scope.post('/logout', (request, reply) => {
-        auth.endSession(request.headers.cookie);
+      scope.post('/logout', async (request, reply) => {
+        await auth.endSession(request.headers.cookie);
         return reply.header('set-cookie', clearedCookie).redirect('/login', 303);
       });
 

@@ -9,6 +9,8 @@ import type { Gauge } from '../metrics/index.ts';
 import { AsteriskAdapter, type AsteriskAdapterOptions } from '../pbx/asterisk/index.ts';
 import type { PbxAdapter, PbxEvent, PbxEventSink, PlanStep, RouteRequested } from '../pbx/index.ts';
 import type { StoreRecording } from '../pbx/webhook/index.ts';
+import type { CommandRelay } from '../store/index.ts';
+import type { PbxCommand } from '../pbx/index.ts';
 import {
   acceptPbxEvents,
   fallbackPlan,
@@ -32,6 +34,20 @@ export interface PbxAdaptersOptions {
   amiConnected?: Gauge | undefined;
   /** Tests: quicker reconnects and the like. */
   asterisk?: Partial<Omit<AsteriskAdapterOptions, 'pbxId' | 'ami'>> | undefined;
+  /**
+   * Several instances on one PostgreSQL: one instance at a time holds a PBX's connection (the
+   * leader of `ami:<pbx id>`), and the others queue that PBX's commands for it.
+   */
+  leadership?: { lock(name: string): Leadership; relay: CommandRelay } | undefined;
+}
+
+/** An election of one holder among the instances (`LeaderLock`). */
+export interface Leadership {
+  readonly isLeader: boolean;
+  start(): Promise<void>;
+  close(): Promise<void>;
+  on(event: 'gained', listener: () => void): unknown;
+  on(event: 'lost', listener: (e: { reason: string }) => void): unknown;
 }
 
 export interface PbxAdapters {
@@ -76,19 +92,24 @@ export function pbxSink(pbxId: string, o: PbxAdaptersOptions): PbxEventSink {
 /** Starts an adapter for every `pbx[]` the bridge talks to itself; they connect in the background. */
 export async function startPbxAdapters(o: PbxAdaptersOptions): Promise<PbxAdapters> {
   const adapters = new Map<string, PbxAdapter>();
+  const stops: (() => Promise<void>)[] = [];
   for (const pbx of o.config.pbx) {
     if (pbx.kind !== 'asterisk' || pbx.ami === undefined) continue;
-    const adapter = new AsteriskAdapter({
-      ...(o.asterisk ?? {}),
-      pbxId: pbx.id,
-      ami: pbx.ami,
-      storeRecording: o.recordingsOf?.(pbx.id),
-      log: o.log,
-    });
-    adapters.set(pbx.id, adapter);
-    adapter.on('synced', () => o.amiConnected?.set({ pbx: pbx.id }, 1));
-    adapter.on('down', () => o.amiConnected?.set({ pbx: pbx.id }, 0));
-    o.router.attach(pbx.id, (command) =>
+    const ami = pbx.ami;
+    const open = (): AsteriskAdapter => {
+      const adapter = new AsteriskAdapter({
+        ...(o.asterisk ?? {}),
+        pbxId: pbx.id,
+        ami,
+        storeRecording: o.recordingsOf?.(pbx.id),
+        log: o.log,
+      });
+      adapters.set(pbx.id, adapter);
+      adapter.on('synced', () => o.amiConnected?.set({ pbx: pbx.id }, 1));
+      adapter.on('down', () => o.amiConnected?.set({ pbx: pbx.id }, 0));
+      return adapter;
+    };
+    const execute = (adapter: PbxAdapter, command: PbxCommand): Promise<void> =>
       adapter.execute(command).catch((e: unknown) => {
         o.log?.('warn', 'PBX command failed', {
           pbxId: pbx.id,
@@ -97,14 +118,91 @@ export async function startPbxAdapters(o: PbxAdaptersOptions): Promise<PbxAdapte
           code: (e as { code?: string }).code,
         });
         throw e;
-      }),
-    );
-    await adapter.start(pbxSink(pbx.id, o));
+      });
+    if (!o.leadership) {
+      const adapter = open();
+      o.router.attach(pbx.id, (command) => execute(adapter, command));
+      await adapter.start(pbxSink(pbx.id, o));
+      stops.push(() => adapter.stop());
+      continue;
+    }
+    stops.push(await leadPbx(pbx.id, o.leadership, { open, execute, sink: pbxSink(pbx.id, o), o }));
   }
   return {
     adapters,
     stop: async () => {
-      await Promise.all([...adapters.values()].map((a) => a.stop()));
+      await Promise.all(stops.map((stop) => stop()));
     },
+  };
+}
+
+/**
+ * One PBX among instances: this instance connects only while it leads; commands decided here go
+ * to its own adapter while it leads, and into the store's relay otherwise, which the leader drains
+ * (woken by a notification, and every second in case one was missed).
+ */
+async function leadPbx(
+  pbxId: string,
+  leadership: NonNullable<PbxAdaptersOptions['leadership']>,
+  parts: {
+    open: () => AsteriskAdapter;
+    execute: (adapter: PbxAdapter, command: PbxCommand) => Promise<void>;
+    sink: PbxEventSink;
+    o: PbxAdaptersOptions;
+  },
+): Promise<() => Promise<void>> {
+  const { relay } = leadership;
+  const lock = leadership.lock(`ami:${pbxId}`);
+  let adapter: AsteriskAdapter | null = null;
+  let unwatch: (() => void) | null = null;
+  let poll: NodeJS.Timeout | null = null;
+  let draining: Promise<void> = Promise.resolve();
+  let stopping: Promise<void> = Promise.resolve();
+  const warn = (message: string, e: unknown): void =>
+    parts.o.log?.('warn', message, { pbxId, code: (e as { code?: string }).code });
+  const drain = (): void => {
+    draining = draining
+      .then(async () => {
+        for (;;) {
+          const current = adapter;
+          if (current === null) return;
+          const commands = (await relay.take(pbxId, 50)) as PbxCommand[];
+          for (const command of commands) await parts.execute(current, command).catch(() => undefined);
+          if (commands.length < 50) return;
+        }
+      })
+      .catch((e: unknown) => warn('queued PBX commands could not be read', e));
+  };
+  lock.on('gained', () => {
+    const current = (adapter = parts.open());
+    parts.o.log?.('info', 'this instance holds the PBX connection', { pbxId });
+    current.start(parts.sink).then(
+      () => {
+        unwatch = relay.watch(pbxId, drain);
+        poll = setInterval(drain, 1000);
+        poll.unref();
+        drain();
+      },
+      (e: unknown) => warn('the PBX adapter did not start', e),
+    );
+  });
+  lock.on('lost', ({ reason }) => {
+    const current = adapter;
+    adapter = null;
+    unwatch?.();
+    if (poll) clearInterval(poll);
+    parts.o.log?.('warn', 'this instance no longer holds the PBX connection', { pbxId, reason });
+    if (current) stopping = current.stop().catch((e: unknown) => warn('the PBX adapter did not stop', e));
+  });
+  parts.o.router.attach(pbxId, (command) =>
+    adapter !== null && lock.isLeader
+      ? parts.execute(adapter, command)
+      : relay.send(pbxId, command, Date.now()),
+  );
+  await lock.start();
+  return async () => {
+    await lock.close();
+    await stopping;
+    await draining;
   };
 }

@@ -22,7 +22,7 @@ import { toEngineConfig, type BridgeConfig, type LineSettings } from '../config/
 import { allCalls, createEngine, EngineConfigError, type Call, type Engine } from '../core/index.ts';
 import { ServerError } from '../http/index.ts';
 import type { Store } from '../store/index.ts';
-import { saveEditedLines } from './lines-file.ts';
+import { readStoredLines, storeEditedLines, type LinesFile } from './lines-file.ts';
 import { directoryOf, type PortalRuntime } from '../portal/index.ts';
 
 /** Ended calls stay on the board this long, so a person sees how a call ended. */
@@ -41,8 +41,8 @@ export interface BridgeViewOptions {
   portals: ReadonlyMap<string, PortalRuntime>;
   client: BitrixClient;
   store: Store;
-  /** Where edited lines are kept; undefined: edits last until the next start. */
-  linesFile: string | undefined;
+  /** The revision of the edited lines the configuration holds (0: none edited yet). */
+  linesRevision?: number | undefined;
   now?: () => number;
 }
 
@@ -57,9 +57,11 @@ export class BridgeAdminView implements AdminView {
   private readonly peak = new Map<string, number>();
   private readonly now: () => number;
   private edits: Promise<unknown> = Promise.resolve();
+  private linesRevision: number;
 
   constructor(private readonly o: BridgeViewOptions) {
     this.now = o.now ?? Date.now;
+    this.linesRevision = o.linesRevision ?? 0;
     this.changes.setMaxListeners(0);
   }
 
@@ -203,7 +205,7 @@ export class BridgeAdminView implements AdminView {
     // In place: the runtimes hold this same object, and a later directory refresh rebuilds from it.
     rules.lines = lines;
     try {
-      if (this.o.linesFile !== undefined) await saveEditedLines(this.o.linesFile, this.o.config);
+      this.linesRevision = await storeEditedLines(this.o.store, this.o.config, this.now());
     } catch (cause) {
       rules.lines = previous;
       throw new ServerError('NOT_SAVED', 500, 'the queue could not be saved; nothing was changed', { cause });
@@ -281,6 +283,68 @@ export class BridgeAdminView implements AdminView {
   // --- helpers ---
 
   /** Top-level lines, then each `portals[]` entry's own lines (ids suffixed `@portal`). */
+  /**
+   * Several instances on one store: an edit made through another instance's admin UI is taken
+   * here too (looked for every `intervalMs`), so every instance routes by the same queues.
+   */
+  followEdits(intervalMs: number, onError: (error: unknown) => void): () => void {
+    let stopped = false;
+    let timer: NodeJS.Timeout | undefined;
+    const look = async (): Promise<void> => {
+      const stored = await readStoredLines(this.o.store);
+      if (stored && stored.revision > this.linesRevision) {
+        const adopted = this.edits.then(() => {
+          this.adoptLines(stored.file);
+          this.linesRevision = stored.revision;
+        });
+        this.edits = adopted.catch(() => undefined);
+        await adopted;
+      }
+    };
+    const next = (): void => {
+      if (stopped) return;
+      timer = setTimeout(() => {
+        look().catch(onError).finally(next);
+      }, intervalMs);
+      timer.unref();
+    };
+    next();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
+  }
+
+  /** The lines another instance stored: each rules object takes its own, and its engines follow. */
+  private adoptLines(file: LinesFile): void {
+    const targets: [Rules, Rules['lines'] | undefined][] = [
+      [this.o.config.engine, file.lines],
+      ...this.o.config.portals.map((p): [Rules, Rules['lines'] | undefined] => [
+        p.engine,
+        file.portals[p.portal],
+      ]),
+    ];
+    for (const [rules, lines] of targets) {
+      if (lines === undefined || JSON.stringify(lines) === JSON.stringify(rules.lines)) continue;
+      const engines: [PortalRuntime, Engine][] = [];
+      for (const runtime of this.o.portals.values()) {
+        if (runtime.rules !== rules) continue;
+        engines.push([
+          runtime,
+          createEngine(
+            toEngineConfig(
+              { ...this.o.config, engine: { ...rules, lines } },
+              directoryOf(runtime.directory.users),
+            ),
+          ),
+        ]);
+      }
+      rules.lines = lines;
+      for (const [runtime, engine] of engines) runtime.outbox.setEngine(engine);
+    }
+    this.changes.emit('change');
+  }
+
   private allLines(): { line: LineSettings; rules: Rules; suffix: string }[] {
     const { config } = this.o;
     return [

@@ -5,9 +5,21 @@
 import { BitrixClient, type ClientOptions } from '../bitrix/index.ts';
 import type { BridgeConfig } from '../config/index.ts';
 import { buildServer, type BridgeServer, type ServerOptions } from '../server/index.ts';
-import { openStore, sealerFromEnv, type PortalRecord, type Store } from '../store/index.ts';
+import {
+  LeaderLock,
+  openStore,
+  PostgresStore,
+  sealerFromEnv,
+  type PortalRecord,
+  type Store,
+} from '../store/index.ts';
 import { dirname, join, resolve } from 'node:path';
-import { FileRecordingStore, keepRecordings, RecordingLinks } from '../recordings/index.ts';
+import {
+  FileRecordingStore,
+  keepRecordings,
+  PostgresRecordingStore,
+  RecordingLinks,
+} from '../recordings/index.ts';
 import { ConfigError } from '../config/index.ts';
 import { ambiguities, portalOf } from './pbx-portals.ts';
 import { BitrixApp, type BitrixEvent, type InstallCallback } from '../app/index.ts';
@@ -21,7 +33,7 @@ import {
   type ConnectContext,
   type PortalRuntime,
 } from '../portal/index.ts';
-import { linesFilePath, withEditedLines } from './lines-file.ts';
+import { linesFilePath, loadEditedLines } from './lines-file.ts';
 import { observeBridge } from './observe.ts';
 import type { Registry } from '../metrics/index.ts';
 import { addConfigSecrets, tokensAsSecrets, type SecretSet } from '../log/index.ts';
@@ -78,16 +90,21 @@ export const bridgeClientRetry = { maxAttempts: 2, minDelayMs: 200, maxDelayMs: 
  * Where the bridge keeps what it must find again (recordings, admin-lines.json): beside the
  * SQLite file; on PostgreSQL (several instances) ./data, see the README on shared recordings.
  */
+/** On PostgreSQL: who holds each PBX's connection (an advisory lock), and the store's relay. */
+function leadershipOf(settings: BridgeConfig['store'], store: Store) {
+  if (settings.kind !== 'postgres' || !store.relay) return undefined;
+  const { url } = settings;
+  return { lock: (name: string) => new LeaderLock({ url, name }), relay: store.relay };
+}
+
 export function bridgeDataDir(config: BridgeConfig): string {
   return config.store.kind === 'sqlite' ? dirname(resolve(config.store.path)) : resolve('data');
 }
 
 export async function startBridge(given: BridgeConfig, options: BridgeOptions = {}): Promise<Bridge> {
-  // Queues edited in the admin UI (admin-lines.json beside the store) win over the file's.
-  const config = withEditedLines(given, linesFilePath(given));
-  if (options.secrets) addConfigSecrets(options.secrets, config);
+  if (options.secrets) addConfigSecrets(options.secrets, given);
   const warn = options.warn ?? ((message: string) => console.warn(`b24-bridge: ${message}`));
-  const bitrix = config.bitrix;
+  const bitrix = given.bitrix;
   const app =
     bitrix.mode === 'app'
       ? { clientId: bitrix.clientId, clientSecret: bitrix.clientSecret, oauthUrl: bitrix.oauthUrl }
@@ -96,9 +113,18 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
   if (!sealed)
     warn(
       'B24_BRIDGE_STORE_KEY is not set: portal tokens are stored unencrypted' +
-        (config.store.kind === 'sqlite' ? ` in ${config.store.path} (a file only its owner can read)` : ''),
+        (given.store.kind === 'sqlite' ? ` in ${given.store.path} (a file only its owner can read)` : ''),
     );
-  const store = await openStore(config, sealer);
+  const store = await openStore(given, sealer);
+  // Queues edited in the admin UI (kept in the store) win over the configuration file's.
+  let edited;
+  try {
+    edited = await loadEditedLines(store, given, linesFilePath(given), Date.now());
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+  const config = edited.config;
   const client = new BitrixClient({
     retry: bridgeClientRetry,
     ...(options.client ?? {}),
@@ -108,7 +134,11 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
     tokenStore: options.secrets ? tokensAsSecrets(store.tokens, options.secrets) : store.tokens,
   });
   const portals = new Map<string, PortalRuntime>();
-  const recordings = await FileRecordingStore.open(join(bridgeDataDir(config), 'recordings'));
+  // On PostgreSQL in the database, so every instance serves every recording; else files.
+  const recordings =
+    store instanceof PostgresStore
+      ? await PostgresRecordingStore.open(store.database)
+      : await FileRecordingStore.open(join(bridgeDataDir(config), 'recordings'));
   /** Where the portal downloads recordings from: the public URL, else where the server listens. */
   let baseUrl = config.server.publicUrl?.replace(/\/+$/, '') ?? '';
   const links = new RecordingLinks(recordings.linkSecret, config.recordings.linkTtlSec * 1000, () => baseUrl);
@@ -224,6 +254,7 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
     client,
     store,
     portals,
+    linesRevision: edited.revision,
     registry: options.metrics,
     secrets: options.secrets,
     log: () => server.app.log,
@@ -303,6 +334,8 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
     },
     log: (level, message, data) => server.app.log[level](data ?? {}, message),
     amiConnected: observed.metrics.amiConnected,
+    // Several instances: one AMI connection per PBX, held by the leader; the others relay commands.
+    leadership: leadershipOf(config.store, store),
   });
   // Commands wait in memory: originations a previous process asked for and the PBX has not
   // reported on yet are sent again (the PBX acts on a commandId once).

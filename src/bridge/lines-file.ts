@@ -1,16 +1,16 @@
 /**
- * Lines edited in the admin UI, kept in `admin-lines.json` beside the SQLite file (the data
- * directory the bridge owns). At start it replaces the `lines` of the configuration it names, so
- * an edit survives a restart; delete the file to go back to the configuration file's lines.
- *
- * A file rather than a store table: it is a piece of configuration a person may read, diff and
- * back up, and it needs no migration in both stores.
+ * Lines edited in the admin UI. They are kept in the store (the admin setting `lines`), so every
+ * instance on one PostgreSQL routes by the same queues and an edit survives a restart; at start
+ * they replace the `lines` of the configuration they name. Earlier versions kept them in
+ * `admin-lines.json` beside the SQLite file: such a file is taken into the store once, at the
+ * first start that finds the store without edited lines.
  */
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, type BridgeConfig } from '../config/index.ts';
+import type { Store } from '../store/index.ts';
 import { engineSchema } from '../config/schema.ts';
 
 const fileSchema = z.strictObject({
@@ -23,29 +23,26 @@ const fileSchema = z.strictObject({
 
 export type LinesFile = z.output<typeof fileSchema>;
 
-/**
- * Beside the SQLite file; on PostgreSQL in `./data`, like the recordings. Each instance keeps its
- * own: with several instances an edit reaches only the one that took it (edit the file there).
- */
+/** Where earlier versions kept the edited lines: beside the SQLite file; on PostgreSQL in `./data`. */
 export function linesFilePath(config: BridgeConfig): string {
   const dir = config.store.kind === 'sqlite' ? dirname(resolve(config.store.path)) : resolve('data');
   return join(dir, 'admin-lines.json');
 }
 
-/** The configuration with the edited lines in; unchanged when there is no file. */
-export function withEditedLines(config: BridgeConfig, path: string | undefined): BridgeConfig {
-  if (path === undefined || !existsSync(path)) return config;
-  let parsed;
-  try {
-    parsed = fileSchema.safeParse(JSON.parse(readFileSync(path, 'utf8')));
-  } catch {
-    parsed = undefined;
-  }
-  if (!parsed?.success)
+/** The store's key of the edited lines. */
+export const LINES_SETTING = 'lines';
+
+function parseLines(value: unknown, where: string): LinesFile {
+  const parsed = fileSchema.safeParse(value);
+  if (!parsed.success)
     throw new ConfigError('CONFIG_INVALID', [
-      { key: '', message: `${path} (lines edited in the admin UI) is not valid; fix or delete it` },
+      { key: '', message: `${where} (lines edited in the admin UI) is not valid; fix or delete it` },
     ]);
-  const file = parsed.data;
+  return parsed.data;
+}
+
+/** The configuration with the edited lines in. */
+export function withLines(config: BridgeConfig, file: LinesFile): BridgeConfig {
   return {
     ...config,
     engine: file.lines ? { ...config.engine, lines: file.lines } : config.engine,
@@ -56,13 +53,67 @@ export function withEditedLines(config: BridgeConfig, path: string | undefined):
   };
 }
 
-/** Written whole to a temporary file and renamed: a crash leaves the old file or the new one. */
-export async function saveEditedLines(path: string, config: BridgeConfig): Promise<void> {
-  const file: LinesFile = {
+/** What of the configuration the admin UI edits: its lines, at the top and per portal. */
+export function linesOf(config: BridgeConfig): LinesFile {
+  return {
     version: 1,
     lines: config.engine.lines,
     portals: Object.fromEntries(config.portals.map((p) => [p.portal, p.engine.lines])),
   };
+}
+
+/** The configuration with the edited lines in; unchanged when there is no file. */
+export function withEditedLines(config: BridgeConfig, path: string | undefined): BridgeConfig {
+  if (path === undefined || !existsSync(path)) return config;
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    value = undefined;
+  }
+  return withLines(config, parseLines(value, path));
+}
+
+/** A revision of the edited lines, as the store holds them. */
+export interface StoredLines {
+  file: LinesFile;
+  revision: number;
+}
+
+export async function readStoredLines(store: Store): Promise<StoredLines | undefined> {
+  const setting = await store.admin.getSetting(LINES_SETTING);
+  if (!setting) return undefined;
+  return {
+    file: parseLines(setting.value, `the store's admin setting "${LINES_SETTING}"`),
+    revision: setting.revision,
+  };
+}
+
+/**
+ * The configuration with the store's edited lines in, and their revision (0: none edited). A
+ * store without them takes those of an `admin-lines.json` left by an earlier version, once.
+ */
+export async function loadEditedLines(
+  store: Store,
+  config: BridgeConfig,
+  legacyPath: string | undefined,
+  now: number,
+): Promise<{ config: BridgeConfig; revision: number }> {
+  const stored = await readStoredLines(store);
+  if (stored) return { config: withLines(config, stored.file), revision: stored.revision };
+  if (legacyPath === undefined || !existsSync(legacyPath)) return { config, revision: 0 };
+  const imported = withEditedLines(config, legacyPath);
+  return { config: imported, revision: await storeEditedLines(store, imported, now) };
+}
+
+/** Stores the configuration's lines as the edited ones; returns their revision. */
+export function storeEditedLines(store: Store, config: BridgeConfig, now: number): Promise<number> {
+  return store.admin.putSetting(LINES_SETTING, linesOf(config), now);
+}
+
+/** Written whole to a temporary file and renamed: a crash leaves the old file or the new one. */
+export async function saveEditedLines(path: string, config: BridgeConfig): Promise<void> {
+  const file = linesOf(config);
   await mkdir(dirname(path), { recursive: true });
   const temporary = `${path}.${String(process.pid)}.tmp`;
   await writeFile(temporary, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });

@@ -18,7 +18,6 @@ import type { SecretSet } from '../log/index.ts';
 import type { Store } from '../store/index.ts';
 import { keepJournal, type JournalFeed } from '../journal/index.ts';
 import { BridgeAdminView } from './admin-view.ts';
-import { linesFilePath } from './lines-file.ts';
 import type { PortalRuntime } from '../portal/index.ts';
 
 export interface Observed {
@@ -33,11 +32,16 @@ export interface Observed {
   close(): Promise<void>;
 }
 
+/** How often an instance looks for queue edits made through another instance. */
+const EDITS_POLL_MS = 1000;
+
 export function observeBridge(parts: {
   config: BridgeConfig;
   client: BitrixClient;
   store: Store;
   portals: ReadonlyMap<string, PortalRuntime>;
+  /** The revision of the edited lines the configuration holds. */
+  linesRevision?: number | undefined;
   registry?: Registry | undefined;
   /** The log scrubber: each portal's application token is added to it. */
   secrets?: SecretSet | undefined;
@@ -47,8 +51,14 @@ export function observeBridge(parts: {
   const { config, client, store, portals } = parts;
   // This bridge's own registry unless one is given: two bridges in one process never mix figures.
   const registry = parts.registry ?? new Registry({ defaultMetrics: true });
-  const view = new BridgeAdminView({ config, portals, client, store, linesFile: linesFilePath(config) });
+  const view = new BridgeAdminView({ config, portals, client, store, linesRevision: parts.linesRevision });
   const m = bridgeMetrics(registry);
+  // Other instances on the store may edit queues: look for their edits every second.
+  const stopFollowing = store.shared
+    ? view.followEdits(EDITS_POLL_MS, (e) =>
+        parts.log?.()?.warn({ code: (e as { code?: string }).code }, 'could not read the edited lines'),
+      )
+    : () => undefined;
   watchClient(m, client);
   const stopCollecting = collectPortals(registry, m, () => portals.values(), store, client);
   const kept = keepJournal({
@@ -73,6 +83,7 @@ export function observeBridge(parts: {
     admin: {
       view,
       credentials: { token: config.admin.token, password: config.admin.password },
+      sessions: store.admin,
       metrics: registry,
       secureCookies: config.server.publicUrl?.startsWith('https:') ?? false,
       login: config.admin.login,
@@ -104,6 +115,7 @@ export function observeBridge(parts: {
       });
     },
     close: async () => {
+      stopFollowing();
       stopCollecting();
       await kept?.close();
     },

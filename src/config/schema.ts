@@ -548,7 +548,7 @@ export const storeSchema = z
           path: name('expected a file path', 4096)
             .default('data/bridge.sqlite')
             .describe(
-              'The SQLite file (WAL mode); recordings and admin-lines.json are kept in the same directory. Relative to the working directory.',
+              'The SQLite file (WAL mode); recordings are kept in the same directory. Relative to the working directory.',
             ),
         })
         .describe('SQLite: one process, one file; a normal office.'),

@@ -9,5 +9,6 @@ export {
   type RecordingFile,
   type RecordingStore,
 } from './store.ts';
+export { PostgresRecordingStore } from './postgres.ts';
 export { RecordingLinks, type LinkVerdict } from './links.ts';
 export { keepRecordings, type Retention, type RetentionOptions } from './retention.ts';

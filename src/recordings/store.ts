@@ -50,10 +50,31 @@ export interface RecordingStore {
 }
 
 /** A ref: the portal's folder, then the recording's own digest. Anything else is refused unread. */
-const refPattern = /^([0-9a-f]{32})-([0-9a-f]{64})$/;
+export const refPattern = /^([0-9a-f]{32})-([0-9a-f]{64})$/;
 /** Refs of recordings stored before they were kept per portal: still served until they expire. */
 const flatRefPattern = /^[0-9a-f]{64}$/;
 const portalDirPattern = /^[0-9a-f]{32}$/;
+
+/** A portal's key under a store's secret: no name of the portal is kept with its recordings. */
+export const portalKeyOf = (secret: Buffer, portal: string): string =>
+  createHmac('sha256', secret).update(`portal\0${portal}`).digest('hex').slice(0, 32);
+
+/** A recording's own key: the same bytes of the same portal have the same one. */
+export const contentKeyOf = (secret: Buffer, r: Pick<NewRecording, 'portal' | 'content'>): string =>
+  createHmac('sha256', secret).update(`${r.portal}\0`).update(r.content).digest('hex');
+
+/** Refused before anything is written. */
+export function checkSize(recording: NewRecording, maxBytes: number): void {
+  if (recording.content.byteLength > maxBytes)
+    throw new RecordingStoreError(
+      'RECORDING_TOO_LARGE',
+      `the recording has ${String(recording.content.byteLength)} bytes, over ${String(maxBytes)}`,
+    );
+}
+
+/** The link key a store's secret gives. */
+export const linkSecretOf = (secret: Buffer): Buffer =>
+  createHmac('sha256', secret).update('recording links').digest();
 
 export class FileRecordingStore implements RecordingStore {
   private constructor(
@@ -68,8 +89,7 @@ export class FileRecordingStore implements RecordingStore {
     try {
       await mkdir(dir, { recursive: true, mode: 0o700 });
       const secret = await keptSecret(join(dir, '.secret'));
-      const linkSecret = createHmac('sha256', secret).update('recording links').digest();
-      return new FileRecordingStore(dir, secret, linkSecret, maxBytes);
+      return new FileRecordingStore(dir, secret, linkSecretOf(secret), maxBytes);
     } catch (cause) {
       throw new RecordingStoreError('RECORDING_IO', `cannot open the recordings directory ${dir}`, { cause });
     }
@@ -77,20 +97,13 @@ export class FileRecordingStore implements RecordingStore {
 
   /** The portal's folder: a keyed digest of its member_id, so no name of it reaches the disk. */
   private folderOf(portal: string): string {
-    return createHmac('sha256', this.secret).update(`portal\0${portal}`).digest('hex').slice(0, 32);
+    return portalKeyOf(this.secret, portal);
   }
 
   async put(recording: NewRecording, now: number): Promise<string> {
-    if (recording.content.byteLength > this.maxBytes)
-      throw new RecordingStoreError(
-        'RECORDING_TOO_LARGE',
-        `the recording has ${String(recording.content.byteLength)} bytes, over ${String(this.maxBytes)}`,
-      );
+    checkSize(recording, this.maxBytes);
     const folder = this.folderOf(recording.portal);
-    const digest = createHmac('sha256', this.secret)
-      .update(`${recording.portal}\0`)
-      .update(recording.content)
-      .digest('hex');
+    const digest = contentKeyOf(this.secret, recording);
     const path = join(this.dir, folder, digest);
     try {
       await mkdir(join(this.dir, folder), { recursive: true, mode: 0o700 });

@@ -162,9 +162,42 @@ export interface Coordination {
   refreshLock: RefreshLock;
 }
 
+/** A setting edited in the admin UI, with a revision that grows at every change. */
+export interface AdminSetting {
+  value: unknown;
+  revision: number;
+}
+
+/**
+ * What the admin UI changes, in the store so every instance sees it: settings (the edited lines)
+ * and the logged-in sessions. Sessions are kept by a digest of their id, never the id itself.
+ */
+export interface AdminState {
+  getSetting(key: string): Promise<AdminSetting | undefined>;
+  /** Stores the value and returns its new revision. */
+  putSetting(key: string, value: unknown, now: number): Promise<number>;
+  /** Adds a session; past `max` sessions the oldest go, and expired ones go at any add. */
+  addSession(digest: string, now: number, expiresAt: number, max: number): Promise<void>;
+  sessionAlive(digest: string, now: number): Promise<boolean>;
+  removeSession(digest: string): Promise<void>;
+}
+
+/**
+ * Commands for a PBX whose connection one instance holds (a shared store only): any instance may
+ * queue one, the holder takes each once. Payloads are the PBX commands, as JSON.
+ */
+export interface CommandRelay {
+  send(pbxId: string, command: unknown, now: number): Promise<void>;
+  take(pbxId: string, limit: number): Promise<unknown[]>;
+  /** Calls `onQueued` when another instance queued a command for the PBX. */
+  watch(pbxId: string, onQueued: () => void): () => void;
+}
+
 export interface Store {
   /** The client's token store, on this database. */
   readonly tokens: TokenStore;
+  /** The admin UI's settings and sessions. */
+  readonly admin: AdminState;
   /** The portals' CRM phone indexes. */
   readonly callers: CallerIndex;
   /**
@@ -175,6 +208,8 @@ export interface Store {
   readonly shared: boolean;
   /** Present when `shared`: the client's cross-instance rate budget and refresh lock. */
   readonly coordination?: Coordination | undefined;
+  /** Present when `shared`: commands for a PBX another instance holds the connection of. */
+  readonly relay?: CommandRelay | undefined;
 
   savePortal(portal: PortalRecord, now: number): Promise<void>;
   getPortal(memberId: string): Promise<PortalRecord | undefined>;

@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PortalUser } from '../../src/bitrix/index.ts';
 import { extensionMap } from '../../src/bridge/admin-view.ts';
-import { saveEditedLines, withEditedLines } from '../../src/bridge/lines-file.ts';
+import {
+  loadEditedLines,
+  saveEditedLines,
+  storeEditedLines,
+  withEditedLines,
+} from '../../src/bridge/lines-file.ts';
+import { SqliteStore } from '../../src/store/index.ts';
 import { ConfigError, demoDocument, parseConfig, type BridgeConfig } from '../../src/config/index.ts';
 
 const user = (id: number, name: string, extension: string | null): PortalUser => ({
@@ -104,5 +110,35 @@ describe('lines edited in the admin UI', () => {
     );
     expect(() => withEditedLines(config(dir), path)).toThrow(ConfigError);
     expect(() => withEditedLines(config(dir), path)).toThrow(/admin-lines\.json/);
+  });
+
+  it('live in the store: an earlier version’s file is taken in once, and later edits come from the store', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'b24-view-'));
+    const path = join(dir, 'admin-lines.json');
+    const original = config(dir);
+    const store = await SqliteStore.open({ path: ':memory:' });
+    try {
+      expect(await loadEditedLines(store, original, path, 1)).toEqual({ config: original, revision: 0 });
+      const edited = structuredClone(original);
+      const support = edited.engine.lines.find((l) => l.id === 'support');
+      if (support?.routing.kind !== 'queue') throw new Error('the demo has a support queue');
+      support.routing.queue.members = ['102'];
+      await saveEditedLines(path, edited);
+      const imported = await loadEditedLines(store, original, path, 2);
+      expect(imported.revision).toBe(1);
+      expect(imported.config.engine.lines.find((l) => l.id === 'support')?.routing).toMatchObject({
+        queue: { members: ['102'] },
+      });
+      support.routing.queue.members = ['101'];
+      expect(await storeEditedLines(store, edited, 3)).toBe(2);
+      // The store wins over the old file from now on.
+      const next = await loadEditedLines(store, original, path, 4);
+      expect(next.revision).toBe(2);
+      expect(next.config.engine.lines.find((l) => l.id === 'support')?.routing).toMatchObject({
+        queue: { members: ['101'] },
+      });
+    } finally {
+      await store.close();
+    }
   });
 });

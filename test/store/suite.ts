@@ -360,5 +360,31 @@ export function storeSuite(name: string, h: StoreHarness): void {
       await expect(keyless.tokens.get('m1')).rejects.toMatchObject({ code: 'STORE_KEY_MISMATCH' });
       await keyless.close();
     });
+
+    it('keeps the admin UI’s settings with a revision, and its sessions until they expire', async () => {
+      const store = await h.fresh();
+      expect(await store.admin.getSetting('lines')).toBeUndefined();
+      expect(await store.admin.putSetting('lines', { version: 1, portals: { p: [] } }, 10)).toBe(1);
+      expect(await store.admin.putSetting('lines', { version: 1, portals: {} }, 20)).toBe(2);
+      expect(await store.admin.getSetting('lines')).toEqual({ value: { version: 1, portals: {} }, revision: 2 });
+
+      await store.admin.addSession('d1', 100, 1100, 3);
+      expect(await store.admin.sessionAlive('d1', 1099)).toBe(true);
+      expect(await store.admin.sessionAlive('d1', 1100)).toBe(false);
+      expect(await store.admin.sessionAlive('unknown', 100)).toBe(false);
+      // Past the cap the oldest go first.
+      for (const [i, d] of ['d2', 'd3', 'd4'].entries()) await store.admin.addSession(d, 200 + i, 5000, 3);
+      expect(await store.admin.sessionAlive('d1', 300)).toBe(false);
+      for (const d of ['d2', 'd3', 'd4']) expect(await store.admin.sessionAlive(d, 300)).toBe(true);
+      await store.admin.removeSession('d3');
+      expect(await store.admin.sessionAlive('d3', 300)).toBe(false);
+      await store.close();
+
+      // Another instance, or this one after a restart, sees the same.
+      const again = await h.reopen(store);
+      expect((await again.admin.getSetting('lines'))?.revision).toBe(2);
+      expect(await again.admin.sessionAlive('d4', 300)).toBe(true);
+      await again.close();
+    });
   });
 }

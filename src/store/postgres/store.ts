@@ -3,7 +3,9 @@ import pg from 'pg';
 import type { SharedBudget, TokenStore } from '../../bitrix/index.ts';
 import type {
   Backlog,
+  AdminState,
   CallerIndex,
+  CommandRelay,
   Coordination,
   EntryUpdate,
   OutboxEntry,
@@ -19,11 +21,13 @@ import { loadMigrations, migrate } from './migrate.ts';
 import { postgresCallers } from './callers.ts';
 import { notifyOutbox, OutboxListener } from './notify.ts';
 import { Transactions } from './transactions.ts';
+import * as admin from './sql/admin.ts';
 import * as budget from './sql/budget.ts';
 import * as claims from './sql/claims.ts';
 import * as engine from './sql/engine.ts';
 import * as entries from './sql/entries.ts';
 import * as portals from './sql/portals.ts';
+import { queueCommand, takeCommands } from './sql/relay.ts';
 import { readTokens, saveTokens } from './sql/tokens.ts';
 
 export interface PostgresStoreOptions {
@@ -74,6 +78,8 @@ export const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')
 export class PostgresStore implements Store {
   readonly tokens: TokenStore;
   readonly callers: CallerIndex;
+  readonly admin: AdminState;
+  readonly relay: CommandRelay;
   readonly shared = true;
   readonly coordination: Coordination;
   private readonly now: () => number;
@@ -106,6 +112,27 @@ export class PostgresStore implements Store {
       (doing, fn) => tx.run(doing, fn),
       (site, fn) => tx.write(site, fn),
     );
+    this.admin = {
+      getSetting: (key) => tx.run('read an admin setting', () => admin.getSetting(pool, key)),
+      putSetting: (key, value, now) =>
+        tx.write('admin setting', (db) => admin.putSetting(db, key, value, now)),
+      addSession: (digest, now, expiresAt, max) =>
+        tx.write('admin session', (db) => admin.addSession(db, { digest, now, expiresAt, max })),
+      sessionAlive: (digest, now) =>
+        tx.run('read an admin session', () => admin.sessionAlive(pool, digest, now)),
+      removeSession: (digest) => tx.write('admin session', (db) => admin.removeSession(db, digest)),
+    };
+    // Notifications of queued commands ride the outbox channel under the key `pbx:<id>`.
+    this.relay = {
+      send: (pbxId, command, now) =>
+        tx.write('relay command', async (db) => {
+          await queueCommand(db, pbxId, command, now);
+          await notifyOutbox(db, `pbx:${pbxId}`, this.id);
+        }),
+      take: (pbxId, limit) => tx.write('take commands', (db) => takeCommands(db, pbxId, limit)),
+      watch: (pbxId, onQueued) =>
+        tx.closed ? () => undefined : this.listener.watch(`pbx:${pbxId}`, onQueued),
+    };
     this.tokens = {
       get: (memberId) => tx.run('read tokens', () => readTokens(pool, this.sealer, memberId)),
       save: (memberId, tokens) =>

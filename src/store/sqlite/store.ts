@@ -5,6 +5,7 @@ import type { PortalTokens, TokenStore } from '../../bitrix/index.ts';
 import { StoreError } from '../errors.ts';
 import type {
   Backlog,
+  AdminState,
   CallerIndex,
   EntryUpdate,
   OutboxEntry,
@@ -19,6 +20,7 @@ import { plainSealer, type Sealer } from '../sealer.ts';
 import { toEntry as entryOf, toPortal, type EntryRow as Row, type PortalRow } from '../rows.ts';
 import { loadMigrations, migrate } from './migrate.ts';
 import { sqliteCallers } from './callers.ts';
+import { sqliteAdminState } from './admin.ts';
 
 type EntryRow = Row<string>;
 const parse = (s: string | null): unknown => (s === null ? null : JSON.parse(s));
@@ -59,6 +61,7 @@ const json = (v: unknown): string => JSON.stringify(v ?? null);
 export class SqliteStore implements Store {
   readonly tokens: TokenStore;
   readonly callers: CallerIndex;
+  readonly admin: AdminState;
   /** One process owns the file (the replay command refuses to run beside the bridge). */
   readonly shared = false;
   private readonly s: ReturnType<typeof prepare>;
@@ -74,6 +77,11 @@ export class SqliteStore implements Store {
     this.sealer = options.sealer ?? plainSealer;
     this.s = prepare(db);
     this.callers = sqliteCallers(
+      db,
+      (doing, fn) => this.run(doing, fn),
+      (site, fn) => this.write(site, fn),
+    );
+    this.admin = sqliteAdminState(
       db,
       (doing, fn) => this.run(doing, fn),
       (site, fn) => this.write(site, fn),
