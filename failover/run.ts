@@ -315,11 +315,7 @@ async function openCallOwners(pool: pg.Pool): Promise<Map<string, Holding>> {
  * by an instance whose lease is current (a live one renews; the dead one's runs out and another
  * claims the call). At most 60 s is waited.
  */
-async function takeoverMs(
-  pool: pg.Pool,
-  held: Map<string, Holding>,
-  killedAt: number,
-): Promise<number> {
+async function takeoverMs(pool: pg.Pool, held: Map<string, Holding>, killedAt: number): Promise<number> {
   const waiting = new Set(held.keys());
   while (waiting.size > 0 && performance.now() - killedAt < 60_000) {
     await sleep(250);

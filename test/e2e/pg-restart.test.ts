@@ -9,7 +9,11 @@ import pg from 'pg';
 import { startEmulator, type Emulator } from 'b24-emulator';
 import { startBridge, type Bridge } from '../../src/bridge/index.ts';
 import { parseConfig } from '../../src/config/index.ts';
-import { privatePostgres, privatePostgresUnavailable, type PrivatePostgres } from '../../failover/postgres.ts';
+import {
+  privatePostgres,
+  privatePostgresUnavailable,
+  type PrivatePostgres,
+} from '../../failover/postgres.ts';
 
 const unavailable = privatePostgresUnavailable();
 if (unavailable !== undefined) console.warn(`the PostgreSQL restart test is skipped: ${unavailable}`);

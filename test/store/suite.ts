@@ -366,7 +366,10 @@ export function storeSuite(name: string, h: StoreHarness): void {
       expect(await store.admin.getSetting('lines')).toBeUndefined();
       expect(await store.admin.putSetting('lines', { version: 1, portals: { p: [] } }, 10)).toBe(1);
       expect(await store.admin.putSetting('lines', { version: 1, portals: {} }, 20)).toBe(2);
-      expect(await store.admin.getSetting('lines')).toEqual({ value: { version: 1, portals: {} }, revision: 2 });
+      expect(await store.admin.getSetting('lines')).toEqual({
+        value: { version: 1, portals: {} },
+        revision: 2,
+      });
 
       await store.admin.addSession('d1', 100, 1100, 3);
       expect(await store.admin.sessionAlive('d1', 1099)).toBe(true);
