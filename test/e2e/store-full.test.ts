@@ -19,9 +19,10 @@ import {
  * and chmod does not stop root; test/outbox/store-unwritable.test.ts covers it in-process.)
  */
 describe.skipIf(process.platform === 'win32')('a full disk as a process: the PBX gets 503', () => {
-  // 400 blocks: 200 KiB (512-byte blocks, POSIX sh) or 400 KiB (bash): room for the schema and
+  // 800 blocks: 400 KiB (512-byte blocks, POSIX sh) or 800 KiB (bash): room for the schema (with the
+  // journal and admin tables) and
   // the install (under 100 KiB of WAL), then full after some tens of events.
-  const t = installedBridge('b24-e2e-full-', { fileSizeLimitBlocks: 400 });
+  const t = installedBridge('b24-e2e-full-', { fileSizeLimitBlocks: 800 });
 
   it('refuses the event it cannot store, stores nothing of it, and takes the repeat later', async () => {
     const base = Math.floor((Date.now() - 3600_000) / 1000) * 1000;
