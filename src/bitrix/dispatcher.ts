@@ -6,7 +6,8 @@ import type { Emit } from './events.ts';
 import { LeakyBucket, OperatingLimits, type RateLimit, type SharedBudget } from './limiter.ts';
 import { lanes, type Command, type Lane } from './methods.ts';
 import { nextTimeReady, Operation, selectBatch, targetOf, type SubmitOptions } from './queue.ts';
-import { backoffMs, type RetryPolicy } from './retry.ts';
+import { delay } from '../retry/index.ts';
+import type { ClientRetryPolicy } from './retry.ts';
 import { postJson, readEnvelope, send, type Envelope, type HttpOptions } from './transport.ts';
 import type { TokenKeeper } from './tokens.ts';
 
@@ -38,7 +39,7 @@ export interface DispatcherOptions {
   maxInFlight: number;
   clock: Clock;
   random: () => number;
-  policy: RetryPolicy;
+  policy: ClientRetryPolicy;
   http: () => HttpOptions;
   emit: Emit;
 }
@@ -429,7 +430,7 @@ export class PortalDispatcher {
         this.bucket.fill(now);
         this.o.sharedBudget?.fill(this.o.memberId, this.rateLimit).catch(() => undefined);
         this.limitStreak += 1;
-        const waitMs = backoffMs(policy, this.limitStreak, random);
+        const waitMs = delay(policy, this.limitStreak, random);
         this.pausedUntil = Math.max(this.pausedUntil, now + waitMs);
         this.o.emit('rateLimited', {
           memberId: this.o.memberId,
@@ -470,7 +471,7 @@ export class PortalDispatcher {
       case 'BAD_RESPONSE': {
         // The portal (or the way to it) is failing: everyone waits, with growing pauses.
         this.failureStreak += 1;
-        this.pausedUntil = Math.max(this.pausedUntil, now + backoffMs(policy, this.failureStreak, random));
+        this.pausedUntil = Math.max(this.pausedUntil, now + delay(policy, this.failureStreak, random));
         break;
       }
       case 'NEEDS_REINSTALL':
@@ -535,7 +536,7 @@ export class PortalDispatcher {
         return;
       }
       if (delayMs === 0) {
-        delayMs = backoffMs(policy, op.failures, random);
+        delayMs = delay(policy, op.failures, random);
         op.notBefore = now + delayMs;
       }
     }

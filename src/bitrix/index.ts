@@ -24,8 +24,8 @@ export type { RawResult, SubmitOptions } from './queue.ts';
 export {
   defaultRetryPolicy,
   retryPolicy,
+  type ClientRetryPolicy,
   type RetryOverrides,
-  type RetryPolicy,
   type RetryRule,
 } from './retry.ts';
 export { enterprisePlan, standardPlan, type RateLimit, type SharedBudget } from './limiter.ts';

@@ -29,7 +29,8 @@ import {
 } from '../store/index.ts';
 import { isBitrixEffect, toNewEntry, type EntryPayload } from './entries.ts';
 import { outageRewrites, planDelivery, withUpdates, type PlannedEntry } from './plan.ts';
-import { defaultDeliveryPolicy, growingDelay, type DeliveryPolicy } from './policy.ts';
+import { delay } from '../retry/index.ts';
+import { defaultDeliveryPolicy, entryBackoff, probeBackoff, type DeliveryPolicy } from './policy.ts';
 import {
   submitEntry,
   type EntryResult,
@@ -757,15 +758,8 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     if (kind === 'unavailable') {
       const link = isLinkFailure(e);
       // A link failure waits for the link (probes), not for the entry's own backoff.
-      const delay = link
-        ? 0
-        : growingDelay(
-            this.policy.entryMinDelayMs,
-            this.policy.entryMaxDelayMs,
-            this.policy.factor,
-            entry.attempts,
-          );
-      update = { id: entry.id, status: 'pending', lastError: e.code, nextAttemptAt: now + delay };
+      const wait = link ? 0 : delay(entryBackoff(this.policy), entry.attempts);
+      update = { id: entry.id, status: 'pending', lastError: e.code, nextAttemptAt: now + wait };
       if (link) this.linkDown(e.code, 'down');
     } else if (kind === 'attention') {
       update = {
@@ -839,12 +833,10 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     if (this.closed) return;
     if (grow) this.probeFailures += 1;
     const p = this.policy;
-    const delay =
-      this.linkState === 'attention'
-        ? p.attentionDelayMs
-        : growingDelay(p.probeMinDelayMs, p.probeMaxDelayMs, p.factor, Math.max(1, this.probeFailures));
+    const wait =
+      this.linkState === 'attention' ? p.attentionDelayMs : delay(probeBackoff(p), this.probeFailures);
     this.cancelProbe?.();
-    this.cancelProbe = this.clock.setTimer(delay, () => {
+    this.cancelProbe = this.clock.setTimer(wait, () => {
       this.cancelProbe = null;
       this.probeDue = true;
       this.schedulePump();
