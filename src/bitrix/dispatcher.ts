@@ -1,6 +1,7 @@
 import type { Clock } from './clock.ts';
 import { batchCommands, readBatch } from './batch.ts';
 import { pick, resolveRefs, Ref, type RefResolver } from './encode.ts';
+import { errorPolicy } from './error-policy.ts';
 import { BitrixError } from './errors.ts';
 import type { Emit } from './events.ts';
 import { LeakyBucket, OperatingLimits, type RateLimit, type SharedBudget } from './limiter.ts';
@@ -423,8 +424,8 @@ export class PortalDispatcher {
     const { clock, policy, random, keeper } = this.o;
     const now = clock.now();
     let effective = error;
-    switch (error.code) {
-      case 'RATE_LIMITED': {
+    switch (errorPolicy[error.code].portal) {
+      case 'slow-down': {
         // Other apps share the portal's bucket: believe the portal, fill ours, and back off more
         // with each refusal in a row (spec §1.6 guidance).
         this.bucket.fill(now);
@@ -440,8 +441,7 @@ export class PortalDispatcher {
         });
         break;
       }
-      case 'TOKEN_EXPIRED':
-      case 'AUTH_FAILED': {
+      case 'refresh': {
         // One refresh normally repairs it; a second is allowed for a race with another refresh.
         // Past that the portal keeps refusing fresh tokens, and refreshing again would be a loop.
         const repairable =
@@ -465,19 +465,16 @@ export class PortalDispatcher {
         }
         break;
       }
-      case 'NETWORK':
-      case 'TIMEOUT':
-      case 'SERVER_ERROR':
-      case 'BAD_RESPONSE': {
+      case 'pause': {
         // The portal (or the way to it) is failing: everyone waits, with growing pauses.
         this.failureStreak += 1;
         this.pausedUntil = Math.max(this.pausedUntil, now + delay(policy, this.failureStreak, random));
         break;
       }
-      case 'NEEDS_REINSTALL':
+      case 'reinstall':
         this.failAll(error);
         break;
-      default:
+      case 'none':
         break;
     }
     for (const op of ops) {

@@ -1,4 +1,5 @@
 import { delay, type RetryPolicy } from '../retry/index.ts';
+import { retryRules, type RetryRule } from './error-policy.ts';
 import type { ErrorCode } from './errors.ts';
 
 /**
@@ -21,7 +22,7 @@ export interface ClientRetryPolicy extends RetryPolicy {
   codes: Readonly<Record<ErrorCode, RetryRule>>;
 }
 
-export type RetryRule = 'attempt' | 'wait' | 'never';
+export type { RetryRule } from './error-policy.ts';
 
 export const defaultRetryPolicy: ClientRetryPolicy = {
   maxAttempts: 5,
@@ -33,23 +34,8 @@ export const defaultRetryPolicy: ClientRetryPolicy = {
   jitter: 0.5,
   spread: 'below',
   operatingFallbackMs: 60_000,
-  codes: {
-    NETWORK: 'attempt',
-    TIMEOUT: 'attempt',
-    SERVER_ERROR: 'attempt',
-    BAD_RESPONSE: 'attempt',
-    RATE_LIMITED: 'wait',
-    OPERATION_TIME_LIMIT: 'wait',
-    TOKEN_EXPIRED: 'wait',
-    // Refused credentials get one refresh inside the client; beyond that a repeat changes nothing.
-    AUTH_FAILED: 'never',
-    NEEDS_REINSTALL: 'never',
-    ACCESS_DENIED: 'never',
-    PORTAL_ERROR: 'never',
-    DEPENDENCY_FAILED: 'never',
-    INVALID_REQUEST: 'never',
-    CLOSED: 'never',
-  },
+  // Per code from the one error table (error-policy.ts); an override changes only the codes it names.
+  codes: retryRules,
 };
 
 /** Changes to the default policy; `codes` lists only the codes whose rule changes. */

@@ -1,7 +1,9 @@
 /** Durable, ordered delivery of the engine's Bitrix24 operations; outage replay; restart. */
 export {
+  FAULT_CODE,
   Outbox,
   type AcceptOptions,
+  type FaultEntry,
   type AcceptResult,
   type EntryEvent,
   type LinkState,

@@ -2,9 +2,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { EventEmitter } from 'node:events';
 import {
-  BitrixError,
+  errorRule,
   failureKind,
+  isCallNotFound,
+  isLinkFailure,
   systemClock,
+  type BitrixError,
   type CallIdInput,
   type Clock,
   type Pending,
@@ -97,6 +100,18 @@ export interface EntryEvent {
   code: string | undefined;
 }
 
+/** The entry a delivery fault is about, and when it is tried again. */
+export interface FaultEntry {
+  id: number;
+  opId: string;
+  kind: OutboxEntry['kind'];
+  callKey: string;
+  retryInMs: number;
+}
+
+/** `lastError` of an entry held back by a fault (an error the error table does not know). */
+export const FAULT_CODE = 'FAULT';
+
 export interface OutboxEvents {
   /** An input was stored and stepped (or recognised as a repeat). */
   accepted: [{ input: EngineInput; duplicate: boolean; entries: number }];
@@ -113,22 +128,14 @@ export interface OutboxEvents {
   pbx: [{ input: EngineInput; effects: PbxEffect[] }];
   /** Nothing open: every entry is done, dropped or failed. */
   idle: [];
-  /** Background work (a result, a timer, the pump) could not be stored; it is retried. */
-  fault: [{ where: string; error: unknown }];
-}
-
-/** Failures that say the portal cannot be reached at all, rather than refusing this one thing. */
-const linkCodes: ReadonlySet<string> = new Set(['NETWORK', 'TIMEOUT', 'SERVER_ERROR', 'BAD_RESPONSE']);
-
-function isLinkFailure(e: BitrixError): boolean {
-  if (e.code === 'DEPENDENCY_FAILED' && e.cause instanceof BitrixError) return isLinkFailure(e.cause);
-  return linkCodes.has(e.code);
+  /**
+   * Background work (a result, a timer, the pump) could not be stored, or a delivery failed with
+   * an error the error table does not know (`where: 'delivery'`, with its entry); it is retried.
+   */
+  fault: [{ where: string; error: unknown; entry?: FaultEntry }];
 }
 
 const isPbxEffect = (e: Effect): e is PbxEffect => e.type.startsWith('pbx.');
-
-const isCallNotFound = (e: BitrixError): boolean =>
-  e.code === 'PORTAL_ERROR' && /call is not found/i.test(e.portalDescription ?? '');
 
 /**
  * The durable outbox of one portal: the engine's steps and the Bitrix24 operations they emit are
@@ -741,12 +748,11 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   private async failed(entry: OutboxEntry, error: unknown): Promise<void> {
     if (this.closed) return;
     const now = this.clock.now();
-    const e =
-      error instanceof BitrixError
-        ? error
-        : new BitrixError('INVALID_REQUEST', error instanceof Error ? error.message : 'unknown failure', {
-            cause: error,
-          });
+    if (errorRule(error) === null) {
+      await this.faulted(entry, error, now);
+      return;
+    }
+    const e = error as BitrixError;
     const kind = failureKind(e);
     let update: EntryUpdate;
     let feedback: EngineInput | null = null;
@@ -799,6 +805,40 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       kind: entry.kind,
       status: update.status ?? 'pending',
       code: e.code,
+    });
+    this.afterSettle();
+  }
+
+  /**
+   * The delivery failed with an error the error table does not know (a bug's TypeError, say): no
+   * answer of the portal says the work is done or refused, so it stays to do. It is announced as
+   * a fault (logged, counted) and tried again with the entry's own backoff, never dropped.
+   */
+  private async faulted(entry: OutboxEntry, error: unknown, now: number): Promise<void> {
+    const wait = delay(entryBackoff(this.policy), entry.attempts);
+    const note = error instanceof Error ? `${error.name}: ${error.message}` : 'unknown failure';
+    const update: EntryUpdate = {
+      id: entry.id,
+      status: 'pending',
+      lastError: FAULT_CODE,
+      note: note.slice(0, 200),
+      nextAttemptAt: now + wait,
+    };
+    await this.o.store.updateEntries([update], now);
+    this.forget(entry);
+    this.fault('delivery', error, {
+      id: entry.id,
+      opId: entry.opId,
+      kind: entry.kind,
+      callKey: entry.callKey,
+      retryInMs: wait,
+    });
+    this.emit('entry', {
+      id: entry.id,
+      opId: entry.opId,
+      kind: entry.kind,
+      status: 'pending',
+      code: FAULT_CODE,
     });
     this.afterSettle();
   }
@@ -883,8 +923,8 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     if (e) this.emit('entry', { id, opId: e.opId, kind: e.kind, status, code });
   }
 
-  private fault(where: string, error: unknown): void {
-    this.emit('fault', { where, error });
+  private fault(where: string, error: unknown, entry?: FaultEntry): void {
+    this.emit('fault', entry === undefined ? { where, error } : { where, error, entry });
   }
 }
 
