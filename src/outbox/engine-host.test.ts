@@ -32,6 +32,13 @@ class StepClock implements Clock {
 }
 
 const T0 = 1_773_000_000_000;
+
+/** A promise and the function that resolves it. */
+function opened(): { promise: Promise<void>; resolve: () => void } {
+  let resolve = (): void => undefined;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
 const started: EngineInput = {
   type: 'call.started',
   callId: 'c1',
@@ -134,6 +141,64 @@ describe('the engine host', () => {
     b.host.close();
     await a.store.close();
     await b.store.close();
+  });
+
+  it('group commit: steps that queue up together share one transaction, in order, repeats recognised', async () => {
+    const { store, host, commits, serial } = await open();
+    const groups: number[] = [];
+    const commitSteps = store.commitSteps.bind(store);
+    store.commitSteps = (c) => {
+      groups.push(c.length);
+      return commitSteps(c);
+    };
+    await host.accept([started], T0, 'k1');
+    const inputs: EngineInput[] = [0, 1, 2, 3].map((n) => ({
+      type: 'call.started',
+      callId: `g${n}`,
+      at: T0 + n,
+      direction: 'inbound',
+      from: '+79161234567',
+      to: '101',
+    }));
+    // The serial line is busy: everything accepted meanwhile waits for one commit.
+    const gate = opened();
+    const busy = serial.run(() => gate.promise);
+    const answers = Promise.all([
+      host.accept([inputs[0]!], T0, 'g0'),
+      host.accept([inputs[1]!], T0, 'g1'),
+      host.accept([started], T0, 'k1'),
+      host.accept([inputs[2]!], T0, 'g2'),
+      host.accept([inputs[3]!], T0, 'g3'),
+    ]);
+    gate.resolve();
+    await busy;
+    expect((await answers).map((a) => a.duplicate)).toEqual([false, false, true, false, false]);
+    // One transaction up to the repeat, one for what came after it.
+    expect(groups).toEqual([5, 2]);
+    const journal = store.database.prepare('SELECT dedupe_key AS k FROM inputs ORDER BY id').all() as {
+      k: string;
+    }[];
+    expect(journal.map((j) => j.k)).toEqual(['k1', 'g0', 'g1', 'g2', 'g3']);
+    expect(allCalls(host.state)).toHaveLength(5);
+    expect(commits.map((c) => c.duplicate)).toEqual([false, false, false, true, false, false]);
+    host.close();
+    await store.close();
+  });
+
+  it('a group the store refuses as a whole is stored step by step: only the bad step fails', async () => {
+    const { store, host, serial } = await open();
+    store.commitSteps = () => Promise.reject(new Error('the group failed'));
+    const gate = opened();
+    const busy = serial.run(() => gate.promise);
+    const a = host.accept([started], T0, 'k1');
+    const b = host.accept([ringing], T0 + 1000, 'k2');
+    gate.resolve();
+    await busy;
+    expect((await a).duplicate).toBe(false);
+    expect((await b).duplicate).toBe(false);
+    expect(allCalls(host.state)).toHaveLength(1);
+    host.close();
+    await store.close();
   });
 
   it('fires the engine timers the stored calls hold, as steps, also after a restart', async () => {

@@ -16,7 +16,13 @@ import {
   type EngineState,
   type PbxEffect,
 } from '../core/index.ts';
-import { StoreError, type EntryUpdate, type NewOutboxEntry, type Store } from '../store/index.ts';
+import {
+  StoreError,
+  type EntryUpdate,
+  type NewOutboxEntry,
+  type StepCommit,
+  type Store,
+} from '../store/index.ts';
 import { isBitrixEffect, toNewEntry } from './entries.ts';
 import type { Serial } from './serial.ts';
 import { EngineTimers } from './timers.ts';
@@ -67,6 +73,9 @@ export class EngineHost {
   /** The engine revision `current` was read at or committed as (see `Store.commitStep`). */
   private revision: number;
   private readonly timers: EngineTimers;
+  /** Steps from outside waiting for the next group commit. */
+  private waiting: Waiting[] = [];
+  private flushQueued = false;
 
   private constructor(
     private readonly o: EngineHostOptions,
@@ -120,7 +129,29 @@ export class EngineHost {
     return call.phase === 'wrapping' || call.phase === 'done';
   }
 
-  /** Steps one input and commits it with `entryUpdates` (a delivery result it feeds back). */
+  /**
+   * Steps inputs from outside (the PBX) and commits them with the steps that queue up meanwhile
+   * (group commit); runs in the serial line by itself, so the caller must not be in it.
+   */
+  accept(inputs: readonly EngineInput[], now: number, dedupeKey: string | null): Promise<AcceptResult> {
+    const first = inputs[0];
+    const journal: Journal =
+      inputs.length === 1 && first !== undefined
+        ? { type: first.type, payload: first }
+        : { type: 'pbx.batch', payload: inputs };
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ inputs, journal, now, dedupeKey, resolve, reject });
+      if (this.flushQueued) return;
+      this.flushQueued = true;
+      // flush answers every caller itself and never rejects.
+      void this.o.serial.run(() => this.flush());
+    });
+  }
+
+  /**
+   * Steps one input and commits it with `entryUpdates` (a delivery result it feeds back), at once:
+   * for callers already in the serial line.
+   */
   step(
     input: EngineInput,
     now: number,
@@ -176,61 +207,166 @@ export class EngineHost {
    */
   private async commit(
     inputs: readonly EngineInput[],
-    journal: { type: string; payload: unknown },
+    journal: Journal,
     now: number,
     dedupeKey: string | null,
     entryUpdates: EntryUpdate[],
   ): Promise<AcceptResult> {
     for (let attempt = 0; ; attempt += 1) {
-      const before = this.current;
-      let after = before;
-      const steps: SteppedInput[] = [];
-      const newEntries: NewOutboxEntry[] = [];
-      for (const input of inputs) {
-        const out = this.o.engine.step(after, input, now);
-        after = out.state;
-        const added = out.effects.filter(isBitrixEffect).map((e) => toNewEntry(e, now));
-        newEntries.push(...added);
-        steps.push({ input, effects: out.effects, entries: added.length });
-      }
-      const outcome = await this.o.store.commitStep({
-        portalId: this.o.portalId,
-        now,
-        input: { type: journal.type, dedupeKey, payload: journal.payload },
-        engine: { version: after.version, seq: after.seq, shards: changedShards(before, after) },
-        newEntries,
+      const step = this.compute(
+        this.current,
+        this.revision,
+        { inputs, journal, now, dedupeKey },
         entryUpdates,
-        expectedRevision: this.revision,
-      });
-      if (outcome.stored) {
-        this.revision = outcome.revision;
-        this.current = after;
-        for (const s of steps) this.timers.apply(s.effects);
-        this.o.committed({
-          duplicate: false,
-          steps,
-          touchedEntries: newEntries.length > 0 || entryUpdates.length > 0,
-        });
-        return { duplicate: false, pbx: steps.flatMap((s) => s.effects.filter(isPbxEffect)) };
-      }
-      if (outcome.reason === 'duplicate') {
-        this.o.committed({
-          duplicate: true,
-          steps: inputs.map((input) => ({ input, effects: [], entries: 0 })),
-          touchedEntries: false,
-        });
-        return { duplicate: true, pbx: [] };
-      }
-      if (attempt >= MAX_STALE_RETRIES) {
-        throw new StoreError(
-          'STORE_BUSY',
-          `step refused as stale ${attempt + 1} times: other instances keep stepping`,
-        );
-      }
+      );
+      const outcome = await this.o.store.commitStep(step.commit);
+      if (outcome.stored) return this.landed(step, outcome.revision);
+      if (outcome.reason === 'duplicate') return this.repeated(inputs);
+      if (attempt >= MAX_STALE_RETRIES) throw busy(attempt);
       await this.follow();
     }
   }
+
+  /**
+   * Group commit: the steps that queued up while the store was busy are computed one on the
+   * other and stored in one transaction, so a burst of PBX events costs one fsync, not one each.
+   * A repeat or a stale refusal inside the group stores the steps before it; the rest are
+   * computed again. A group the store refuses as a whole is tried step by step, so one step that
+   * cannot be stored does not take the others down with it.
+   */
+  private async flush(): Promise<void> {
+    this.flushQueued = false;
+    const group = this.waiting.splice(0);
+    const commitSteps = this.o.store.commitSteps?.bind(this.o.store);
+    let rest = group;
+    if (commitSteps !== undefined && group.length > 1) {
+      try {
+        for (let stale = 0; rest.length > 1;) {
+          const steps: Computed[] = [];
+          let state = this.current;
+          let revision = this.revision;
+          for (const w of rest) {
+            const step = this.compute(state, revision, w, []);
+            steps.push(step);
+            state = step.after;
+            revision += 1;
+          }
+          const outcomes = await commitSteps(steps.map((c) => c.commit));
+          let i = 0;
+          for (; i < outcomes.length; i++) {
+            const outcome = outcomes[i];
+            const step = steps[i];
+            const w = rest[i];
+            if (outcome === undefined || step === undefined || w === undefined || !outcome.stored) break;
+            w.resolve(this.landed(step, outcome.revision));
+          }
+          const refused = outcomes[i];
+          const waiting = rest[i];
+          if (refused === undefined || refused.stored || waiting === undefined) {
+            // Every step answered was stored; a store that answered none is tried step by step.
+            if (i === 0) break;
+            rest = rest.slice(i);
+            continue;
+          }
+          if (refused.reason === 'duplicate') {
+            waiting.resolve(this.repeated(waiting.inputs));
+            rest = rest.slice(i + 1);
+            continue;
+          }
+          if (++stale > MAX_STALE_RETRIES) throw busy(stale);
+          rest = rest.slice(i);
+          await this.follow();
+        }
+      } catch {
+        // Tried again one by one below: each caller gets its own step's answer.
+      }
+    }
+    for (const w of rest) {
+      try {
+        w.resolve(await this.commit(w.inputs, w.journal, w.now, w.dedupeKey, []));
+      } catch (error) {
+        w.reject(error);
+      }
+    }
+  }
+
+  private compute(
+    state: EngineState,
+    revision: number,
+    w: StepRequest,
+    entryUpdates: EntryUpdate[],
+  ): Computed {
+    let after = state;
+    const steps: SteppedInput[] = [];
+    const newEntries: NewOutboxEntry[] = [];
+    for (const input of w.inputs) {
+      const out = this.o.engine.step(after, input, w.now);
+      after = out.state;
+      const added = out.effects.filter(isBitrixEffect).map((e) => toNewEntry(e, w.now));
+      newEntries.push(...added);
+      steps.push({ input, effects: out.effects, entries: added.length });
+    }
+    return {
+      after,
+      steps,
+      touchedEntries: newEntries.length > 0 || entryUpdates.length > 0,
+      commit: {
+        portalId: this.o.portalId,
+        now: w.now,
+        input: { type: w.journal.type, dedupeKey: w.dedupeKey, payload: w.journal.payload },
+        engine: { version: after.version, seq: after.seq, shards: changedShards(state, after) },
+        newEntries,
+        entryUpdates,
+        expectedRevision: revision,
+      },
+    };
+  }
+
+  /** A step is stored: it becomes the state, its timers are armed, it is announced. */
+  private landed(step: Computed, revision: number): AcceptResult {
+    this.revision = revision;
+    this.current = step.after;
+    for (const s of step.steps) this.timers.apply(s.effects);
+    this.o.committed({ duplicate: false, steps: step.steps, touchedEntries: step.touchedEntries });
+    return { duplicate: false, pbx: step.steps.flatMap((s) => s.effects.filter(isPbxEffect)) };
+  }
+
+  private repeated(inputs: readonly EngineInput[]): AcceptResult {
+    this.o.committed({
+      duplicate: true,
+      steps: inputs.map((input) => ({ input, effects: [], entries: 0 })),
+      touchedEntries: false,
+    });
+    return { duplicate: true, pbx: [] };
+  }
 }
+
+interface Journal {
+  type: string;
+  payload: unknown;
+}
+
+interface StepRequest {
+  inputs: readonly EngineInput[];
+  journal: Journal;
+  now: number;
+  dedupeKey: string | null;
+}
+
+interface Waiting extends StepRequest {
+  resolve: (r: AcceptResult) => void;
+  reject: (e: unknown) => void;
+}
+
+interface Computed {
+  after: EngineState;
+  steps: SteppedInput[];
+  touchedEntries: boolean;
+  commit: StepCommit;
+}
+
+const busy = (attempts: number): StoreError =>
+  new StoreError('STORE_BUSY', `step refused as stale ${attempts + 1} times: other instances keep stepping`);
 
 /** The engine copies only the shards a step changed: identity tells which rows to rewrite. */
 function changedShards(before: EngineState, after: EngineState): Record<string, Record<string, unknown>> {

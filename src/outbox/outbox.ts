@@ -161,9 +161,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   /** Steps the engine with `input` and stores everything it produced, all or nothing. */
   accept(input: EngineInput, options: AcceptOptions = {}): Promise<AcceptResult> {
     if (this.closed) return Promise.reject(new StoreError('STORE_CLOSED', 'the outbox is closed'));
-    return this.serial.run(() =>
-      this.host.step(input, options.now ?? this.clock.now(), options.dedupeKey ?? null),
-    );
+    return this.host.accept([input], options.now ?? this.clock.now(), options.dedupeKey ?? null);
   }
 
   /**
@@ -189,12 +187,10 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     const dedupeKey = keys.every((k) => k !== undefined)
       ? `batch:${createHash('sha256').update(keys.join('\n')).digest('hex').slice(0, 32)}`
       : null;
-    return this.serial.run(() =>
-      this.host.stepMany(
-        inputs.map((i) => i.input),
-        options.now ?? this.clock.now(),
-        dedupeKey,
-      ),
+    return this.host.accept(
+      inputs.map((i) => i.input),
+      options.now ?? this.clock.now(),
+      dedupeKey,
     );
   }
 
