@@ -72,8 +72,24 @@ export class Delivery {
    * over), whatever the link state.
    */
   private reconcileEnded = true;
+  /** New entries their step stored in flight already (see `handOff`), by op id, until a round took them. */
+  private readonly handedOff = new Set<string>();
 
   constructor(private readonly o: DeliveryOptions) {}
+
+  /**
+   * Whether a new entry goes to the client at the next round for sure enough that its step may
+   * store it in flight: a call's register while the link is up, on a store of one process (on a
+   * shared store the call must be claimed first). A round that does not send it after all puts it
+   * back to pending.
+   */
+  handOff(entry: { opId: string; kind: OutboxEntry['kind'] }): boolean {
+    if (this.closed || this.o.lease.shared || this.monitor.state !== 'up' || entry.kind !== 'register') {
+      return false;
+    }
+    this.handedOff.add(entry.opId);
+    return true;
+  }
 
   get link(): link.LinkState {
     return this.monitor.state;
@@ -134,7 +150,13 @@ export class Delivery {
       return;
     }
     const inFlightHere = new Set(this.inFlight.keys());
-    let entries = await lease.claim(now);
+    // Entries their step stored in flight for us are planned as the pending ones they stand for.
+    const handed = new Set<number>();
+    let entries = (await lease.claim(now)).map((e) => {
+      if (e.status !== 'in_flight' || !this.handedOff.has(e.opId) || this.inFlight.has(e.id)) return e;
+      handed.add(e.id);
+      return { ...e, status: 'pending' as const, attempts: Math.max(0, e.attempts - 1) };
+    });
     if (probe || this.reconcileEnded) {
       this.reconcileEnded = false;
       const rewrites = outageRewrites(entries, (key) => this.o.host.callEnded(key), inFlightHere);
@@ -150,14 +172,21 @@ export class Delivery {
       limit: probe ? policy.probeSize : Number.POSITIVE_INFINITY,
       ignoreBackoff: probe,
     });
-    const marks = plan.submit.map((p): EntryUpdate => ({
-      id: p.entry.id,
-      status: 'in_flight',
-      addAttempt: true,
-    }));
-    // In flight is stored before the client sees the entry: after a crash, attempts > 0 says the
-    // portal may have acted on it.
-    await store.updateEntries([...plan.fail, ...marks], now);
+    const going = new Set(plan.submit.map((p) => p.entry.id));
+    const marks = plan.submit
+      .filter((p) => !handed.has(p.entry.id))
+      .map((p): EntryUpdate => ({ id: p.entry.id, status: 'in_flight', addAttempt: true }));
+    // Stored in flight by its step but not sent now (the call waits for something): pending again.
+    const failing = new Set(plan.fail.map((f) => f.id));
+    const back = [...handed]
+      .filter((id) => !going.has(id) && !failing.has(id))
+      .map((id): EntryUpdate => ({ id, status: 'pending' }));
+    // In flight is stored before the client sees the entry (by its step, or here): after a crash,
+    // attempts > 0 says the portal may have acted on it.
+    await store.updateEntries([...plan.fail, ...marks, ...back], now);
+    // Steps run in the same serial line as rounds: every hand-off of a stored step was seen above,
+    // and what is left is of steps that were not stored (a repeat).
+    this.handedOff.clear();
     for (const f of plan.fail) this.announce(entries, f.id, 'failed', f.lastError ?? undefined);
     // close() may have come while the store was written.
     if (this.stopped) return;

@@ -63,6 +63,11 @@ export interface EngineHostOptions {
   timerRetryMs: number;
   /** After each commit, in order (also for a repeat, and for the host's own timer steps). */
   committed: (c: Committed) => void;
+  /**
+   * Whether a new entry is handed to the client right after its step: then it is stored in flight
+   * in the step's own transaction. Default: none.
+   */
+  handOff?: ((entry: NewOutboxEntry) => boolean) | undefined;
   fault: (where: string, error: unknown) => void;
 }
 
@@ -302,7 +307,7 @@ export class EngineHost {
     for (const input of w.inputs) {
       const out = this.o.engine.step(after, input, w.now);
       after = out.state;
-      const added = out.effects.filter(isBitrixEffect).map((e) => toNewEntry(e, w.now));
+      const added = out.effects.filter(isBitrixEffect).map((e) => this.marked(toNewEntry(e, w.now)));
       newEntries.push(...added);
       steps.push({ input, effects: out.effects, entries: added.length });
     }
@@ -320,6 +325,10 @@ export class EngineHost {
         expectedRevision: revision,
       },
     };
+  }
+
+  private marked(entry: NewOutboxEntry): NewOutboxEntry {
+    return this.o.handOff?.(entry) === true ? { ...entry, inFlight: true } : entry;
   }
 
   /** A step is stored: it becomes the state, its timers are armed, it is announced. */

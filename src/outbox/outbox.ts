@@ -93,6 +93,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       serial: outbox.serial,
       timerRetryMs: policy.entryMinDelayMs,
       committed: (c) => outbox.committed(c),
+      handOff: (entry) => outbox.delivery.handOff(entry),
       fault: (where, error) => outbox.announce('fault', { where, error }),
     });
     await store.requeueInFlight(portalId, clock.now());

@@ -73,7 +73,14 @@ export interface OutboxEntry {
 export type NewOutboxEntry = Pick<
   OutboxEntry,
   'callKey' | 'opId' | 'seq' | 'lane' | 'kind' | 'payload' | 'nextAttemptAt'
->;
+> & {
+  /**
+   * Stored already in flight, one attempt counted: the step's own transaction carries the mark a
+   * delivery round would otherwise write before handing the entry to the client (one fsync less).
+   * A store of one process honours it; a shared store may ignore it (the entry is then pending).
+   */
+  inFlight?: boolean | undefined;
+};
 
 /** A change to one entry. `addAttempt` counts a hand-over to the client. */
 export interface EntryUpdate {

@@ -26,6 +26,13 @@ describe('delivery', () => {
 
   it('marks an entry in flight before the portal sees it, and feeds the answer back into the engine', async () => {
     const store = await SqliteStore.open({ path: join(tmp.dir, 'bridge.db') });
+    // Every in-flight mark written apart from a step (the register's goes into its step).
+    const markWrites: number[] = [];
+    const updateEntries = store.updateEntries.bind(store);
+    store.updateEntries = (updates, now) => {
+      markWrites.push(...updates.filter((u) => u.status === 'in_flight').map((u) => u.id));
+      return updateEntries(updates, now);
+    };
     const serial = new Serial();
     const events = new EventEmitter<OutboxEvents>();
     const emit = safeEmitter(events);
@@ -40,6 +47,7 @@ describe('delivery', () => {
       committed: (c) => {
         if (c.touchedEntries) delivery?.schedule();
       },
+      handOff: (entry) => delivery?.handOff(entry) ?? false,
       fault: () => undefined,
     });
     delivery = new Delivery({
@@ -71,6 +79,13 @@ describe('delivery', () => {
       await serial.run(() => host.step(input, timeOf(input), dedupeKey));
     await idle;
     expect(atPortal).toContain('register:1');
+    const register = store.database
+      .prepare("SELECT id FROM outbox_entries WHERE kind = 'register'")
+      .get() as {
+      id: number;
+    };
+    expect(markWrites).not.toContain(register.id);
+    expect(markWrites.length).toBeGreaterThan(0);
     expect(done).toContain('register');
     expect(done).toContain('finish');
     // The register's answer went into the engine: the call knows its Bitrix24 CALL_ID.

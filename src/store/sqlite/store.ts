@@ -221,6 +221,8 @@ export class SqliteStore implements Store {
         kind: e.kind,
         payload: json(e.payload),
         next_attempt_at: e.nextAttemptAt,
+        status: e.inFlight === true ? 'in_flight' : 'pending',
+        attempts: e.inFlight === true ? 1 : 0,
         now: c.now,
       });
     }
@@ -395,9 +397,9 @@ function prepare(db: Database) {
     // A replayed step re-emits the same op ids: the unique key makes it add nothing.
     addEntry: st<object>(
       `INSERT INTO outbox_entries (portal_id, call_key, op_id, seq, lane, kind, payload, status,
-         next_attempt_at, created_at, updated_at)
-       VALUES (@portal_id, @call_key, @op_id, @seq, @lane, @kind, @payload, 'pending',
-         @next_attempt_at, @now, @now)
+         attempts, next_attempt_at, created_at, updated_at)
+       VALUES (@portal_id, @call_key, @op_id, @seq, @lane, @kind, @payload, @status,
+         @attempts, @next_attempt_at, @now, @now)
        ON CONFLICT (portal_id, op_id) DO NOTHING`,
     ),
     updateEntry: st<object>(
