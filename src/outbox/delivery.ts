@@ -199,7 +199,7 @@ export class Delivery {
     if (this.isIdle) this.o.emit('idle');
   }
 
-  private submit({ entry, callId }: PlannedEntry): void {
+  private submit({ entry, callId, crmActivityId }: PlannedEntry): void {
     const payload = entry.payload as EntryPayload;
     const target: CallIdInput | null = callId ?? this.registers.get(entry.callKey) ?? null;
     const sent = { ...entry, attempts: entry.attempts + 1 };
@@ -213,6 +213,8 @@ export class Delivery {
         { orderKey: entry.callKey, label: entry.opId },
         this.o.recordings,
         this.o.recordingUrl,
+        // Tried before: the portal may have acted on it; look before attaching a second time.
+        entry.kind === 'attachRecord' && entry.attempts > 0 ? crmActivityId : null,
       );
     } catch (error) {
       submitted = { result: Promise.reject(error instanceof Error ? error : new Error(String(error))) };
