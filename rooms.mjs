@@ -13,6 +13,8 @@ export const rooms = {
   core: { imports: [] },
   // Small shared pieces (clock, bounded memory): every room but the core may use them; they use nothing.
   kit: { imports: [] },
+  // Retry policies as data and the one delay formula: every room but the core may use them.
+  retry: { imports: [] },
   config: { imports: ['core', 'pbx'] },
   http: { imports: [] },
   security: { imports: [] },
@@ -85,7 +87,7 @@ export function roomRules() {
       (r) =>
         r !== room &&
         // The core stays pure: not even the clock.
-        (r !== 'kit' || room === 'core') &&
+        ((r !== 'kit' && r !== 'retry') || room === 'core') &&
         !rule.imports.includes(r) &&
         !types.includes(r),
     );

@@ -7,7 +7,7 @@ import type { ClientEvents, Emit } from './events.ts';
 import { standardPlan, type RateLimit, type SharedBudget } from './limiter.ts';
 import { minHeadroom, type PacingOverrides } from './pacing.ts';
 import { Pending } from './pending.ts';
-import { retryPolicy, type RetryOverrides, type RetryPolicy } from './retry.ts';
+import { retryPolicy, type ClientRetryPolicy, type RetryOverrides } from './retry.ts';
 import {
   MemoryTokenStore,
   TokenKeeper,
@@ -95,7 +95,7 @@ export class BitrixClient extends EventEmitter<ClientEvents> {
   private readonly portals = new Map<string, PortalEntry>();
   private readonly store: TokenStore;
   private readonly clock: Clock;
-  private readonly policy: RetryPolicy;
+  private readonly policy: ClientRetryPolicy;
   private readonly aborter = new AbortController();
   private nextOpId = 1;
 

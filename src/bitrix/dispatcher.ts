@@ -1,13 +1,15 @@
 import type { Clock } from '../kit/index.ts';
 import { batchCommands, readBatch } from './batch.ts';
 import { pick, resolveRefs, Ref, type RefResolver } from './encode.ts';
+import { errorPolicy } from './error-policy.ts';
 import { BitrixError } from './errors.ts';
 import type { Emit } from './events.ts';
 import { LeakyBucket, OperatingLimits, type RateLimit, type SharedBudget } from './limiter.ts';
 import { lanes, type Command, type Lane } from './methods.ts';
 import { Pacer, pacingFor, type PacingOverrides } from './pacing.ts';
 import { nextTimeReady, Operation, selectBatch, targetOf, type SubmitOptions } from './queue.ts';
-import { backoffMs, type RetryPolicy } from './retry.ts';
+import { delay } from '../retry/index.ts';
+import type { ClientRetryPolicy } from './retry.ts';
 import { postJson, readEnvelope, send, type Envelope, type HttpOptions } from './transport.ts';
 import type { TokenKeeper } from './tokens.ts';
 
@@ -43,7 +45,7 @@ export interface DispatcherOptions {
   nextOpId?: (() => number) | undefined;
   clock: Clock;
   random: () => number;
-  policy: RetryPolicy;
+  policy: ClientRetryPolicy;
   http: () => HttpOptions;
   emit: Emit;
 }
@@ -457,14 +459,14 @@ export class PortalDispatcher {
     const { clock, policy, random, keeper } = this.o;
     const now = clock.now();
     let effective = error;
-    switch (error.code) {
-      case 'RATE_LIMITED': {
+    switch (errorPolicy[error.code].portal) {
+      case 'slow-down': {
         // Other apps share the portal's bucket: believe the portal, fill ours, and back off more
         // with each refusal in a row (spec §1.6 guidance).
         this.bucket.fill(now);
         this.o.sharedBudget?.fill(this.o.memberId, this.rateLimit).catch(() => undefined);
         this.limitStreak += 1;
-        const waitMs = backoffMs(policy, this.limitStreak, random);
+        const waitMs = delay(policy, this.limitStreak, random);
         this.pausedUntil = Math.max(this.pausedUntil, now + waitMs);
         this.o.emit('rateLimited', {
           memberId: this.o.memberId,
@@ -474,8 +476,7 @@ export class PortalDispatcher {
         });
         break;
       }
-      case 'TOKEN_EXPIRED':
-      case 'AUTH_FAILED': {
+      case 'refresh': {
         // One refresh normally repairs it; a second is allowed for a race with another refresh.
         // Past that the portal keeps refusing fresh tokens, and refreshing again would be a loop.
         const repairable =
@@ -499,19 +500,16 @@ export class PortalDispatcher {
         }
         break;
       }
-      case 'NETWORK':
-      case 'TIMEOUT':
-      case 'SERVER_ERROR':
-      case 'BAD_RESPONSE': {
+      case 'pause': {
         // The portal (or the way to it) is failing: everyone waits, with growing pauses.
         this.failureStreak += 1;
-        this.pausedUntil = Math.max(this.pausedUntil, now + backoffMs(policy, this.failureStreak, random));
+        this.pausedUntil = Math.max(this.pausedUntil, now + delay(policy, this.failureStreak, random));
         break;
       }
-      case 'NEEDS_REINSTALL':
+      case 'reinstall':
         this.failAll(error);
         break;
-      default:
+      case 'none':
         break;
     }
     for (const op of ops) {
@@ -570,7 +568,7 @@ export class PortalDispatcher {
         return;
       }
       if (delayMs === 0) {
-        delayMs = backoffMs(policy, op.failures, random);
+        delayMs = delay(policy, op.failures, random);
         op.notBefore = now + delayMs;
       }
     }

@@ -112,18 +112,6 @@ const portalCodes: Readonly<Record<string, ErrorCode>> = {
   ERROR_UNEXPECTED_ANSWER: 'SERVER_ERROR',
 };
 
-/**
- * Errors that the portal reports before running anything: repeating the request cannot do a thing
- * twice. Everything else with an error envelope ran (and failed) or, for 5xx, may have run.
- */
-const notRunCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  'RATE_LIMITED',
-  'OPERATION_TIME_LIMIT',
-  'TOKEN_EXPIRED',
-  'AUTH_FAILED',
-  'ACCESS_DENIED',
-]);
-
 /** Turns a Bitrix24 error envelope into a BitrixError. */
 export function portalError(
   method: string,
@@ -144,8 +132,6 @@ export function portalError(
     maybeDelivered: code === 'SERVER_ERROR' && envelope.error !== 'OVERLOAD_LIMIT' && status !== 503,
   });
 }
-
-export const ranNothing = (e: BitrixError): boolean => notRunCodes.has(e.code);
 
 /** Socket error codes raised before a request could leave: the portal cannot have seen it. */
 const notSentCodes = new Set([
@@ -198,34 +184,5 @@ function causeCode(e: unknown): string | undefined {
   return undefined;
 }
 
-/**
- * What a final failure means for whoever keeps the work (the outbox):
- * - `unavailable`: the portal could not be reached or pushed back; the work is still to do;
- * - `rejected`: the portal answered no; repeating the same thing will not help;
- * - `attention`: a person must act (re-install the app, fix credentials) before anything works;
- * - `closed`: the client was shut down.
- */
-export type FailureKind = 'unavailable' | 'rejected' | 'attention' | 'closed';
-
-const kinds: Readonly<Record<ErrorCode, FailureKind>> = {
-  RATE_LIMITED: 'unavailable',
-  OPERATION_TIME_LIMIT: 'unavailable',
-  TOKEN_EXPIRED: 'attention',
-  AUTH_FAILED: 'attention',
-  NEEDS_REINSTALL: 'attention',
-  ACCESS_DENIED: 'rejected',
-  NETWORK: 'unavailable',
-  TIMEOUT: 'unavailable',
-  SERVER_ERROR: 'unavailable',
-  BAD_RESPONSE: 'unavailable',
-  PORTAL_ERROR: 'rejected',
-  DEPENDENCY_FAILED: 'rejected',
-  INVALID_REQUEST: 'rejected',
-  CLOSED: 'closed',
-};
-
-/** The kind of a final failure; a failed dependency counts as what made it fail. */
-export function failureKind(e: BitrixError): FailureKind {
-  if (e.code === 'DEPENDENCY_FAILED' && e.cause instanceof BitrixError) return failureKind(e.cause);
-  return kinds[e.code];
-}
+// What each code means for retries, the portal's queue and the outbox: one table.
+export { failureKind, ranNothing, type FailureKind } from './error-policy.ts';

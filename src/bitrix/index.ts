@@ -10,22 +10,25 @@ export type * from './api/user.ts';
 export type * from './api/app.ts';
 export { Pending } from './pending.ts';
 export { Ref, type WireParams, type WireValue } from './encode.ts';
+export { BitrixError, errorCodes, isBitrixError, type ErrorCode } from './errors.ts';
 export {
-  BitrixError,
-  errorCodes,
+  errorPolicy,
+  errorRule,
   failureKind,
-  isBitrixError,
-  type ErrorCode,
+  isCallNotFound,
+  isLinkFailure,
+  type ErrorRule,
   type FailureKind,
-} from './errors.ts';
+  type PortalReaction,
+} from './error-policy.ts';
 export type * from './events.ts';
 export { command, type Command, type Lane } from './methods.ts';
 export type { RawResult, SubmitOptions } from './queue.ts';
 export {
   defaultRetryPolicy,
   retryPolicy,
+  type ClientRetryPolicy,
   type RetryOverrides,
-  type RetryPolicy,
   type RetryRule,
 } from './retry.ts';
 export { enterprisePlan, standardPlan, type RateLimit, type SharedBudget } from './limiter.ts';

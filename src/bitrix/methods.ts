@@ -135,6 +135,7 @@ const catalogue: Readonly<Record<string, (p: WireParams) => Traits>> = {
   'crm.contact.get': () => read,
   'crm.company.get': () => read,
   'crm.deal.get': () => read,
+  'crm.activity.get': () => read,
   'crm.duplicate.findbycomm': () => read,
   'user.get': () => read,
   'user.admin': () => read,

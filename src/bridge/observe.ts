@@ -110,8 +110,21 @@ export function observeBridge(parts: {
         if (e.status === 'failed')
           parts.log?.()?.warn({ portal, opId: e.opId, kind: e.kind, code: e.code }, 'outbox entry failed');
       });
-      runtime.outbox.on('fault', ({ where, error }) => {
-        parts.log?.()?.error({ portal, where, err: error }, 'outbox background work failed; retried');
+      runtime.outbox.on('fault', ({ where, error, entry }) => {
+        if (entry)
+          parts.log?.()?.error(
+            {
+              portal,
+              where,
+              err: error,
+              entry: entry.id,
+              opId: entry.opId,
+              kind: entry.kind,
+              call: entry.callKey,
+            },
+            'outbox delivery failed with an unknown error; the entry stays pending and is retried',
+          );
+        else parts.log?.()?.error({ portal, where, err: error }, 'outbox background work failed; retried');
       });
     },
     close: async () => {

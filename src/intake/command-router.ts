@@ -7,6 +7,7 @@
 import { BoundedMap } from '../kit/index.ts';
 import type { PbxEffect } from '../core/index.ts';
 import { commandOf, type PbxCommand } from '../pbx/index.ts';
+import { delay, exactPolicy, type RetryPolicy } from '../retry/index.ts';
 import type { CommandBoard } from './command-board.ts';
 
 const MAX_REMEMBERED = 10_000;
@@ -36,8 +37,13 @@ export class CommandRouter {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly executors = new Map<string, (command: PbxCommand) => Promise<void>>();
   private closed = false;
+  /** Doubling from `retryDelayMs`; exact, since one bridge posts to each PBX on its own. */
+  private readonly retry: RetryPolicy;
 
-  constructor(private readonly o: CommandRouterOptions) {}
+  constructor(private readonly o: CommandRouterOptions) {
+    const first = o.retryDelayMs ?? 500;
+    this.retry = exactPolicy(first, Math.max(first, 30_000));
+  }
 
   /** Which PBX reported a call (by the PBX's own `callId`): its commands go back there. */
   remember(pbxId: string, callId: string): void {
@@ -96,7 +102,7 @@ export class CommandRouter {
         this.timers.delete(timer);
         void this.execute(pbxId, command, execute, attempt + 1);
       },
-      (this.o.retryDelayMs ?? 500) * 2 ** (attempt - 1),
+      delay(this.retry, attempt),
     );
     this.timers.add(timer);
   }
@@ -136,11 +142,13 @@ export class CommandRouter {
       this.o.board.post(target.id, command);
       return;
     }
-    const delay = (this.o.retryDelayMs ?? 500) * 2 ** (attempt - 1);
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      void this.post(target, command, url, attempt + 1);
-    }, delay);
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(timer);
+        void this.post(target, command, url, attempt + 1);
+      },
+      delay(this.retry, attempt),
+    );
     this.timers.add(timer);
   }
 }

@@ -375,7 +375,7 @@ export class JournalFeed {
       // The entry's result is a detail: the journal says what it knows without it.
     }
     if (this.closed) return;
-    const activity = result?.kind === 'finish' ? (result.activityId ?? null) : null;
+    const activity = result?.kind === 'finish' ? (result.crmActivityId ?? null) : null;
     const recording = call?.recording ? (call.recording.url ?? call.recording.filename) : null;
     if (kind === 'finish')
       this.add(

@@ -65,6 +65,11 @@ export function bridgeMetrics(registry: Registry) {
       'Outbox entries not yet delivered (pending or in flight).',
       portal,
     ),
+    faults: registry.counter(
+      'b24_bridge_outbox_faults_total',
+      'Outbox background work that failed and is retried: "delivery" is an error the error table does not know (a bug), the entry kept.',
+      ['where'],
+    ),
     failed: registry.gauge('b24_bridge_outbox_failed', 'Outbox entries that failed for good.', portal),
     oldest: registry.gauge(
       'b24_bridge_outbox_oldest_age_seconds',
@@ -159,6 +164,7 @@ export function watchOutbox(
       waiting.set(call.key, now());
     }
   });
+  outbox.on('fault', ({ where }) => m.faults.inc({ where }));
   outbox.on('entry', (e) => {
     if (e.status !== 'done' || (e.kind !== 'register' && e.kind !== 'show')) return;
     const key = callKeyOfOp(e.opId);

@@ -55,3 +55,10 @@ export function callIdOfResult(result: unknown): string | null {
   const id = (result as { callId?: unknown }).callId;
   return typeof id === 'string' && id !== '' ? id : null;
 }
+
+/** The CRM activity a finish entry's stored result names (null for an older result or none). */
+export function activityIdOfResult(result: unknown): number | null {
+  if (typeof result !== 'object' || result === null) return null;
+  const id = (result as { crmActivityId?: unknown }).crmActivityId;
+  return typeof id === 'number' && Number.isSafeInteger(id) && id > 0 ? id : null;
+}

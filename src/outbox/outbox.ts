@@ -1,46 +1,16 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import {
-  BitrixError,
-  failureKind,
-  systemClock,
-  type CallIdInput,
-  type Clock,
-  type Pending,
-  type RegisteredCall,
-} from '../bitrix/index.ts';
-import {
-  allCalls,
-  findCallByKey,
-  type Effect,
-  type Engine,
-  type EngineInput,
-  type EngineState,
-  type PbxEffect,
-} from '../core/index.ts';
-import {
-  StoreError,
-  type EntryUpdate,
-  type OutboxEntry,
-  type StepCommit,
-  type StepOutcome,
-  type Store,
-} from '../store/index.ts';
-import { isBitrixEffect, toNewEntry, type EntryPayload } from './entries.ts';
-import { outageRewrites, planDelivery, withUpdates, type PlannedEntry } from './plan.ts';
-import { defaultDeliveryPolicy, growingDelay, type DeliveryPolicy } from './policy.ts';
-import {
-  submitEntry,
-  type EntryResult,
-  type OutboxApi,
-  type RecordingSource,
-  type RecordingUrl,
-  type Submitted,
-} from './submit.ts';
-
-/** up: the portal answers; down: it cannot be reached (probed); attention: a person must act. */
-export type LinkState = 'up' | 'down' | 'attention';
+import { systemClock, type Clock } from '../bitrix/index.ts';
+import type { Effect, EngineInput, EngineState, Engine } from '../core/index.ts';
+import { StoreError, type Store } from '../store/index.ts';
+import { Delivery } from './delivery.ts';
+import { EngineHost, isPbxEffect, type AcceptResult, type Committed } from './engine-host.ts';
+import { safeEmitter, type OutboxEmit, type OutboxEvents } from './events.ts';
+import { leaseKeeper, type LeaseKeeper, type LeaseOptions } from './lease.ts';
+import type { LinkState } from './link.ts';
+import { defaultDeliveryPolicy, type DeliveryPolicy } from './policy.ts';
+import { Serial } from './serial.ts';
+import type { OutboxApi, RecordingSource, RecordingUrl } from './submit.ts';
 
 export interface OutboxOptions {
   portalId: string;
@@ -57,23 +27,6 @@ export interface OutboxOptions {
   lease?: Partial<LeaseOptions> | undefined;
 }
 
-export interface LeaseOptions {
-  /** This instance's name in the store's leases. Default: host, pid and a random part. */
-  owner: string;
-  /** How long a claimed call stays this instance's without renewal. Default 10 s. */
-  leaseMs: number;
-  /**
-   * How often the instance renews its leases, looks for calls other instances left (an expired
-   * lease, or released with new entries) and follows their engine steps. Default 1 s.
-   */
-  pollMs: number;
-  /** Calls claimed at most per look. Default 100. */
-  claimLimit: number;
-}
-
-/** A step refused as stale this many times in a row gives up (STORE_BUSY): something is wrong. */
-const MAX_STALE_RETRIES = 100;
-
 export interface AcceptOptions {
   /** The PBX's own id of the event: a repeat with the same key is stored once and stepped once. */
   dedupeKey?: string | undefined;
@@ -81,122 +34,36 @@ export interface AcceptOptions {
   now?: number | undefined;
 }
 
-export interface AcceptResult {
-  /** The input was seen before (same dedupe key): nothing was done. */
-  duplicate: boolean;
-  /** What the PBX must be told (plans, transfers, originations): the caller carries them out. */
-  pbx: PbxEffect[];
-}
-
-export interface EntryEvent {
-  id: number;
-  opId: string;
-  kind: OutboxEntry['kind'];
-  status: OutboxEntry['status'];
-  code: string | undefined;
-}
-
-export interface OutboxEvents {
-  /** An input was stored and stepped (or recognised as a repeat). */
-  accepted: [{ input: EngineInput; duplicate: boolean; entries: number }];
-  /** Entries left for the client. */
-  submitted: [{ count: number; probe: boolean }];
-  /** An entry changed its status after an answer, or was dropped/failed by the planner. */
-  entry: [EntryEvent];
-  link: [{ state: LinkState; code: string | undefined }];
-  /**
-   * A stored step told the PBX something (a plan, a transfer, an origination): from `accept`, and
-   * equally from the outbox's own steps (a timer, a Bitrix24 result such as `bitrix.responsible`),
-   * whose effects no caller would otherwise see. Emitted once per stored step, never for a repeat.
-   */
-  pbx: [{ input: EngineInput; effects: PbxEffect[] }];
-  /** Nothing open: every entry is done, dropped or failed. */
-  idle: [];
-  /** Background work (a result, a timer, the pump) could not be stored; it is retried. */
-  fault: [{ where: string; error: unknown }];
-}
-
-/** Failures that say the portal cannot be reached at all, rather than refusing this one thing. */
-const linkCodes: ReadonlySet<string> = new Set(['NETWORK', 'TIMEOUT', 'SERVER_ERROR', 'BAD_RESPONSE']);
-
-function isLinkFailure(e: BitrixError): boolean {
-  if (e.code === 'DEPENDENCY_FAILED' && e.cause instanceof BitrixError) return isLinkFailure(e.cause);
-  return linkCodes.has(e.code);
-}
-
-const isPbxEffect = (e: Effect): e is PbxEffect => e.type.startsWith('pbx.');
-
-const isCallNotFound = (e: BitrixError): boolean =>
-  e.code === 'PORTAL_ERROR' && /call is not found/i.test(e.portalDescription ?? '');
-
 /**
  * The durable outbox of one portal: the engine's steps and the Bitrix24 operations they emit are
  * stored together, then delivered in order per call, until the portal gives a definitive answer.
+ * A thin front over the parts that do the work:
  *
- * - `accept(input)` steps the engine and stores the input, the changed state and every operation
- *   in ONE transaction. If that fails the caller gets the StoreError and nothing changed, in the
- *   store or in memory: the PBX is told 503 and sends the event again.
- * - The pump reads the calls with open entries, plans (see plan.ts) and hands entries to the
- *   client, which batches and prioritises across calls; one order key per call keeps each call's
- *   operations in order. Results go back into the engine (`bitrix.registered`,
- *   `bitrix.responsible`, `bitrix.failed`) in the same transaction that marks the entry done.
- * - When the portal cannot be reached, the link is down: nothing is sent but a probe (a batch of
- *   due entries) now and then; ended calls lose their card operations (outageRewrites).
- * - `Outbox.open` over an existing store rebuilds the calls, re-arms their timers and sends again
- *   whatever a dead process left in flight.
+ * - the engine host (engine-host.ts): `accept(input)` steps the engine and stores the input, the
+ *   changed state and every operation in ONE transaction. If that fails the caller gets the
+ *   StoreError and nothing changed, in the store or in memory: the PBX is told 503 and sends the
+ *   event again. It follows the steps of other instances on a shared store;
+ * - delivery (delivery.ts): claims the calls with open entries, plans (plan.ts), hands entries to
+ *   the client and feeds the answers back, into the engine or the entries;
+ * - the link monitor (link.ts, pure): when the portal cannot be reached, nothing is sent but a
+ *   probe (a batch of due entries) now and then; ended calls lose their card operations;
+ * - the lease keeper (lease.ts): which calls this instance delivers; nothing to do on SQLite.
  *
- * All store writes of one outbox run one after another (a promise chain), so steps stay in order.
+ * `Outbox.open` over an existing store rebuilds the calls, re-arms their timers and sends again
+ * whatever a dead process left in flight. All store writes of one outbox run one after another
+ * (serial.ts), so steps stay in order. Listeners are called through `safeEmitter` (events.ts).
  */
 export class Outbox extends EventEmitter<OutboxEvents> {
-  private state: EngineState;
-  private readonly policy: DeliveryPolicy;
-  private readonly clock: Clock;
-  /** Entries handed to the client and not yet settled, by id. */
-  private readonly inFlight = new Map<number, OutboxEntry>();
-  /** Registers in flight by call key: the call's show/hide reference their CALL_ID. */
-  private readonly registers = new Map<string, Pending<RegisteredCall>>();
-  private readonly timers = new Map<string, () => void>();
-  private chain: Promise<unknown> = Promise.resolve();
-  private linkState: LinkState = 'up';
-  private probeFailures = 0;
-  private probeDue = false;
-  /**
-   * After a restart the outbox cannot know whether the portal was reachable meanwhile: the first
-   * delivery treats calls that have already ended as an outage would (no card for a call that is
-   * over), whatever the link state.
-   */
-  private reconcileEnded = false;
-  private cancelProbe: (() => void) | null = null;
-  private retry: { at: number; cancel: () => void } | null = null;
-  private pumpQueued = false;
-  private idleNow = false;
+  private readonly serial = new Serial();
+  private readonly announce: OutboxEmit;
+  private host!: EngineHost;
+  private delivery!: Delivery;
+  private lease!: LeaseKeeper;
   private closed = false;
-  /** The engine revision `state` was read at or committed as (see `Store.commitStep`). */
-  private revision = 0;
-  /** Set on a shared store: calls are claimed with a lease before delivery. */
-  private readonly lease: LeaseOptions | null;
-  private cancelPoll: (() => void) | null = null;
-  private unwatch: (() => void) | null = null;
-  /** Shared store: the calls this instance held at its last claim. */
-  private held: string[] = [];
 
-  private constructor(
-    private readonly o: OutboxOptions,
-    state: EngineState,
-  ) {
+  private constructor(private readonly clock: Clock) {
     super();
-    this.state = state;
-    this.clock = o.clock ?? systemClock;
-    this.policy = { ...defaultDeliveryPolicy, ...(o.policy ?? {}) };
-    this.lease = o.store.shared
-      ? {
-          owner: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
-          leaseMs: 10_000,
-          pollMs: 1_000,
-          claimLimit: 100,
-          ...(o.lease ?? {}),
-        }
-      : null;
+    this.announce = safeEmitter(this);
   }
 
   /**
@@ -211,29 +78,49 @@ export class Outbox extends EventEmitter<OutboxEvents> {
    * recording; findResponsible is a read.
    *
    * On a shared store (several instances, PostgreSQL) only the entries of calls no live instance
-   * holds are put back; the calls of a live instance stay its own (see `claimCalls`).
+   * holds are put back; the calls of a live instance stay its own (see `Store.claimCalls`).
    */
   static async open(options: OutboxOptions): Promise<Outbox> {
-    const { store, portalId, engine } = options;
-    const stored = await store.loadEngine(portalId);
-    let state = engine.initialState();
-    if (stored) {
-      if (stored.version !== state.version) {
-        throw new StoreError(
-          'STORE_TOO_NEW',
-          `engine state version ${stored.version} is not ${state.version}`,
-        );
-      }
-      state = { version: state.version, seq: stored.seq, shards: stored.shards as EngineState['shards'] };
-    }
-    await store.requeueInFlight(portalId, (options.clock ?? systemClock).now());
-    const outbox = new Outbox(options, state);
-    outbox.revision = stored?.revision ?? 0;
-    outbox.reconcileEnded = true;
-    outbox.armTimersOf(allCalls(state));
-    outbox.schedulePump();
-    outbox.armPoll();
-    if (outbox.lease) outbox.unwatch = store.watchOutbox?.(portalId, () => outbox.schedulePump()) ?? null;
+    const { store, portalId } = options;
+    const clock = options.clock ?? systemClock;
+    const policy = { ...defaultDeliveryPolicy, ...(options.policy ?? {}) };
+    const outbox = new Outbox(clock);
+    outbox.host = await EngineHost.load({
+      portalId,
+      store,
+      engine: options.engine,
+      clock,
+      serial: outbox.serial,
+      timerRetryMs: policy.entryMinDelayMs,
+      committed: (c) => outbox.committed(c),
+      handOff: (entry) => outbox.delivery.handOff(entry),
+      fault: (where, error) => outbox.announce('fault', { where, error }),
+    });
+    await store.requeueInFlight(portalId, clock.now());
+    outbox.lease = leaseKeeper(store, portalId, clock, options.lease);
+    outbox.delivery = new Delivery({
+      portalId,
+      store,
+      api: options.api,
+      clock,
+      policy,
+      serial: outbox.serial,
+      host: outbox.host,
+      lease: outbox.lease,
+      recordings: options.recordings,
+      recordingUrl: options.recordingUrl,
+      emit: outbox.announce,
+    });
+    outbox.host.start();
+    outbox.delivery.schedule();
+    outbox.lease.start(
+      () =>
+        outbox.serial
+          .run(() => outbox.host.follow())
+          .catch((error: unknown) => outbox.announce('fault', { where: 'poll', error }))
+          .finally(() => outbox.delivery.schedule()),
+      () => outbox.delivery.schedule(),
+    );
     return outbox;
   }
 
@@ -242,7 +129,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
    * pure, so the state of live calls carries over). Steps already queued finish on the old one.
    */
   setEngine(engine: Engine): void {
-    this.o.engine = engine;
+    this.host.setEngine(engine);
   }
 
   /**
@@ -251,38 +138,31 @@ export class Outbox extends EventEmitter<OutboxEvents> {
    */
   deliverNow(): void {
     if (this.closed) return;
-    if (this.linkState !== 'up') {
-      this.cancelProbe?.();
-      this.cancelProbe = null;
-      this.probeDue = true;
-    }
-    this.schedulePump();
+    this.delivery.deliverNow();
   }
 
   /** The engine state as last stored. */
   get engineState(): EngineState {
-    return this.state;
+    return this.host.state;
   }
 
   get link(): LinkState {
-    return this.linkState;
+    return this.delivery.link;
   }
 
   /** Entries handed to the client by this outbox and not settled yet. */
   get inFlightCount(): number {
-    return this.inFlight.size;
+    return this.delivery.inFlightCount;
   }
 
   get isIdle(): boolean {
-    return this.idleNow && this.inFlight.size === 0 && !this.pumpQueued;
+    return this.delivery.isIdle;
   }
 
   /** Steps the engine with `input` and stores everything it produced, all or nothing. */
   accept(input: EngineInput, options: AcceptOptions = {}): Promise<AcceptResult> {
     if (this.closed) return Promise.reject(new StoreError('STORE_CLOSED', 'the outbox is closed'));
-    return this.serial(() =>
-      this.step(input, options.now ?? this.clock.now(), options.dedupeKey ?? null, []),
-    );
+    return this.host.accept([input], options.now ?? this.clock.now(), options.dedupeKey ?? null);
   }
 
   /**
@@ -308,12 +188,10 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     const dedupeKey = keys.every((k) => k !== undefined)
       ? `batch:${createHash('sha256').update(keys.join('\n')).digest('hex').slice(0, 32)}`
       : null;
-    return this.serial(() =>
-      this.stepMany(
-        inputs.map((i) => i.input),
-        options.now ?? this.clock.now(),
-        dedupeKey,
-      ),
+    return this.host.accept(
+      inputs.map((i) => i.input),
+      options.now ?? this.clock.now(),
+      dedupeKey,
     );
   }
 
@@ -323,7 +201,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
    * stored by `accept`; the two agree unless another input is stepped in between.
    */
   preview(input: EngineInput, now: number = this.clock.now()): readonly Effect[] {
-    return this.o.engine.step(this.state, input, now).effects;
+    return this.host.preview(input, now);
   }
 
   /** Resolves once nothing is open (every entry done, dropped or failed). */
@@ -347,16 +225,9 @@ export class Outbox extends EventEmitter<OutboxEvents> {
    */
   close(): void {
     this.closed = true;
-    this.cancelPoll?.();
-    this.cancelPoll = null;
-    this.unwatch?.();
-    this.unwatch = null;
-    for (const cancel of this.timers.values()) cancel();
-    this.timers.clear();
-    this.cancelProbe?.();
-    this.cancelProbe = null;
-    this.retry?.cancel();
-    this.retry = null;
+    this.lease.stop();
+    this.host.close();
+    this.delivery.close();
   }
 
   /**
@@ -365,542 +236,18 @@ export class Outbox extends EventEmitter<OutboxEvents> {
    * restart). What was in flight here is sent again by the instance that takes them.
    */
   async release(): Promise<void> {
-    const lease = this.lease;
-    if (!lease || !this.closed || this.held.length === 0) return;
-    const held = this.held;
-    this.held = [];
-    await this.chain;
-    await this.o.store.releaseCalls(this.o.portalId, lease.owner, held);
+    if (!this.closed) return;
+    await this.serial.drained();
+    await this.lease.release();
   }
 
-  // --- steps ---
-
-  private async step(
-    input: EngineInput,
-    now: number,
-    dedupeKey: string | null,
-    entryUpdates: EntryUpdate[],
-  ): Promise<AcceptResult> {
-    const { after, effects, newEntries, outcome } = await this.commitFresh((before) => {
-      const { state: after, effects } = this.o.engine.step(before, input, now);
-      const newEntries = effects.filter(isBitrixEffect).map((e) => toNewEntry(e, now));
-      return {
-        after,
-        effects,
-        newEntries,
-        commit: {
-          portalId: this.o.portalId,
-          now,
-          input: { type: input.type, dedupeKey, payload: input },
-          engine: { version: after.version, seq: after.seq, shards: changedShards(before, after) },
-          newEntries,
-          entryUpdates,
-        },
-      };
-    });
-    if (!outcome.stored) {
-      this.emit('accepted', { input, duplicate: true, entries: 0 });
-      return { duplicate: true, pbx: [] };
-    }
-    this.state = after;
-    this.applyTimers(effects);
-    if (newEntries.length > 0 || entryUpdates.length > 0) this.schedulePump();
-    this.emit('accepted', { input, duplicate: false, entries: newEntries.length });
-    const pbx = effects.filter(isPbxEffect);
-    if (pbx.length > 0) this.emit('pbx', { input, effects: pbx });
-    return { duplicate: false, pbx };
-  }
-
-  /** `step` over several inputs, committed as one: the state only changes if the commit lands. */
-  private async stepMany(
-    inputs: readonly EngineInput[],
-    now: number,
-    dedupeKey: string | null,
-  ): Promise<AcceptResult> {
-    let steps: { input: EngineInput; effects: readonly Effect[] }[] = [];
-    const {
-      after: state,
-      newEntries,
-      outcome,
-    } = await this.commitFresh((before) => {
-      let state = before;
-      steps = [];
-      for (const input of inputs) {
-        const out = this.o.engine.step(state, input, now);
-        state = out.state;
-        steps.push({ input, effects: out.effects });
-      }
-      const newEntries = steps.flatMap((s) =>
-        s.effects.filter(isBitrixEffect).map((e) => toNewEntry(e, now)),
-      );
-      return {
-        after: state,
-        newEntries,
-        commit: {
-          portalId: this.o.portalId,
-          now,
-          input: { type: 'pbx.batch', dedupeKey, payload: inputs },
-          engine: { version: state.version, seq: state.seq, shards: changedShards(before, state) },
-          newEntries,
-          entryUpdates: [],
-        },
-      };
-    });
-    if (!outcome.stored) {
-      for (const input of inputs) this.emit('accepted', { input, duplicate: true, entries: 0 });
-      return { duplicate: true, pbx: [] };
-    }
-    this.state = state;
-    const pbx: PbxEffect[] = [];
-    for (const s of steps) {
-      this.applyTimers(s.effects);
-      const entries = s.effects.filter(isBitrixEffect).length;
-      this.emit('accepted', { input: s.input, duplicate: false, entries });
-      const mine = s.effects.filter(isPbxEffect);
-      if (mine.length > 0) this.emit('pbx', { input: s.input, effects: mine });
-      pbx.push(...mine);
-    }
-    if (newEntries.length > 0) this.schedulePump();
-    return { duplicate: false, pbx };
-  }
-
-  /**
-   * Steps from the state as this instance knows it and commits with that revision. On a shared
-   * store another instance may have committed a step of this portal meanwhile (the PBX's load
-   * balancer sent it the call's previous event, or it delivered an entry of the call): the store
-   * refuses the commit as stale, and the step is computed again over the shards changed since.
-   * That is the whole cross-instance design of the engine: state lives in the store, steps of one
-   * portal are serialized by the store (its row lock), and a step never lands on state it did not
-   * see. One process alone is never stale.
-   */
-  private async commitFresh<T extends { after: EngineState; commit: StepCommit }>(
-    compute: (before: EngineState) => T,
-  ): Promise<T & { outcome: StepOutcome }> {
-    for (let attempt = 0; ; attempt += 1) {
-      const out = compute(this.state);
-      const outcome = await this.o.store.commitStep({ ...out.commit, expectedRevision: this.revision });
-      if (outcome.stored) this.revision = outcome.revision;
-      if (outcome.stored || outcome.reason === 'duplicate') return { ...out, outcome };
-      if (attempt >= MAX_STALE_RETRIES) {
-        throw new StoreError(
-          'STORE_BUSY',
-          `step refused as stale ${attempt + 1} times: other instances keep stepping`,
-        );
-      }
-      await this.follow();
+  /** What a stored step announces: its inputs, what it told the PBX, and a delivery round. */
+  private committed(c: Committed): void {
+    if (c.touchedEntries) this.delivery.schedule();
+    for (const s of c.steps) {
+      this.announce('accepted', { input: s.input, duplicate: c.duplicate, entries: s.entries });
+      const pbx = s.effects.filter(isPbxEffect);
+      if (pbx.length > 0) this.announce('pbx', { input: s.input, effects: pbx });
     }
   }
-
-  /**
-   * Takes in what other instances committed since `revision`: their changed shards replace ours,
-   * and the timers of the calls in them are armed here too (if their instance died, ours fire;
-   * if both fire, the second is a stale timer the engine ignores).
-   */
-  private async follow(): Promise<void> {
-    const fresh = await this.o.store.loadEngine(this.o.portalId, this.revision);
-    if (!fresh || fresh.revision === this.revision) return;
-    const changed = fresh.shards as EngineState['shards'];
-    this.state = {
-      version: this.state.version,
-      seq: fresh.seq,
-      shards: { ...this.state.shards, ...changed },
-    };
-    this.revision = fresh.revision;
-    this.armTimersOf(Object.values(changed).flatMap((shard) => Object.values(shard)));
-  }
-
-  private armTimersOf(calls: Iterable<{ key: string; timers: Record<string, number> }>): void {
-    for (const call of calls) {
-      for (const [name, at] of Object.entries(call.timers)) this.armTimer(`${call.key}#${name}`, at);
-    }
-  }
-
-  /** Shared store: renew leases, look for calls left by others, follow their steps, regularly. */
-  private armPoll(): void {
-    const lease = this.lease;
-    if (!lease || this.closed) return;
-    this.cancelPoll = this.clock.setTimer(lease.pollMs, () => {
-      this.cancelPoll = null;
-      this.serial(() => this.follow())
-        .catch((error: unknown) => this.fault('poll', error))
-        .finally(() => {
-          this.schedulePump();
-          this.armPoll();
-        });
-    });
-  }
-
-  private applyTimers(effects: readonly Effect[]): void {
-    for (const e of effects) {
-      if (e.type === 'timer.start') this.armTimer(e.timerId, e.at);
-      else if (e.type === 'timer.cancel') {
-        this.timers.get(e.timerId)?.();
-        this.timers.delete(e.timerId);
-      }
-    }
-  }
-
-  /** Timers are not stored apart: they are in the calls' state, and re-armed from it on open. */
-  private armTimer(timerId: string, at: number): void {
-    if (this.closed) return;
-    this.timers.get(timerId)?.();
-    const cancel = this.clock.setTimer(Math.max(0, at - this.clock.now()), () => {
-      this.timers.delete(timerId);
-      this.serial(() => this.step({ type: 'timer.fired', timerId }, this.clock.now(), null, [])).catch(
-        (error: unknown) => {
-          this.fault('timer', error);
-          // The state still holds the timer: fire it again a little later.
-          this.armTimer(timerId, this.clock.now() + this.policy.entryMinDelayMs);
-        },
-      );
-    });
-    this.timers.set(timerId, cancel);
-  }
-
-  // --- delivery ---
-
-  private schedulePump(): void {
-    if (this.pumpQueued || this.closed) return;
-    this.pumpQueued = true;
-    // setImmediate: every answer of one batch request is handled before the next plan, so what
-    // those answers unblock leaves together as one batch.
-    setImmediate(() => {
-      this.serial(async () => {
-        this.pumpQueued = false;
-        await this.pump();
-      }).catch((error: unknown) => {
-        this.pumpQueued = false;
-        this.fault('pump', error);
-        this.armRetry(this.clock.now() + this.policy.entryMinDelayMs);
-      });
-    });
-  }
-
-  private async pump(): Promise<void> {
-    if (this.closed) return;
-    const now = this.clock.now();
-    const probe = this.linkState !== 'up';
-    if (probe && !this.probeDue) {
-      this.idleNow = false;
-      return;
-    }
-    const inFlightHere = new Set(this.inFlight.keys());
-    const lease = this.lease;
-    let entries = lease
-      ? await this.o.store.claimCalls(this.o.portalId, lease.owner, lease.leaseMs, lease.claimLimit, now)
-      : await this.o.store.openCalls(this.o.portalId);
-    if (probe || this.reconcileEnded) {
-      this.reconcileEnded = false;
-      const rewrites = outageRewrites(entries, (key) => this.callEnded(key), inFlightHere);
-      if (rewrites.length > 0) {
-        await this.o.store.updateEntries(rewrites, now);
-        entries = withUpdates(entries, rewrites);
-        for (const u of rewrites) if (u.status) this.announce(entries, u.id, u.status, undefined);
-      }
-    }
-    const plan = planDelivery(entries, {
-      now,
-      inFlightHere,
-      limit: probe ? this.policy.probeSize : Number.POSITIVE_INFINITY,
-      ignoreBackoff: probe,
-    });
-    const marks = plan.submit.map((p): EntryUpdate => ({
-      id: p.entry.id,
-      status: 'in_flight',
-      addAttempt: true,
-    }));
-    // In flight is stored before the client sees the entry: after a crash, attempts > 0 says the
-    // portal may have acted on it.
-    await this.o.store.updateEntries([...plan.fail, ...marks], now);
-    for (const f of plan.fail) this.announce(entries, f.id, 'failed', f.lastError ?? undefined);
-    // close() may have come while the store was written.
-    if (this.stopped) return;
-    for (const p of plan.submit) this.submit(p);
-    if (probe) {
-      this.probeDue = false;
-      // Nothing could be sent: look again later (new entries may have come by then).
-      if (plan.submit.length === 0) this.armProbe(false);
-    }
-    if (plan.nextDueAt !== null) this.armRetry(plan.nextDueAt);
-    if (plan.submit.length > 0) this.emit('submitted', { count: plan.submit.length, probe });
-    if (lease) this.held = await this.releaseSettled(entries, plan.fail);
-    this.idleNow = plan.open - plan.fail.length === 0;
-    if (this.isIdle) this.emit('idle');
-  }
-
-  /**
-   * Gives back the calls whose every entry is settled, so that whichever instance steps them next
-   * (a late recording, say) can deliver what that step adds without waiting for our lease to end.
-   */
-  private async releaseSettled(
-    entries: readonly OutboxEntry[],
-    failed: readonly EntryUpdate[],
-  ): Promise<string[]> {
-    const lease = this.lease;
-    if (!lease) return [];
-    const nowFailed = new Set(failed.map((f) => f.id));
-    const open = new Set(
-      entries
-        .filter((e) => (e.status === 'pending' || e.status === 'in_flight') && !nowFailed.has(e.id))
-        .map((e) => e.callKey),
-    );
-    for (const e of this.inFlight.values()) open.add(e.callKey);
-    const settled = [...new Set(entries.map((e) => e.callKey))].filter((key) => !open.has(key));
-    await this.o.store.releaseCalls(this.o.portalId, lease.owner, settled);
-    return [...open];
-  }
-
-  private submit({ entry, callId }: PlannedEntry): void {
-    const payload = entry.payload as EntryPayload;
-    const target: CallIdInput | null = callId ?? this.registers.get(entry.callKey) ?? null;
-    this.inFlight.set(entry.id, { ...entry, attempts: entry.attempts + 1 });
-    let submitted: Submitted;
-    try {
-      submitted = submitEntry(
-        this.o.api,
-        payload,
-        target,
-        { orderKey: entry.callKey, label: entry.opId },
-        this.o.recordings,
-        this.o.recordingUrl,
-      );
-    } catch (error) {
-      submitted = { result: Promise.reject(error instanceof Error ? error : new Error(String(error))) };
-    }
-    if (submitted.register) this.registers.set(entry.callKey, submitted.register);
-    const sent = this.inFlight.get(entry.id) ?? entry;
-    submitted.result.then(
-      (result) => this.settle('result', () => this.succeeded(sent, result)),
-      (error: unknown) => this.settle('failure', () => this.failed(sent, error)),
-    );
-  }
-
-  /** Runs a result handler in order; one that cannot be stored is tried again later. */
-  private settle(where: string, fn: () => Promise<void>): void {
-    this.serial(fn).catch((error: unknown) => {
-      this.fault(where, error);
-      if (!this.closed) this.clock.setTimer(this.policy.entryMinDelayMs, () => this.settle(where, fn));
-    });
-  }
-
-  private forget(entry: OutboxEntry): void {
-    this.inFlight.delete(entry.id);
-    if (entry.kind === 'register') this.registers.delete(entry.callKey);
-  }
-
-  private async succeeded(entry: OutboxEntry, result: EntryResult): Promise<void> {
-    if (this.closed) return;
-    const now = this.clock.now();
-    this.linkUp();
-    let stored: unknown = result;
-    if (result.kind === 'register') {
-      const c = result.call;
-      stored = {
-        callId: c.callId,
-        crmEntityType: c.crmEntityType,
-        crmEntityId: c.crmEntityId,
-        createdLead: c.crmCreatedLead,
-      };
-    }
-    const done: EntryUpdate = { id: entry.id, status: 'done', result: stored, lastError: null };
-    if (result.kind === 'register') {
-      await this.step(
-        {
-          type: 'bitrix.registered',
-          callKey: entry.callKey,
-          bitrixCallId: result.call.callId,
-          crmEntityType: result.call.crmEntityType ?? '',
-          crmEntityId: result.call.crmEntityId,
-          createdLead: result.call.crmCreatedLead !== null,
-        },
-        now,
-        null,
-        [done],
-      );
-    } else if (result.kind === 'responsible') {
-      await this.step(
-        {
-          type: 'bitrix.responsible',
-          callKey: entry.callKey,
-          userId: result.userId,
-          ...(result.timemanStatus == null ? {} : { timemanStatus: result.timemanStatus }),
-        },
-        now,
-        null,
-        [done],
-      );
-    } else {
-      await this.o.store.updateEntries([done], now);
-    }
-    this.forget(entry);
-    this.emit('entry', { id: entry.id, opId: entry.opId, kind: entry.kind, status: 'done', code: undefined });
-    this.afterSettle();
-  }
-
-  private async failed(entry: OutboxEntry, error: unknown): Promise<void> {
-    if (this.closed) return;
-    const now = this.clock.now();
-    const e =
-      error instanceof BitrixError
-        ? error
-        : new BitrixError('INVALID_REQUEST', error instanceof Error ? error.message : 'unknown failure', {
-            cause: error,
-          });
-    const kind = failureKind(e);
-    let update: EntryUpdate;
-    let feedback: EngineInput | null = null;
-    if (kind === 'closed') {
-      // The client was shut down under us: the row stays in flight, and the next start sends it.
-      this.forget(entry);
-      return;
-    }
-    if (kind === 'unavailable') {
-      const link = isLinkFailure(e);
-      // A link failure waits for the link (probes), not for the entry's own backoff.
-      const delay = link
-        ? 0
-        : growingDelay(
-            this.policy.entryMinDelayMs,
-            this.policy.entryMaxDelayMs,
-            this.policy.factor,
-            entry.attempts,
-          );
-      update = { id: entry.id, status: 'pending', lastError: e.code, nextAttemptAt: now + delay };
-      if (link) this.linkDown(e.code, 'down');
-    } else if (kind === 'attention') {
-      update = {
-        id: entry.id,
-        status: 'pending',
-        lastError: e.code,
-        nextAttemptAt: now + this.policy.attentionDelayMs,
-      };
-      this.linkDown(e.code, 'attention');
-    } else if (entry.kind === 'finish' && isCallNotFound(e)) {
-      // The call we registered is gone: our earlier finish did arrive (its answer was lost, maybe
-      // in a process that died), or someone finished it. Either way the call is logged once.
-      update = {
-        id: entry.id,
-        status: 'done',
-        result: { kind: 'finish', outcome: 'already-finished' },
-        lastError: e.code,
-        note: 'already finished',
-      };
-    } else {
-      update = { id: entry.id, status: 'failed', lastError: e.code, note: e.message };
-      if (entry.kind === 'register' || entry.kind === 'findResponsible') {
-        feedback = {
-          type: 'bitrix.failed',
-          callKey: entry.callKey,
-          opId: entry.opId,
-          operation: entry.kind === 'register' ? 'bitrix.register' : 'bitrix.findResponsible',
-        };
-      }
-    }
-    if (feedback) await this.step(feedback, now, null, [update]);
-    else await this.o.store.updateEntries([update], now);
-    this.forget(entry);
-    this.emit('entry', {
-      id: entry.id,
-      opId: entry.opId,
-      kind: entry.kind,
-      status: update.status ?? 'pending',
-      code: e.code,
-    });
-    this.afterSettle();
-  }
-
-  private afterSettle(): void {
-    // A link that is down is probed once the last thing in flight has come back.
-    if (this.linkState !== 'up' && this.cancelProbe === null && this.inFlight.size === 0 && !this.probeDue) {
-      this.armProbe(true);
-    }
-    this.schedulePump();
-  }
-
-  // --- the link ---
-
-  private linkDown(code: string, state: Exclude<LinkState, 'up'>): void {
-    if (this.linkState === state) return;
-    this.linkState = state;
-    this.emit('link', { state, code });
-  }
-
-  private linkUp(): void {
-    if (this.linkState === 'up') return;
-    this.linkState = 'up';
-    this.probeFailures = 0;
-    this.probeDue = false;
-    this.cancelProbe?.();
-    this.cancelProbe = null;
-    this.emit('link', { state: 'up', code: undefined });
-  }
-
-  private armProbe(grow: boolean): void {
-    if (this.closed) return;
-    if (grow) this.probeFailures += 1;
-    const p = this.policy;
-    const delay =
-      this.linkState === 'attention'
-        ? p.attentionDelayMs
-        : growingDelay(p.probeMinDelayMs, p.probeMaxDelayMs, p.factor, Math.max(1, this.probeFailures));
-    this.cancelProbe?.();
-    this.cancelProbe = this.clock.setTimer(delay, () => {
-      this.cancelProbe = null;
-      this.probeDue = true;
-      this.schedulePump();
-    });
-  }
-
-  private armRetry(at: number): void {
-    if (this.closed || (this.retry !== null && this.retry.at <= at)) return;
-    this.retry?.cancel();
-    const cancel = this.clock.setTimer(Math.max(0, at - this.clock.now()), () => {
-      this.retry = null;
-      this.schedulePump();
-    });
-    this.retry = { at, cancel };
-  }
-
-  /** Ended, or no longer known to the engine (forgotten after its retention). */
-  private callEnded(callKey: string): boolean {
-    const call = findCallByKey(this.state, callKey);
-    if (!call) return true;
-    return call.phase === 'wrapping' || call.phase === 'done';
-  }
-
-  // --- plumbing ---
-
-  /** `closed`, read through a getter so that a check after an await is not narrowed away. */
-  private get stopped(): boolean {
-    return this.closed;
-  }
-
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(fn, fn);
-    this.chain = run.catch(() => undefined);
-    return run;
-  }
-
-  private announce(
-    entries: readonly OutboxEntry[],
-    id: number,
-    status: OutboxEntry['status'],
-    code: string | undefined,
-  ): void {
-    const e = entries.find((x) => x.id === id);
-    if (e) this.emit('entry', { id, opId: e.opId, kind: e.kind, status, code });
-  }
-
-  private fault(where: string, error: unknown): void {
-    this.emit('fault', { where, error });
-  }
-}
-
-/** The engine copies only the shards a step changed: identity tells which rows to rewrite. */
-function changedShards(before: EngineState, after: EngineState): Record<string, Record<string, unknown>> {
-  const shards: Record<string, Record<string, unknown>> = {};
-  for (const [key, shard] of Object.entries(after.shards)) {
-    if (before.shards[key] !== shard) shards[key] = shard;
-  }
-  return shards;
 }

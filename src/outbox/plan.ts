@@ -3,7 +3,7 @@
  * the outbox reads the open calls from the store, asks here, and writes what comes back.
  */
 import type { EntryUpdate, OutboxEntry } from '../store/index.ts';
-import { callIdOfResult, type EntryPayload } from './entries.ts';
+import { activityIdOfResult, callIdOfResult, type EntryPayload } from './entries.ts';
 
 export interface PlanContext {
   now: number;
@@ -19,6 +19,8 @@ export interface PlannedEntry {
   entry: OutboxEntry;
   /** The CALL_ID to use, when known; null: ride on the call's register (in flight or in this plan). */
   callId: string | null;
+  /** The call's CRM activity, from its finish's answer when stored (where its recording goes). */
+  crmActivityId: number | null;
 }
 
 export interface DeliveryPlan {
@@ -62,6 +64,8 @@ export function planDelivery(entries: readonly OutboxEntry[], ctx: PlanContext):
   const plan: DeliveryPlan = { submit: [], fail: [], nextDueAt: null, open: 0 };
   for (const call of byCall(entries)) {
     const register = call.find((e) => e.kind === 'register');
+    const finish = call.find((e) => e.kind === 'finish' && e.status === 'done');
+    const crmActivityId = finish === undefined ? null : activityIdOfResult(finish.result);
     const stored = register?.status === 'done' ? callIdOfResult(register.result) : null;
     const registerDead =
       register !== undefined && (register.status === 'failed' || register.status === 'dropped');
@@ -111,7 +115,7 @@ export function planDelivery(entries: readonly OutboxEntry[], ctx: PlanContext):
         blocked = true;
         continue;
       }
-      plan.submit.push({ entry: e, callId });
+      plan.submit.push({ entry: e, callId, crmActivityId });
       if (e.kind === 'register') registerGoing = true;
     }
   }

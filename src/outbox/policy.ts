@@ -1,3 +1,5 @@
+import { exactPolicy, type RetryPolicy } from '../retry/index.ts';
+
 /**
  * When the outbox tries again, as data. The client already retries a request a few times within
  * seconds; the outbox owns the long view: an operation stays in the store until the portal gives
@@ -27,7 +29,10 @@ export const defaultDeliveryPolicy: DeliveryPolicy = {
   attentionDelayMs: 5 * 60_000,
 };
 
-/** The n-th delay (n ≥ 1) growing from `min` by `factor`, capped at `max`. */
-export function growingDelay(min: number, max: number, factor: number, n: number): number {
-  return Math.min(max, min * factor ** Math.max(0, n - 1));
-}
+/** An entry's own backoff as the shared policy: exact, the outbox's timers are per entry anyway. */
+export const entryBackoff = (p: DeliveryPolicy): RetryPolicy =>
+  exactPolicy(p.entryMinDelayMs, p.entryMaxDelayMs, p.factor);
+
+/** The pauses between probes of a link that is down. */
+export const probeBackoff = (p: DeliveryPolicy): RetryPolicy =>
+  exactPolicy(p.probeMinDelayMs, p.probeMaxDelayMs, p.factor);

@@ -6,6 +6,7 @@ import type {
   AttachedRecord,
   CallIdInput,
   CardParams,
+  CrmActivity,
   CrmKind,
   CrmRecord,
   FinishOutcome,
@@ -20,6 +21,7 @@ import type {
   CrmEntityType,
   CrmMatch,
 } from '../bitrix/index.ts';
+import { errorRule } from '../bitrix/index.ts';
 import type { CallType } from '../core/index.ts';
 import type { EntryPayload } from './entries.ts';
 
@@ -35,6 +37,7 @@ export interface OutboxApi {
   };
   readonly crm: {
     get(kind: CrmKind, id: number, o?: SubmitOptions): Pending<CrmRecord | null>;
+    activity(id: number, o?: SubmitOptions): Pending<CrmActivity | null>;
   };
 }
 
@@ -51,7 +54,7 @@ export type RecordingUrl = (contentRef: string) => string | undefined;
 export type EntryResult =
   | { kind: 'register'; call: RegisteredCall }
   | { kind: 'card'; applied: boolean }
-  | { kind: 'finish'; outcome: 'finished' | 'already-finished'; activityId?: number | null }
+  | { kind: 'finish'; outcome: 'finished' | 'already-finished'; crmActivityId?: number | null }
   | { kind: 'record'; fileId: number }
   | { kind: 'responsible'; userId: number | null; timemanStatus?: string | null };
 
@@ -82,6 +85,12 @@ export function submitEntry(
   options: SubmitOptions,
   recordings: RecordingSource | undefined,
   recordingUrl?: RecordingUrl,
+  /**
+   * An attachRecord tried before (it may have reached the portal: a process killed before its
+   * answer was stored): the call's CRM activity, read first. A recording already on it means the
+   * earlier try did attach, and attaching again would add a second one.
+   */
+  attachedTo?: number | null,
 ): Submitted {
   const need = (): CallIdInput => {
     if (callId === null) throw new TypeError(`${payload.opId}: no CALL_ID to send ${payload.type} with`);
@@ -136,42 +145,29 @@ export function submitEntry(
         },
         options,
       );
-      // The CRM activity is kept for the call journal (what the call became in the CRM).
+      // The CRM activity: the call journal shows it, and a repeated attachRecord first asks it.
       return {
-        result: p.then((o) =>
-          o.status === 'finished'
-            ? { kind: 'finish', outcome: o.status, activityId: o.record.crmActivityId }
-            : { kind: 'finish', outcome: o.status },
-        ),
+        result: p.then((o) => ({
+          kind: 'finish',
+          outcome: o.status,
+          crmActivityId: o.status === 'finished' ? o.record.crmActivityId : null,
+        })),
       };
     }
     case 'bitrix.attachRecord': {
-      const target = need();
-      if (payload.url !== undefined) {
-        const p = api.externalCall.attachRecordUrl(
-          { callId: target, recordUrl: payload.url, filename: payload.filename },
-          options,
-        );
-        return { result: p.then((r) => ({ kind: 'record', fileId: r.fileId })) };
-      }
-      const ref = payload.contentRef;
-      // By URL when the bridge serves it: RECORD_URL rides in a batch, a file upload cannot.
-      const served = ref === undefined ? undefined : recordingUrl?.(ref);
-      if (served !== undefined) {
-        const p = api.externalCall.attachRecordUrl(
-          { callId: target, recordUrl: served, filename: payload.filename },
-          options,
-        );
-        return { result: p.then((r) => ({ kind: 'record', fileId: r.fileId })) };
-      }
-      if (ref === undefined || recordings === undefined) {
-        throw new TypeError(`${payload.opId}: a recording without a URL and no recording source`);
-      }
-      // The bytes are read first, then submitted: the upload is a request of its own anyway.
-      const result = recordings(ref).then((content) =>
-        api.externalCall
-          .uploadRecord({ callId: target, filename: payload.filename, content }, options)
-          .then((r): EntryResult => ({ kind: 'record', fileId: r.fileId })),
+      const attach = (): Promise<EntryResult> =>
+        attachRecord(api, payload, need(), options, recordings, recordingUrl);
+      if (attachedTo == null) return { result: attach() };
+      const result = api.crm.activity(attachedTo, options).then(
+        (activity): EntryResult | Promise<EntryResult> => {
+          const fileId = activity?.storageElementIds[0];
+          return fileId === undefined ? attach() : { kind: 'record', fileId };
+        },
+        // No right to read the CRM, say: attach as before rather than lose the recording.
+        (e: unknown) => {
+          if (errorRule(e)?.kind === 'rejected') return attach();
+          throw e;
+        },
       );
       return { result };
     }
@@ -200,4 +196,41 @@ export function submitEntry(
       return { result };
     }
   }
+}
+
+/** The recording onto the call: by URL when there is one (it rides in a batch), else its bytes. */
+function attachRecord(
+  api: OutboxApi,
+  payload: Extract<EntryPayload, { type: 'bitrix.attachRecord' }>,
+  target: CallIdInput,
+  options: SubmitOptions,
+  recordings: RecordingSource | undefined,
+  recordingUrl: RecordingUrl | undefined,
+): Promise<EntryResult> {
+  if (payload.url !== undefined) {
+    const p = api.externalCall.attachRecordUrl(
+      { callId: target, recordUrl: payload.url, filename: payload.filename },
+      options,
+    );
+    return p.then((r): EntryResult => ({ kind: 'record', fileId: r.fileId }));
+  }
+  const ref = payload.contentRef;
+  // By URL when the bridge serves it: RECORD_URL rides in a batch, a file upload cannot.
+  const served = ref === undefined ? undefined : recordingUrl?.(ref);
+  if (served !== undefined) {
+    const p = api.externalCall.attachRecordUrl(
+      { callId: target, recordUrl: served, filename: payload.filename },
+      options,
+    );
+    return p.then((r): EntryResult => ({ kind: 'record', fileId: r.fileId }));
+  }
+  if (ref === undefined || recordings === undefined) {
+    throw new TypeError(`${payload.opId}: a recording without a URL and no recording source`);
+  }
+  // The bytes are read first, then submitted: the upload is a request of its own anyway.
+  return recordings(ref).then((content) =>
+    api.externalCall
+      .uploadRecord({ callId: target, filename: payload.filename, content }, options)
+      .then((r): EntryResult => ({ kind: 'record', fileId: r.fileId })),
+  );
 }

@@ -73,7 +73,14 @@ export interface OutboxEntry {
 export type NewOutboxEntry = Pick<
   OutboxEntry,
   'callKey' | 'opId' | 'seq' | 'lane' | 'kind' | 'payload' | 'nextAttemptAt'
->;
+> & {
+  /**
+   * Stored already in flight, one attempt counted: the step's own transaction carries the mark a
+   * delivery round would otherwise write before handing the entry to the client (one fsync less).
+   * A store of one process honours it; a shared store may ignore it (the entry is then pending).
+   */
+  inFlight?: boolean | undefined;
+};
 
 /** A change to one entry. `addAttempt` counts a hand-over to the client. */
 export interface EntryUpdate {
@@ -228,6 +235,14 @@ export interface Store {
   loadEngine(portalId: string, sinceRevision?: number): Promise<StoredEngine | undefined>;
   /** Journal + engine shards + new entries + entry updates, in one transaction. */
   commitStep(commit: StepCommit): Promise<StepOutcome>;
+  /**
+   * Several steps, each computed on the one before (their `expectedRevision`s follow each other),
+   * in ONE transaction: one fsync for all (group commit). They are stored in order up to the first
+   * that is not (a repeat, or stale): that one's outcome is the last of the answer, and the steps
+   * after it are not stored (the caller computes them again). Optional: without it, the caller
+   * commits one step at a time.
+   */
+  commitSteps?(commits: readonly StepCommit[]): Promise<StepOutcome[]>;
 
   /**
    * Every entry of the calls that still have an open (pending or in-flight) entry, ordered by call

@@ -36,6 +36,13 @@ export interface CrmRecord {
   raw: Json;
 }
 
+export interface CrmActivity {
+  id: number;
+  /** Files attached to the activity: a call's recording, once attached. */
+  storageElementIds: number[];
+  raw: Json;
+}
+
 export interface Duplicates {
   lead: number[];
   contact: number[];
@@ -105,6 +112,25 @@ export class CrmApi {
 
   getDeal(id: number, options?: SubmitOptions): Pending<CrmRecord | null> {
     return this.get('deal', id, options);
+  }
+
+  /**
+   * A CRM activity (a call's is created by `finish`) with the files attached to it, or null when
+   * the portal has none of that id. Tells whether a call's recording is already attached.
+   */
+  activity(id: number, options?: SubmitOptions): Pending<CrmActivity | null> {
+    return this.submit(
+      command('crm.activity.get', { id }),
+      options,
+      (raw): CrmActivity => {
+        const r = obj(raw.result);
+        return { id: int(r.ID), storageElementIds: ints(r.STORAGE_ELEMENT_IDS), raw: r };
+      },
+      (e) => {
+        if (e.code === 'PORTAL_ERROR' && /not found/i.test(e.portalDescription ?? '')) return null;
+        throw e;
+      },
+    );
   }
 
   /** Ids of leads, contacts and companies with this phone or e-mail (`[]` from the portal: none). */

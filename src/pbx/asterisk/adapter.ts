@@ -16,7 +16,8 @@ import type {
   TransferCommand,
 } from '../types.ts';
 import type { StoreRecording } from '../webhook/index.ts';
-import { AmiClient, defaultRetryPolicy, retryDelay, type RetryPolicy } from './client.ts';
+import { delay, type RetryPolicy } from '../../retry/index.ts';
+import { AmiClient, defaultReconnectPolicy } from './client.ts';
 import { deviceMap, type DeviceMap } from './devices.ts';
 import { AmiError } from './errors.ts';
 import type { AmiFrame } from './frames.ts';
@@ -93,7 +94,7 @@ export class AsteriskAdapter extends EventEmitter<AsteriskAdapterEvents> impleme
     super();
     this.pbxId = o.pbxId;
     this.now = o.now ?? Date.now;
-    this.deliveryRetry = { ...defaultRetryPolicy, ...(o.deliveryRetry ?? {}) };
+    this.deliveryRetry = { ...defaultReconnectPolicy, ...(o.deliveryRetry ?? {}) };
     const patterns = o.ami.devicePattern;
     this.devices = deviceMap(typeof patterns === 'string' ? [patterns] : patterns);
     this.mapper = new AmiCallMapper({ devices: this.devices, mode: o.ami.mode });
@@ -300,9 +301,9 @@ export class AsteriskAdapter extends EventEmitter<AsteriskAdapterEvents> impleme
           events: batch.length,
           error: (e as { code?: string }).code ?? (e as Error).name,
         });
-        const delay = retryDelay(this.deliveryRetry, attempt++);
+        const pause = delay(this.deliveryRetry, ++attempt);
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, delay);
+          const timer = setTimeout(resolve, pause);
           this.stopped.signal.addEventListener(
             'abort',
             () => {

@@ -10,29 +10,16 @@ import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { AmiError } from './errors.ts';
 import { AmiParser, encodeAction, field, type AmiFrame } from './frames.ts';
+import { delay, type RetryPolicy } from '../../retry/index.ts';
 
-/** Reconnect pauses as data: `initialDelayMs · factor^n`, at most `maxDelayMs`, ± `jitter`. */
-export interface RetryPolicy {
-  readonly initialDelayMs: number;
-  readonly maxDelayMs: number;
-  readonly factor: number;
-  /** 0…1: the share of each pause drawn at random, so many bridges do not reconnect in step. */
-  readonly jitter: number;
-}
-
-export const defaultRetryPolicy: RetryPolicy = {
-  initialDelayMs: 250,
+/** Reconnect pauses: 250 ms, doubling up to 15 s, ±20 % so that many bridges do not reconnect in step. */
+export const defaultReconnectPolicy: RetryPolicy = {
+  minDelayMs: 250,
   maxDelayMs: 15_000,
   factor: 2,
   jitter: 0.2,
+  spread: 'around',
 };
-
-/** The pause before reconnect attempt `attempt` (0 = the first retry after a drop). */
-export function retryDelay(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
-  const base = Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.factor ** Math.max(0, attempt));
-  const spread = base * Math.min(1, Math.max(0, policy.jitter));
-  return Math.max(0, Math.round(base - spread + 2 * spread * random()));
-}
 
 export interface AmiClientOptions {
   host: string;
@@ -89,7 +76,7 @@ export class AmiClient extends EventEmitter<AmiClientEvents> {
 
   constructor(private readonly o: AmiClientOptions) {
     super();
-    this.retry = { ...defaultRetryPolicy, ...(o.retry ?? {}) };
+    this.retry = { ...defaultReconnectPolicy, ...(o.retry ?? {}) };
   }
 
   get connected(): boolean {
@@ -241,11 +228,12 @@ export class AmiClient extends EventEmitter<AmiClientEvents> {
       );
       if (this.closed) return;
       this.emit('down', error);
-      const delay = retryDelay(this.retry, this.attempt++, this.o.random);
+      // The first retry after a drop is attempt 1 of the shared policy.
+      const pause = delay(this.retry, ++this.attempt, this.o.random);
       this.reconnectTimer = setTimeout(() => {
         this.reconnectTimer = null;
         this.open();
-      }, delay);
+      }, pause);
     });
   }
 

@@ -10,12 +10,10 @@ export {
 } from './adapter.ts';
 export {
   AmiClient,
-  defaultRetryPolicy,
-  retryDelay,
+  defaultReconnectPolicy,
   type AmiClientEvents,
   type AmiClientOptions,
   type AmiResult,
-  type RetryPolicy,
 } from './client.ts';
 export { defaultDevicePatterns, deviceMap, deviceOf, type DeviceMap } from './devices.ts';
 export { AmiError, amiErrorCodes, type AmiErrorCode } from './errors.ts';

@@ -183,43 +183,60 @@ export class SqliteStore implements Store {
   }
 
   commitStep(c: StepCommit): Promise<StepOutcome> {
-    return this.run('store step', () =>
-      this.write('step', (): StepOutcome => {
-        const { input } = c;
-        if (input !== null) {
-          if (input.dedupeKey !== null && this.s.findInput.get(c.portalId, input.dedupeKey)) {
-            return { stored: false, reason: 'duplicate' };
-          }
+    return this.run('store step', () => this.write('step', () => this.storeStep(c)));
+  }
+
+  commitSteps(commits: readonly StepCommit[]): Promise<StepOutcome[]> {
+    return this.run('store steps', () =>
+      this.write('step', () => {
+        const outcomes: StepOutcome[] = [];
+        for (const c of commits) {
+          const outcome = this.storeStep(c);
+          outcomes.push(outcome);
+          if (!outcome.stored) break;
         }
-        const current = this.s.getMeta.get(c.portalId)?.revision ?? 0;
-        if (c.expectedRevision !== undefined && c.expectedRevision !== current) {
-          return { stored: false, reason: 'stale', revision: current };
-        }
-        if (input !== null) {
-          this.s.addInput.run(c.portalId, input.dedupeKey, input.type, json(input.payload), c.now);
-        }
-        const revision = current + 1;
-        this.s.saveMeta.run(c.portalId, c.engine.version, c.engine.seq, revision, c.now);
-        for (const [shard, calls] of Object.entries(c.engine.shards)) {
-          this.s.saveShard.run(c.portalId, shard, JSON.stringify(calls), revision, c.now);
-        }
-        for (const e of c.newEntries) {
-          this.s.addEntry.run({
-            portal_id: c.portalId,
-            call_key: e.callKey,
-            op_id: e.opId,
-            seq: e.seq,
-            lane: e.lane,
-            kind: e.kind,
-            payload: json(e.payload),
-            next_attempt_at: e.nextAttemptAt,
-            now: c.now,
-          });
-        }
-        this.applyUpdates(c.entryUpdates, c.now);
-        return { stored: true, revision };
+        return outcomes;
       }),
     );
+  }
+
+  /** One step inside the caller's transaction. */
+  private storeStep(c: StepCommit): StepOutcome {
+    const { input } = c;
+    if (input !== null) {
+      if (input.dedupeKey !== null && this.s.findInput.get(c.portalId, input.dedupeKey)) {
+        return { stored: false, reason: 'duplicate' };
+      }
+    }
+    const current = this.s.getMeta.get(c.portalId)?.revision ?? 0;
+    if (c.expectedRevision !== undefined && c.expectedRevision !== current) {
+      return { stored: false, reason: 'stale', revision: current };
+    }
+    if (input !== null) {
+      this.s.addInput.run(c.portalId, input.dedupeKey, input.type, json(input.payload), c.now);
+    }
+    const revision = current + 1;
+    this.s.saveMeta.run(c.portalId, c.engine.version, c.engine.seq, revision, c.now);
+    for (const [shard, calls] of Object.entries(c.engine.shards)) {
+      this.s.saveShard.run(c.portalId, shard, JSON.stringify(calls), revision, c.now);
+    }
+    for (const e of c.newEntries) {
+      this.s.addEntry.run({
+        portal_id: c.portalId,
+        call_key: e.callKey,
+        op_id: e.opId,
+        seq: e.seq,
+        lane: e.lane,
+        kind: e.kind,
+        payload: json(e.payload),
+        next_attempt_at: e.nextAttemptAt,
+        status: e.inFlight === true ? 'in_flight' : 'pending',
+        attempts: e.inFlight === true ? 1 : 0,
+        now: c.now,
+      });
+    }
+    this.applyUpdates(c.entryUpdates, c.now);
+    return { stored: true, revision };
   }
 
   openCalls(portalId: string): Promise<OutboxEntry[]> {
@@ -389,9 +406,9 @@ function prepare(db: Database) {
     // A replayed step re-emits the same op ids: the unique key makes it add nothing.
     addEntry: st<object>(
       `INSERT INTO outbox_entries (portal_id, call_key, op_id, seq, lane, kind, payload, status,
-         next_attempt_at, created_at, updated_at)
-       VALUES (@portal_id, @call_key, @op_id, @seq, @lane, @kind, @payload, 'pending',
-         @next_attempt_at, @now, @now)
+         attempts, next_attempt_at, created_at, updated_at)
+       VALUES (@portal_id, @call_key, @op_id, @seq, @lane, @kind, @payload, @status,
+         @attempts, @next_attempt_at, @now, @now)
        ON CONFLICT (portal_id, op_id) DO NOTHING`,
     ),
     updateEntry: st<object>(

@@ -68,8 +68,8 @@ async function boot(
       context: 'from-internal',
       ...ami_,
     },
-    retry: { initialDelayMs: 5, maxDelayMs: 50 },
-    deliveryRetry: { initialDelayMs: 5, maxDelayMs: 20 },
+    retry: { minDelayMs: 5, maxDelayMs: 50 },
+    deliveryRetry: { minDelayMs: 5, maxDelayMs: 20 },
     pingIntervalMs: 0,
     ...extra,
   });
@@ -141,7 +141,7 @@ describe('AMI client', () => {
       port: ami.port,
       username: 'bridge',
       secret: 'amisecret',
-      retry: { initialDelayMs: 5, maxDelayMs: 10 },
+      retry: { minDelayMs: 5, maxDelayMs: 10 },
     });
     const down = once(client, 'down');
     client.start();

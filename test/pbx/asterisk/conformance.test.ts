@@ -43,8 +43,8 @@ pbxConformance('asterisk (AMI)', async () => {
   const adapter = new AsteriskAdapter({
     pbxId: 'office',
     ami: { ...settings, recordings: { urlBase: 'http://pbx.test/monitor' } },
-    retry: { initialDelayMs: 5, maxDelayMs: 20 },
-    deliveryRetry: { initialDelayMs: 5, maxDelayMs: 20 },
+    retry: { minDelayMs: 5, maxDelayMs: 20 },
+    deliveryRetry: { minDelayMs: 5, maxDelayMs: 20 },
     pingIntervalMs: 0,
   });
   router.attach('office', (command) => adapter.execute(command));

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { retryDelay } from '../../../src/pbx/asterisk/client.ts';
+import { defaultReconnectPolicy } from '../../../src/pbx/asterisk/client.ts';
+import { delay } from '../../../src/retry/index.ts';
 import { deviceMap } from '../../../src/pbx/asterisk/devices.ts';
 import { AmiCallMapper, type MappedEvent } from '../../../src/pbx/asterisk/mapper.ts';
 import { captureFrames, line, mapCapture, simDevices } from './helpers.ts';
@@ -488,7 +489,9 @@ describe('recording paths', () => {
 
 describe('reconnect policy', () => {
   it('waits longer after each failed reconnect, up to the cap, within the jitter', () => {
-    const policy = { initialDelayMs: 100, maxDelayMs: 1_000, factor: 2, jitter: 0.2 };
+    const policy = { ...defaultReconnectPolicy, minDelayMs: 100, maxDelayMs: 1_000, factor: 2, jitter: 0.2 };
+    // Reconnect n (0 = the first after a drop) is attempt n + 1 of the shared policy.
+    const retryDelay = (p: typeof policy, n: number, random: () => number): number => delay(p, n + 1, random);
     expect([0, 1, 2, 3, 4, 10].map((n) => retryDelay(policy, n, () => 0.5))).toEqual([
       100, 200, 400, 800, 1_000, 1_000,
     ]);
