@@ -41,6 +41,11 @@ export interface Settings {
   eventTimeoutMs: number;
   /** `finish` result's CALL_START_DATE serialized as `{}` as in the docs' example. */
   finishStartDateAsObject: boolean;
+  /**
+   * The app's server cannot be reached from the portal (behind NAT): every delivery to a handler
+   * URL, the install callback and every RECORD_URL download fail as a refused connection.
+   */
+  unreachableApp: boolean;
 }
 
 export const defaultSettings = (): Settings => ({
@@ -61,6 +66,7 @@ export const defaultSettings = (): Settings => ({
   reRegisterWindowSec: 1800,
   eventTimeoutMs: 10_000,
   finishStartDateAsObject: true,
+  unreachableApp: false,
 });
 
 export const plans = {
