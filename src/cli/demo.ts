@@ -70,10 +70,17 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     });
     if (!parsed.ok) throw parsed.error;
     // Port 0: the public URL is not known before listening; the bridge then uses where it listens
-    // (the portal downloads uploaded recordings from it).
+    // (the portal downloads uploaded recordings from it, and posts its events there: push).
     const config =
       options.port === 0
-        ? { ...parsed.config, server: { ...parsed.config.server, publicUrl: undefined } }
+        ? {
+            ...parsed.config,
+            server: { ...parsed.config.server, publicUrl: undefined },
+            bitrix:
+              parsed.config.bitrix.mode === 'app'
+                ? { ...parsed.config.bitrix, events: parsed.config.bitrix.events ?? ('push' as const) }
+                : parsed.config.bitrix,
+          }
         : parsed.config;
     bridge = await startBridge(config, { ...(options.bridge ?? {}), port: options.port, host });
     const res = await fetch(`${emulator.url}/_emulator/apps`, {
