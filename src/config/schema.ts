@@ -377,7 +377,7 @@ export const bitrixSchema = z
                   'Milliseconds between two reads of the offline queue while calls are live or were lately.',
                 ),
               pollIdleMs: whole(1_000, 600_000, 'milliseconds')
-                .default(5_000)
+                .default(2_000)
                 .describe(
                   'Milliseconds between two reads while nothing happens: a click waits up to this long, so keep it ≤ 2000 where clicks must ring at once.',
                 ),

@@ -1,0 +1,154 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmulator, type Emulator } from 'b24-emulator';
+import { startBridge, type Bridge } from '../../src/bridge/index.ts';
+import { DEMO_PBX_TOKEN, demoDocument, parseConfig } from '../../src/config/index.ts';
+import type { PbxCommand } from '../../src/pbx/index.ts';
+
+const CLICK_FRESH_SEC = 5;
+
+/**
+ * Outbound-only mode: the bridge has no public URL, so it binds its events as offline events and
+ * reads them itself; the emulated portal refuses every delivery to a handler URL (the bridge
+ * behind NAT). The test is the PBX and takes the commands from the long poll.
+ */
+describe('outbound-only: offline events, the portal never reaching the bridge', () => {
+  let emulator: Emulator;
+  let bridge: Bridge;
+  let memberId: string;
+
+  const inspect = async <T>(path: string, body?: unknown): Promise<T> => {
+    const res = await fetch(`${emulator.url}/_emulator/${path}`, {
+      method: body === undefined ? 'GET' : 'POST',
+      ...(body === undefined
+        ? {}
+        : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+    });
+    if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as T;
+  };
+  /** The PBX's long poll: resolves with the commands the bridge has for it. */
+  const commands = async (): Promise<PbxCommand[]> => {
+    const res = await fetch(`${bridge.url}/pbx/v1/commands?wait=5`, {
+      headers: { authorization: `Bearer ${DEMO_PBX_TOKEN}` },
+    });
+    return (await res.json()) as PbxCommand[];
+  };
+  const untilCommand = async (match: (c: PbxCommand) => boolean): Promise<PbxCommand> => {
+    for (let i = 0; i < 10; i++) {
+      const found = (await commands()).find(match);
+      if (found) return found;
+    }
+    throw new Error('no such command came');
+  };
+  const call = async (callId: string) =>
+    (await inspect<{ callId: string; finished: boolean; statusCode: string | null }[]>('calls')).find(
+      (c) => c.callId === callId,
+    );
+
+  beforeAll(async () => {
+    emulator = await startEmulator({ port: 0 });
+    const dir = mkdtempSync(join(tmpdir(), 'b24-bridge-offline-'));
+    const doc = demoDocument({
+      clientId: 'local.offline.test',
+      clientSecret: 'offline-client-secret-0123',
+      oauthUrl: `${emulator.url}/oauth/token/`,
+      port: 3000,
+      simulator: false,
+      sqlitePath: join(dir, 'bridge.sqlite'),
+    });
+    const parsed = parseConfig({
+      ...doc,
+      server: { host: '127.0.0.1', port: 3000 },
+      bitrix: {
+        ...doc.bitrix,
+        mode: 'app',
+        offline: { clickFreshSec: CLICK_FRESH_SEC },
+        retry: { maxAttempts: 2, minDelayMs: 50, maxDelayMs: 200 },
+      },
+      admin: { password: 'offline-admin-password' },
+    });
+    if (!parsed.ok) throw parsed.error;
+    bridge = await startBridge(parsed.config, { port: 0, host: '127.0.0.1', warn: () => undefined });
+    // Installed while the portal can still post the install callback (the page install is another path).
+    await inspect('apps', {
+      clientId: 'local.offline.test',
+      clientSecret: 'offline-client-secret-0123',
+      installUrl: `${bridge.url}/bitrix/install`,
+      scopes: ['telephony', 'crm', 'user'],
+    });
+    await inspect('settings', { unreachableApp: true });
+    const [portal] = await bridge.store.listPortals();
+    memberId = portal!.memberId;
+  });
+  afterAll(async () => {
+    await bridge.close();
+    await emulator.close();
+  });
+
+  it('binds its events as offline events, with no handler URL', async () => {
+    const apps = await inspect<{ handlers: { event: string; handler: string }[] }[]>('apps');
+    const handlers = apps[0]!.handlers;
+    expect(new Set(handlers.map((h) => h.handler))).toEqual(new Set(['']));
+    expect(handlers.map((h) => h.event).sort()).toEqual([
+      'ONAPPUNINSTALL',
+      'ONCRMCOMPANYADD',
+      'ONCRMCOMPANYDELETE',
+      'ONCRMCOMPANYUPDATE',
+      'ONCRMCONTACTADD',
+      'ONCRMCONTACTDELETE',
+      'ONCRMCONTACTUPDATE',
+      'ONCRMLEADADD',
+      'ONCRMLEADDELETE',
+      'ONCRMLEADUPDATE',
+      'ONEXTERNALCALLBACKSTART',
+      'ONEXTERNALCALLSTART',
+    ]);
+  });
+
+  it('S4 click-to-call reaches the PBX from the offline queue, with nothing delivered to a URL', async () => {
+    const number = '+79161112233';
+    const { callId } = await inspect<{ callId: string }>('click-to-call', {
+      userId: 2,
+      phoneNumber: number,
+      callListId: 7,
+    });
+    const command = await untilCommand((c) => c.type === 'originate' && 'number' in c && c.number === number);
+    expect(command).toMatchObject({ type: 'originate', extension: '101', number });
+    expect((await call(callId))?.finished).toBe(false);
+    const deliveries = await inspect<{ event: string }[]>('deliveries');
+    expect(deliveries.filter((d) => d.event === 'ONEXTERNALCALLSTART')).toEqual([]);
+    expect(bridge.offline?.of(memberId)?.requests).toBeGreaterThan(0);
+  });
+
+  it('a callback request reaches the PBX from the queue', async () => {
+    await inspect('callback', { phoneNumber: '+79035550001', lineNumber: '+74950000001' });
+    const command = await untilCommand(
+      (c) => c.type === 'originate' && 'number' in c && c.number === '+79035550001',
+    );
+    expect(command).toMatchObject({ type: 'originate' });
+  });
+
+  it('a click made while the bridge is not reading, found too late, is finished as not connected', async () => {
+    const runtime = bridge.portals.get(memberId)!;
+    await bridge.offline!.close();
+    const { callId } = await inspect<{ callId: string }>('click-to-call', {
+      userId: 2,
+      phoneNumber: '+79161112299',
+    });
+    // The bridge is "down" for longer than a click stays worth dialling.
+    await new Promise((r) => setTimeout(r, CLICK_FRESH_SEC * 1000 + 500));
+    const poller = bridge.offline!.watch(runtime);
+    const report = await new Promise((resolve) => poller.once('read', resolve));
+    expect(report).toMatchObject({ fetched: 1, handled: 1 });
+    expect(await call(callId)).toMatchObject({ finished: true, statusCode: '304' });
+    const stray = (await fetch(`${bridge.url}/pbx/v1/commands?wait=0`, {
+      headers: { authorization: `Bearer ${DEMO_PBX_TOKEN}` },
+    }).then((r) => r.json())) as PbxCommand[];
+    expect(
+      stray.filter((c) => c.type === 'originate' && 'number' in c && c.number === '+79161112299'),
+    ).toEqual([]);
+  }, 20_000);
+});
