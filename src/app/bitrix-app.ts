@@ -216,6 +216,23 @@ export class BitrixApp implements AppPageHandler {
     return this.handle(runtime, e);
   }
 
+  /**
+   * Outbound-only: the portal refused our token while its queue was read. An uninstall sends
+   * nothing we could read (its queue goes with the app), so this is how it is learnt: when the
+   * portal confirms the app is gone, the portal is forgotten as at ONAPPUNINSTALL. True if it was.
+   */
+  async offlineAccessLost(memberId: string, error: unknown): Promise<boolean> {
+    const runtime = this.d.portals.get(memberId);
+    if (!runtime || !(error instanceof BitrixError) || !accessGone.has(error.code)) return false;
+    try {
+      await this.confirmUninstall(runtime);
+    } catch {
+      return false;
+    }
+    await this.uninstall(runtime);
+    return true;
+  }
+
   private async handle(runtime: PortalRuntime, e: BitrixEvent): Promise<BitrixEventOutcome> {
     switch (e.event) {
       case 'ONAPPUNINSTALL':

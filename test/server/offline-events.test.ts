@@ -43,6 +43,15 @@ describe('outbound-only: offline events, the portal never reaching the bridge', 
     }
     throw new Error('no such command came');
   };
+  /** Polls the emulator's inspection API until the probe sees what it waits for. */
+  const until = async <T>(probe: () => Promise<T | undefined>): Promise<T> => {
+    for (let i = 0; i < 200; i++) {
+      const v = await probe();
+      if (v !== undefined) return v;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error('timed out');
+  };
   const call = async (callId: string) =>
     (await inspect<{ callId: string; finished: boolean; statusCode: string | null }[]>('calls')).find(
       (c) => c.callId === callId,
@@ -121,6 +130,44 @@ describe('outbound-only: offline events, the portal never reaching the bridge', 
     const deliveries = await inspect<{ event: string }[]>('deliveries');
     expect(deliveries.filter((d) => d.event === 'ONEXTERNALCALLSTART')).toEqual([]);
     expect(bridge.offline?.of(memberId)?.requests).toBeGreaterThan(0);
+
+    // The call is talked and recorded: the recording reaches the portal as an upload, since the
+    // portal could not download it from the bridge.
+    const pbxCallId = command.callId;
+    const at = Date.now();
+    const events = [
+      {
+        type: 'call.started',
+        callId: pbxCallId,
+        direction: 'outbound',
+        from: '101',
+        to: number,
+        at: new Date(at).toISOString(),
+      },
+      { type: 'call.answered', callId: pbxCallId, extension: '101', at: new Date(at + 3000).toISOString() },
+      { type: 'call.ended', callId: pbxCallId, reason: 'completed', at: new Date(at + 33_000).toISOString() },
+      {
+        type: 'recording.ready',
+        callId: pbxCallId,
+        contentBase64: Buffer.from('RIFF-offline').toString('base64'),
+        filename: 'offline.wav',
+      },
+    ];
+    const posted = await fetch(`${bridge.url}/pbx/v1/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${DEMO_PBX_TOKEN}` },
+      body: JSON.stringify(events),
+    });
+    expect(posted.status).toBe(202);
+    const recorded = await until(async () => {
+      const c = (
+        await inspect<{ callId: string; finished: boolean; recordings: { size: number }[] }[]>('calls')
+      ).find((x) => x.callId === callId);
+      return c?.finished === true && c.recordings.length > 0 ? c : undefined;
+    });
+    expect(recorded.recordings).toEqual([expect.objectContaining({ size: 'RIFF-offline'.length })]);
+    const requests = await inspect<{ method: string; params?: Record<string, unknown> }[]>('requests');
+    expect(JSON.stringify(requests)).not.toMatch(/RECORD_URL/i);
   });
 
   it('a callback request reaches the PBX from the queue', async () => {
@@ -151,4 +198,16 @@ describe('outbound-only: offline events, the portal never reaching the bridge', 
       stray.filter((c) => c.type === 'originate' && 'number' in c && c.number === '+79161112299'),
     ).toEqual([]);
   }, 20_000);
+
+  it('an uninstall, which leaves nothing to read, is learnt from the refused token: the portal is forgotten', async () => {
+    const apps = await inspect<{ clientId: string }[]>('apps');
+    const res = await fetch(`${emulator.url}/_emulator/apps/${apps[0]!.clientId}`, { method: 'DELETE' });
+    expect(res.status).toBe(200);
+    await until(() =>
+      Promise.resolve(
+        bridge.portals.has(memberId) || bridge.offline?.of(memberId) !== undefined ? undefined : true,
+      ),
+    );
+    expect(await bridge.store.listPortals()).toEqual([]);
+  });
 });

@@ -81,7 +81,7 @@ export interface OfflinePollers {
 
 export function offlinePollers(options: {
   config: BridgeConfig;
-  app: Pick<BitrixApp, 'offlineEvent'>;
+  app: Pick<BitrixApp, 'offlineEvent' | 'offlineAccessLost'>;
   processId: string;
   warn(message: string): void;
   liveCalls?: ((memberId: string) => number) | undefined;
@@ -102,6 +102,11 @@ export function offlinePollers(options: {
         handle: (event, record) =>
           handleOffline(options.app, runtime, event, record, s.clickFreshSec * 1000, Date.now()),
         liveCalls: options.liveCalls ? () => options.liveCalls?.(runtime.memberId) ?? 0 : undefined,
+        readFailed: async (e) => {
+          const gone = await options.app.offlineAccessLost(runtime.memberId, e);
+          if (gone) pollers.delete(runtime.memberId);
+          return gone;
+        },
         warn: (m) => {
           options.warn(`portal ${runtime.memberId}: ${m}`);
         },

@@ -24,6 +24,8 @@ export interface PollerDeps {
   /** Handles one event as the push route would; throws what it refuses or could not do. */
   handle(event: BitrixEvent, record: OfflineRecord): Promise<unknown>;
   liveCalls?: (() => number) | undefined;
+  /** A read failed: true stops the poller (the app is gone from the portal). */
+  readFailed?: ((error: unknown) => Promise<boolean>) | undefined;
   warn(message: string): void;
   now?: () => number;
 }
@@ -96,8 +98,10 @@ export class OfflinePoller extends EventEmitter<PollerEvents> {
             (report) => {
               this.emit('read', report);
             },
-            (e: unknown) => {
+            async (e: unknown) => {
               this.emit('readFailed', e);
+              const gone = await (this.d.readFailed?.(e) ?? Promise.resolve(false)).catch(() => false);
+              if (gone) this.stopped = true;
             },
           )
           .finally(() => {
