@@ -12,7 +12,8 @@ const CLICK_FRESH_SEC = 5;
 /**
  * Outbound-only mode: the bridge has no public URL, so it binds its events as offline events and
  * reads them itself; the emulated portal refuses every delivery to a handler URL (the bridge
- * behind NAT). The test is the PBX and takes the commands from the long poll.
+ * behind NAT), from the install on: the administrator's browser installs it from the app page. The
+ * test is the PBX and takes the commands from the long poll.
  */
 describe('outbound-only: offline events, the portal never reaching the bridge', () => {
   let emulator: Emulator;
@@ -81,14 +82,33 @@ describe('outbound-only: offline events, the portal never reaching the bridge', 
     });
     if (!parsed.ok) throw parsed.error;
     bridge = await startBridge(parsed.config, { port: 0, host: '127.0.0.1', warn: () => undefined });
-    // Installed while the portal can still post the install callback (the page install is another path).
-    await inspect('apps', {
+    // The portal cannot reach the bridge at all: every delivery, callback and download is refused.
+    await inspect('settings', { unreachableApp: true });
+    const app = await inspect<{ installed: boolean; installCallback: { error: string | null } }>('apps', {
       clientId: 'local.offline.test',
       clientSecret: 'offline-client-secret-0123',
       installUrl: `${bridge.url}/bitrix/install`,
+      installFinish: 'manual',
       scopes: ['telephony', 'crm', 'user'],
     });
-    await inspect('settings', { unreachableApp: true });
+    expect(app).toMatchObject({ installed: false, installCallback: { error: 'ECONNREFUSED' } });
+    // The installer page in the administrator's browser, which reaches the bridge on the office
+    // network: the portal's frame posts it the administrator's tokens, the page installs, then
+    // calls BX24.installFinish().
+    const opening = await inspect<{ query: Record<string, string>; form: Record<string, string> }>(
+      'apps/local.offline.test/open',
+      { userId: 1 },
+    );
+    const page = await fetch(
+      `${bridge.url}/bitrix/install?${new URLSearchParams(opening.query).toString()}`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(opening.form).toString(),
+      },
+    );
+    expect(page.status, await page.text()).toBe(200);
+    await inspect('apps/local.offline.test/install-finish', {});
     const [portal] = await bridge.store.listPortals();
     memberId = portal!.memberId;
   });
