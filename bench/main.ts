@@ -14,6 +14,7 @@ import { requestsPerDirectCall, requestsPerQueuedCall, type PerCallResult } from
 import { startRecordingServer } from './pbx.ts';
 import { bridgeReplay, naiveReplayRequests, type ReplayResult } from './replay.ts';
 import { routeKnownCaller, type RouteKnownResult } from './route-known.ts';
+import { offlinePoll } from './offline-poll.ts';
 import { figureKeys, table, type BenchResult, type Figures } from './report.ts';
 import { startTarget, type Target, type TargetKind, type TargetOptions } from './targets.ts';
 import { progress, round } from './util.ts';
@@ -331,8 +332,23 @@ async function main(): Promise<void> {
   });
   const quick = values.quick;
   const plan = quick ? quickPlan : fullPlan;
+  if (values.only === 'offline') {
+    const r = await offlinePoll(quick ? 10 : 30);
+    const figures = {
+      offlinePollRequestsPerMinIdle: round(r.idlePerMin, 1),
+      offlinePollRequestsPerMinInCall: round(r.inCallPerMin, 1),
+    };
+    const keys = ['offlinePollRequestsPerMinIdle', 'offlinePollRequestsPerMinInCall'] as const;
+    for (const line of table({ ...figures, naive: {} }, keys)) console.log(line);
+    console.log('');
+    console.log(
+      `- outbound-only mode with its default pace, each figure counted over ${String(r.seconds)} s`,
+    );
+    if (values.json) console.log(JSON.stringify(figures));
+    return;
+  }
   if (values.only !== undefined) {
-    if (values.only !== 'route') throw new Error(`--only takes "route", not "${values.only}"`);
+    if (values.only !== 'route') throw new Error(`--only takes "route" or "offline", not "${values.only}"`);
     const r = await routeKnownOf(plan);
     const keys = ['routeKnownCallerP50Ms', 'routeKnownCallerP99Ms'] as const;
     const figures = routeFigures(r);

@@ -13,6 +13,9 @@ export interface Figures {
   /** POST /pbx/v1/route for a known caller, answered from the CRM phone index, the portal 400 ms late. */
   routeKnownCallerP50Ms: number | null;
   routeKnownCallerP99Ms: number | null;
+  /** Outbound-only mode: reads of the offline event queue per minute, idle and with a call live. */
+  offlinePollRequestsPerMinIdle?: number | null;
+  offlinePollRequestsPerMinInCall?: number | null;
 }
 
 export interface BenchResult extends Figures {
@@ -50,6 +53,9 @@ export const targets: Partial<Record<keyof Figures, Target>> = {
   amiEventsPerSec: { label: '≥ 100,000', ok: (v) => v >= 100_000 },
   bytesPerLiveCall: { label: '≤ 10,000', ok: (v) => v <= 10_000 },
   routeKnownCallerP99Ms: { label: '≤ 20', ok: (v) => v <= 20 },
+  // One read every ≤ 2 s while a call is live; slower (fewer) while idle.
+  offlinePollRequestsPerMinInCall: { label: '≥ 30', ok: (v) => v >= 30 },
+  offlinePollRequestsPerMinIdle: { label: '≤ 30', ok: (v) => v <= 30 },
 };
 
 const fmt = (v: number | null): string =>
