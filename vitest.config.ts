@@ -25,6 +25,7 @@ const slow = {
     'test/store/postgres.test.ts',
     'test/cli/postgres.test.ts',
     'test/e2e/two-instances.test.ts',
+    'test/e2e/offline-two-instances.test.ts',
     'test/outbox/instances.test.ts',
   ],
   /** `npm run build`, then the compiled binary (what the Docker image and the systemd unit run); `npm run test:build` runs it alone, as it times the binary's start. */
