@@ -11,7 +11,13 @@ import { FileRecordingStore, keepRecordings, RecordingLinks } from '../recording
 import { ConfigError } from '../config/index.ts';
 import { ambiguities, portalOf } from './pbx-portals.ts';
 import { BitrixApp, type BitrixEvent, type InstallCallback } from '../app/index.ts';
-import { defaultProcessId, eventsMode, offlinePollers, type OfflinePollers } from '../app/offline/index.ts';
+import {
+  defaultProcessId,
+  eventsMode,
+  liveCallsOf,
+  offlinePollers,
+  type OfflinePollers,
+} from '../app/offline/index.ts';
 import { startPbxAdapters } from './adapters.ts';
 import { pendingOriginations } from '../core/index.ts';
 import {
@@ -240,6 +246,10 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
           app: bitrixApp,
           processId: options.offlineProcessId ?? defaultProcessId(config, bridgeDataDir(config)),
           warn,
+          liveCalls: (memberId) => {
+            const runtime = portals.get(memberId);
+            return runtime ? liveCallsOf(runtime.outbox.engineState) : 0;
+          },
         })
       : undefined;
 

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { BridgeConfig } from '../../config/index.ts';
+import type { EngineState } from '../../core/index.ts';
 import type { PortalRuntime } from '../../portal/index.ts';
 import type { BitrixApp } from '../bitrix-app.ts';
 import type { BitrixEvent } from '../event.ts';
@@ -16,6 +17,14 @@ export { nextReadInMs, isActive, initialPollState, type PollSettings, type PollS
 export { parseOfflineResult, toBitrixEvent, toForm, type OfflineRecord } from './record.ts';
 
 export type EventsMode = 'offline' | 'push';
+
+/** Calls of the engine not yet over: while there are any, the queue is read at the live pace. */
+export function liveCallsOf(state: EngineState): number {
+  let n = 0;
+  for (const shard of Object.values(state.shards))
+    for (const call of Object.values(shard)) if (call.phase !== 'done' && call.phase !== 'wrapping') n++;
+  return n;
+}
 
 /** Set explicitly, else push only when the portal has a public URL to post to. */
 export function eventsMode(config: BridgeConfig): EventsMode {
