@@ -12,11 +12,11 @@ import type { BitrixEvent } from '../event.ts';
 import { OfflinePoller } from './poller.ts';
 import type { OfflineRecord } from './record.ts';
 
-export { OfflinePoller, type ReadReport } from './poller.ts';
-export { nextReadInMs, isActive, initialPollState, type PollSettings, type PollState } from './timing.ts';
-export { parseOfflineResult, toBitrixEvent, toForm, type OfflineRecord } from './record.ts';
+export { OfflinePoller } from './poller.ts';
+export { nextReadInMs, initialPollState, type PollSettings } from './timing.ts';
+export { parseOfflineResult, toBitrixEvent } from './record.ts';
 
-export type EventsMode = 'offline' | 'push';
+type EventsMode = 'offline' | 'push';
 
 /** Calls of the engine not yet over: while there are any, the queue is read at the live pace. */
 export function liveCallsOf(state: EngineState): number {
@@ -45,7 +45,7 @@ export function defaultProcessId(config: BridgeConfig, dataDir: string): string 
  * A click queued while the bridge was down and found later than `clickFreshMs` is not dialled (the
  * user has long given up): the portal's call is finished as not connected rather than left open.
  */
-export async function handleOffline(
+async function handleOffline(
   app: Pick<BitrixApp, 'offlineEvent'>,
   runtime: PortalRuntime,
   event: BitrixEvent,

@@ -15,7 +15,7 @@ import { OfflineRecordError, parseOfflineResult, toBitrixEvent, type OfflineReco
 /** One page per read: the documented default. */
 const PAGE = 50;
 
-export interface PollerDeps {
+interface PollerDeps {
   api: Pick<PortalApi, 'call'>;
   portal: () => { memberId: string; domain: string | null };
   /** This instance's reservation name: stable across restarts, so its reserved records come back. */
@@ -30,7 +30,7 @@ export interface PollerDeps {
   now?: () => number;
 }
 
-export interface ReadReport {
+interface ReadReport {
   fetched: number;
   handled: number;
   failed: number;

@@ -26,7 +26,7 @@ export class OfflineRecordError extends Error {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
 
 /** JSON as the form parser would have built it: strings and null-prototype objects. */
-export function toForm(v: unknown, depth = 0): FormValue {
+function toForm(v: unknown, depth = 0): FormValue {
   if (depth > 8) return '';
   if (typeof v === 'string') return v;
   if (typeof v === 'number' || typeof v === 'bigint') return String(v);

@@ -32,7 +32,7 @@ export const initialPollState = (): PollState => ({
 });
 
 /** Whether a click may come now: calls are live, or something happened lately. */
-export function isActive(state: PollState, now: number, s: PollSettings): boolean {
+function isActive(state: PollState, now: number, s: PollSettings): boolean {
   if (state.liveCalls > 0) return true;
   return state.lastActivityAt !== null && now - state.lastActivityAt < s.activeSec * 1000;
 }
