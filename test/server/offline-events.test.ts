@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from 'b24-emulator';
 import { startBridge, type Bridge } from '../../src/bridge/index.ts';
-import { DEMO_PBX_TOKEN, demoDocument, parseConfig } from '../../src/config/index.ts';
+import { DEMO_PBX_TOKEN, demoDocument, parseConfig, type BridgeConfig } from '../../src/config/index.ts';
 import type { PbxCommand } from '../../src/pbx/index.ts';
 
 const CLICK_FRESH_SEC = 5;
@@ -19,6 +19,7 @@ describe('outbound-only: offline events, the portal never reaching the bridge', 
   let emulator: Emulator;
   let bridge: Bridge;
   let memberId: string;
+  let config: BridgeConfig;
 
   const inspect = async <T>(path: string, body?: unknown): Promise<T> => {
     const res = await fetch(`${emulator.url}/_emulator/${path}`, {
@@ -81,7 +82,8 @@ describe('outbound-only: offline events, the portal never reaching the bridge', 
       admin: { password: 'offline-admin-password' },
     });
     if (!parsed.ok) throw parsed.error;
-    bridge = await startBridge(parsed.config, { port: 0, host: '127.0.0.1', warn: () => undefined });
+    config = parsed.config;
+    bridge = await startBridge(config, { port: 0, host: '127.0.0.1', warn: () => undefined });
     // The portal cannot reach the bridge at all: every delivery, callback and download is refused.
     await inspect('settings', { unreachableApp: true });
     const app = await inspect<{ installed: boolean; installCallback: { error: string | null } }>('apps', {
@@ -218,6 +220,16 @@ describe('outbound-only: offline events, the portal never reaching the bridge', 
       stray.filter((c) => c.type === 'originate' && 'number' in c && c.number === '+79161112299'),
     ).toEqual([]);
   }, 20_000);
+
+  it('a click made while the bridge restarts is read when it is back, and dialled while fresh', async () => {
+    await bridge.close();
+    const number = '+79161112277';
+    const { callId } = await inspect<{ callId: string }>('click-to-call', { userId: 2, phoneNumber: number });
+    bridge = await startBridge(config, { port: 0, host: '127.0.0.1', warn: () => undefined });
+    const command = await untilCommand((c) => c.type === 'originate' && 'number' in c && c.number === number);
+    expect(command).toMatchObject({ type: 'originate', extension: '101', number });
+    expect((await call(callId))?.finished).toBe(false);
+  });
 
   it('an uninstall, which leaves nothing to read, is learnt from the refused token: the portal is forgotten', async () => {
     const apps = await inspect<{ clientId: string }[]>('apps');
