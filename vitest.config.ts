@@ -31,6 +31,7 @@ const slow = {
     'test/store/postgres.test.ts',
     'test/cli/postgres.test.ts',
     'test/e2e/two-instances.test.ts',
+    'test/e2e/offline-two-instances.test.ts',
     'test/outbox/instances.test.ts',
     'test/admin/shared-state.test.ts',
     'test/recordings/postgres.test.ts',

@@ -20,6 +20,7 @@ import { startRecordingServer } from './pbx.ts';
 import { bridgeReplay, naiveReplayRequests, type ReplayResult } from './replay.ts';
 import { routeKnownCaller, type RouteKnownResult } from './route-known.ts';
 import { routeWithBoards } from './boards.ts';
+import { offlinePoll } from './offline-poll.ts';
 import { figureKeys, table, type BenchResult, type Figures } from './report.ts';
 import { startTarget, type Target, type TargetKind, type TargetOptions } from './targets.ts';
 import { progress, round } from './util.ts';
@@ -432,6 +433,21 @@ async function main(): Promise<void> {
     if (values.json) console.log(JSON.stringify(figures));
     return;
   }
+  if (values.only === 'offline') {
+    const r = await offlinePoll(quick ? 10 : 30);
+    const figures = {
+      offlinePollRequestsPerMinIdle: round(r.idlePerMin, 1),
+      offlinePollRequestsPerMinInCall: round(r.inCallPerMin, 1),
+    };
+    const keys = ['offlinePollRequestsPerMinIdle', 'offlinePollRequestsPerMinInCall'] as const;
+    for (const line of table({ ...figures, naive: {} }, keys)) console.log(line);
+    console.log('');
+    console.log(
+      `- outbound-only mode with its default pace, each figure counted over ${String(r.seconds)} s`,
+    );
+    if (values.json) console.log(JSON.stringify(figures));
+    return;
+  }
   if (values.only === 'latency') {
     const recordings = await startRecordingServer();
     try {
@@ -466,7 +482,9 @@ async function main(): Promise<void> {
   }
   if (values.only !== undefined) {
     if (values.only !== 'route')
-      throw new Error(`--only takes "route", "latency", "capacity" or "boards", not "${values.only}"`);
+      throw new Error(
+        `--only takes "route", "latency", "capacity", "boards" or "offline", not "${values.only}"`,
+      );
     const r = await routeKnownOf(plan);
     const keys = ['routeKnownCallerP50Ms', 'routeKnownCallerP99Ms'] as const;
     const figures = routeFigures(r);

@@ -106,6 +106,8 @@ export function bridgeDocument(
     clientId,
     clientSecret,
     oauthUrl: `${emulatorUrl}/oauth/token/`,
+    // Posted to where the bridge listens (the portal reaches it on the loopback).
+    events: 'push',
     // The limit "off" is a bucket far larger than anything the run sends.
     rateLimit: shape.rateLimit ?? { rate: 1_000_000, burst: 1_000_000 },
     // As the e2e tests: a short client retry hands an outage to the outbox soon.

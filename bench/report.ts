@@ -21,6 +21,9 @@ export interface Figures {
   cardLatencyP99MsAt1000: number;
   /** The highest level of the portal's bucket (burst 50) over the whole bench, as the emulator saw it. */
   bucketPeak: number;
+  /** Outbound-only mode: reads of the offline event queue per minute, idle and with a call live. */
+  offlinePollRequestsPerMinIdle?: number | null;
+  offlinePollRequestsPerMinInCall?: number | null;
 }
 
 export interface BenchResult extends Figures {
@@ -65,6 +68,9 @@ export const targets: Partial<Record<keyof Figures, Target>> = {
   cardLatencyP99MsAt60: { label: '≤ 50', ok: (v) => v <= 50 },
   cardLatencyP99MsAt1000: { label: '≤ 600', ok: (v) => v <= 600 },
   bucketPeak: { label: '≤ 47', ok: (v) => v <= 47 },
+  // One read every ≤ 2 s while a call is live; slower (fewer) while idle.
+  offlinePollRequestsPerMinInCall: { label: '≥ 30', ok: (v) => v >= 30 },
+  offlinePollRequestsPerMinIdle: { label: '≤ 30', ok: (v) => v <= 30 },
 };
 
 const fmt = (v: number | null): string =>

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { deliverEvent } from './events.ts';
+import { deliverEvent, refused } from './events.ts';
 import { encodeForm } from './http/params.ts';
 import type { App, Call, DeliveryLogEntry, Line } from './portal/model.ts';
 import type { Portal } from './portal/portal.ts';
@@ -159,6 +159,7 @@ async function postInstallCallback(
     });
   }
   try {
+    if (portal.settings.unreachableApp) throw refused();
     const res = await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },

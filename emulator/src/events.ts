@@ -1,6 +1,11 @@
 import { encodeForm } from './http/params.ts';
 import type { App, DeliveryLogEntry } from './portal/model.ts';
 import type { Portal } from './portal/portal.ts';
+import { enqueueOffline } from './offline.ts';
+
+/** What fetch throws when nothing listens at the handler's address. */
+export const refused = (): Error =>
+  Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } });
 
 /** Events an app may bind, with the scope each needs (null: available to every app). */
 export const knownEvents: Record<string, string | null> = {
@@ -50,6 +55,14 @@ export async function deliverEvent(
   options: DeliveryOptions = {},
 ): Promise<DeliveryLogEntry[]> {
   if (!app.installed) return [];
+  enqueueOffline(portal, app, event, data, options.userId, (wake) => {
+    void deliverEvent(portal, app, 'ONOFFLINEEVENT', {
+      type: 'add',
+      event,
+      handler: wake.handler,
+      ...(wake.minTimeout > 0 ? { minTimeout: String(wake.minTimeout) } : {}),
+    });
+  });
   const handlers = portal.bindings.filter((b) => b.appId === app.id && b.event === event && b.offline === 0);
   return Promise.all(
     handlers.map(async (binding) => {
@@ -84,6 +97,7 @@ export async function deliverEvent(
       let status: number | null = null;
       let error: string | null = null;
       try {
+        if (portal.settings.unreachableApp) throw refused();
         const res = await fetch(binding.handler, {
           method: 'POST',
           headers: {

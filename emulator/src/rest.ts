@@ -7,6 +7,7 @@ import { isRecord, parseQuery, toFlag, toStr, type Param, type Params } from './
 import { LeakyBucket, OperatingTime } from './limits.ts';
 import { networkFault } from './outage.ts';
 import { appMethods } from './methods/app.ts';
+import { offlineMethods } from './offline.ts';
 import { crmMethods } from './methods/crm.ts';
 import { crmWriteMethods } from './methods/crm-write.ts';
 import { attachFile, checkRecordName } from './methods/recordings.ts';
@@ -22,6 +23,7 @@ export const methods: Record<string, MethodDef> = {
   ...crmWriteMethods,
   ...userMethods,
   ...appMethods,
+  ...offlineMethods,
 };
 
 const BATCH_LIMIT = 50;

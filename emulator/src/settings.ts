@@ -46,6 +46,11 @@ export interface Settings {
    * call's EXTERNAL_CALL_ID: the demo points it at the bridge's call journal. Null: no links.
    */
   callLinkTemplate: string | null;
+  /**
+   * The app's server cannot be reached from the portal (behind NAT): every delivery to a handler
+   * URL, the install callback and every RECORD_URL download fail as a refused connection.
+   */
+  unreachableApp: boolean;
 }
 
 export const defaultSettings = (): Settings => ({
@@ -67,6 +72,7 @@ export const defaultSettings = (): Settings => ({
   eventTimeoutMs: 10_000,
   finishStartDateAsObject: true,
   callLinkTemplate: null,
+  unreachableApp: false,
 });
 
 export const plans = {

@@ -43,6 +43,8 @@ export interface BitrixAppDeps {
   warn(message: string): void;
   /** What else of the portal's goes at an uninstall (files kept beside the store, recordings). */
   forget?: ((memberId: string) => Promise<void>) | undefined;
+  /** Outbound-only: events are bound as offline events and read by the poller, not posted. */
+  offlineEvents?: boolean | undefined;
   /** Events whose `ts` is older than this are refused. Default 10 minutes. */
   eventMaxAgeMs?: number | undefined;
   now?: () => number;
@@ -176,7 +178,9 @@ export class BitrixApp implements AppPageHandler {
       runtime = await this.d.connect(record, v.tokens);
       portals.set(record.memberId, runtime);
     }
-    const { skipped } = await bindEvents(runtime.api, `${this.d.publicUrl()}/bitrix/events`);
+    const { skipped } = await bindEvents(runtime.api, `${this.d.publicUrl()}/bitrix/events`, {
+      offline: this.d.offlineEvents === true,
+    });
     if (skipped.length > 0)
       this.d.warn(
         `portal ${record.memberId}: the application lacks the right crm, so the CRM's change events are ` +
@@ -198,6 +202,38 @@ export class BitrixApp implements AppPageHandler {
     }
     const runtime = this.authentic(e);
     this.fresh(e);
+    return this.handle(runtime, e);
+  }
+
+  /**
+   * An event read from the portal's offline queue with its own token: it is the portal's for
+   * certain (no application token to check), and an old one is a queued one, not a replay.
+   */
+  async offlineEvent(memberId: string, e: BitrixEvent): Promise<BitrixEventOutcome> {
+    const runtime = this.d.portals.get(memberId);
+    if (!runtime) throw new ServerError('PORTAL_UNKNOWN', 404, `portal ${memberId} is not installed`);
+    if (e.event === 'ONAPPINSTALL') return { result: 'ignored' };
+    return this.handle(runtime, e);
+  }
+
+  /**
+   * Outbound-only: the portal refused our token while its queue was read. An uninstall sends
+   * nothing we could read (its queue goes with the app), so this is how it is learnt: when the
+   * portal confirms the app is gone, the portal is forgotten as at ONAPPUNINSTALL. True if it was.
+   */
+  async offlineAccessLost(memberId: string, error: unknown): Promise<boolean> {
+    const runtime = this.d.portals.get(memberId);
+    if (!runtime || !(error instanceof BitrixError) || !accessGone.has(error.code)) return false;
+    try {
+      await this.confirmUninstall(runtime);
+    } catch {
+      return false;
+    }
+    await this.uninstall(runtime);
+    return true;
+  }
+
+  private async handle(runtime: PortalRuntime, e: BitrixEvent): Promise<BitrixEventOutcome> {
     switch (e.event) {
       case 'ONAPPUNINSTALL':
         await this.confirmUninstall(runtime);

@@ -56,22 +56,42 @@ export async function grantedScopes(api: PortalApi): Promise<string[]> {
   return Array.isArray(raw.result) ? raw.result.filter((s): s is string => typeof s === 'string') : [];
 }
 
+/** What outbound-only mode binds as offline events: install and event tests need a reachable URL. */
+export const offlineBoundEvents = boundEvents.filter((e) => e !== 'ONAPPINSTALL' && e !== 'ONAPPTEST');
+
 /**
  * Binds every event of `boundEvents` to `handler`, once: what is bound already (a re-install, a
  * restart) is left as it is, and a handler at another address of this app is moved here. The CRM's
  * change events need the `crm` right: without it they are left out (the portal would refuse them,
  * and the install must not fail for the index's sake; `b24-bridge check` names the missing right).
+ * Outbound-only (`offline`): the events are bound as offline events instead, and handlers bound
+ * for push before are removed (the portal could not reach them anyway).
  */
 export async function bindEvents(
   api: PortalApi,
   handler: string,
+  options: { offline?: boolean } = {},
 ): Promise<{ added: number; skipped: string[] }> {
   const [bound, scopes] = await Promise.all([api.event.get(), grantedScopes(api)]);
   const skipped = scopes.includes('crm') ? [] : Object.keys(crmChangeEvents);
   let added = 0;
+  if (options.offline === true) {
+    for (const event of boundEvents) {
+      if (skipped.includes(event)) continue;
+      const mine = bound.filter((b) => b.event === event);
+      for (const old of mine.filter((b) => !b.offline))
+        await api.event.unbind({ event, handler: old.handler });
+      if (!(offlineBoundEvents as readonly string[]).includes(event) || mine.some((b) => b.offline)) continue;
+      await api.event.bind({ event, handler: '', eventType: 'offline' });
+      added++;
+    }
+    return { added, skipped };
+  }
   for (const event of boundEvents) {
     if (skipped.includes(event)) continue;
-    const mine = bound.filter((b) => b.event === event);
+    const mine = bound.filter((b) => b.event === event && !b.offline);
+    for (const offline of bound.filter((b) => b.event === event && b.offline))
+      await api.event.unbind({ event, handler: offline.handler, eventType: 'offline' });
     if (mine.some((b) => b.handler === handler)) continue;
     for (const old of mine) await api.event.unbind({ event, handler: old.handler });
     await api.event.bind({ event, handler });

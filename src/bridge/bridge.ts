@@ -23,6 +23,13 @@ import {
 import { ConfigError } from '../config/index.ts';
 import { ambiguities, portalOf } from './pbx-portals.ts';
 import { BitrixApp, type BitrixEvent, type InstallCallback } from '../app/index.ts';
+import {
+  defaultProcessId,
+  eventsMode,
+  liveCallsOf,
+  offlinePollers,
+  type OfflinePollers,
+} from '../app/offline/index.ts';
 import { startPbxAdapters } from './adapters.ts';
 import { pendingOriginations } from '../core/index.ts';
 import { LiveCallCap } from '../intake/index.ts';
@@ -52,6 +59,8 @@ export interface BridgeOptions {
   /** The log scrubber: OAuth tokens are added to it as they are loaded or issued. */
   secrets?: SecretSet | undefined;
   client?: Omit<ClientOptions, 'app' | 'tokenStore'> | undefined;
+  /** Outbound-only mode: this instance's `process_id` on the offline queue (default: host, data dir, port). */
+  offlineProcessId?: string | undefined;
 }
 
 export interface Bridge {
@@ -63,6 +72,8 @@ export interface Bridge {
   server: BridgeServer;
   /** Connected portals by member_id. */
   portals: ReadonlyMap<string, PortalRuntime>;
+  /** Outbound-only mode: the readers of each portal's offline event queue. */
+  offline: OfflinePollers | undefined;
   close(): Promise<void>;
 }
 
@@ -142,6 +153,7 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
   /** Where the portal downloads recordings from: the public URL, else where the server listens. */
   let baseUrl = config.server.publicUrl?.replace(/\/+$/, '') ?? '';
   const links = new RecordingLinks(recordings.linkSecret, config.recordings.linkTtlSec * 1000, () => baseUrl);
+  const offline = eventsMode(config) === 'offline';
   const ctx: ConnectContext = {
     config,
     store,
@@ -149,7 +161,8 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
     warn,
     recordings: {
       recordings: async (ref) => (await recordings.get(ref)).content,
-      recordingUrl: (ref) => links.url(ref, Date.now()),
+      // Outbound-only: the portal cannot fetch from the bridge, so every recording is uploaded.
+      ...(offline ? {} : { recordingUrl: (ref: string) => links.url(ref, Date.now()) }),
     },
   };
 
@@ -280,12 +293,26 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
         },
         warn,
         eventMaxAgeMs: bitrix.mode === 'app' ? bitrix.eventMaxAgeSec * 1000 : undefined,
+        offlineEvents: offline,
         forget: async (memberId) => {
           await removeDirectoryCache(directoryCachePath(config, memberId));
           await recordings.deletePortal(memberId);
         },
       })
     : undefined;
+  const pollers =
+    bitrixApp && offline
+      ? offlinePollers({
+          config,
+          app: bitrixApp,
+          processId: options.offlineProcessId ?? defaultProcessId(config, bridgeDataDir(config)),
+          warn,
+          liveCalls: (memberId) => {
+            const runtime = portals.get(memberId);
+            return runtime ? liveCallsOf(runtime.outbox.engineState) : 0;
+          },
+        })
+      : undefined;
 
   const server = buildServer({
     config,
@@ -312,6 +339,7 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
    */
   function wire(runtime: PortalRuntime): void {
     observed.watch(runtime);
+    pollers?.watch(runtime);
     runtime.outbox.on('pbx', ({ effects }) =>
       server.router.dispatch(effects, undefined, pbxOf(runtime.memberId)[0]),
     );
@@ -360,8 +388,10 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
     client,
     server,
     portals,
+    offline: pollers,
     close: async () => {
       retention.stop();
+      await pollers?.close();
       await pbxAdapters.stop();
       // Long polls end now rather than at their wait; a client that opened a connection and sent
       // nothing (a PBX aborting a poll) would hold the shutdown until its headers timeout, so the

@@ -67,6 +67,11 @@ export async function runningBridge(config: BridgeConfig): Promise<Record<string
 export async function checkPublicUrl(config: BridgeConfig, running: boolean): Promise<CheckItem> {
   const name = 'public URL';
   const publicUrl = config.server.publicUrl?.replace(/\/+$/, '');
+  if (publicUrl === undefined && config.bitrix.mode === 'app' && config.bitrix.events !== 'push')
+    return ok(
+      name,
+      'not needed: outbound-only mode (bitrix.events "offline"), the bridge reads its events from the portal and uploads recordings',
+    );
   if (publicUrl === undefined) {
     const fix =
       'set server.publicUrl (or B24_BRIDGE_PUBLIC_URL) to the https address of the reverse proxy in front of the bridge';

@@ -9,6 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { boundEvents, grantedScopes } from '../app/index.ts';
+import { offlineBoundEvents } from '../app/install.ts';
+import { eventsMode } from '../app/offline/index.ts';
 import { BitrixClient, isBitrixError, type PortalApi } from '../bitrix/index.ts';
 import { bridgeDataDir } from '../bridge/index.ts';
 import { ConfigError, loadConfig, type BridgeConfig, type LoadOptions } from '../config/index.ts';
@@ -343,6 +345,11 @@ async function portalChecks(
   } catch (e) {
     items.push(portalFailure(`${name}: installation`, e, publicUrl));
   }
+  if (eventsMode(config) === 'offline') {
+    items.push(...(await offlineEventItems(name, api)));
+    if (scopes.includes('user')) items.push(...(await extensions(name, api, config)));
+    return items;
+  }
   try {
     const handler = `${publicUrl}/bitrix/events`;
     const bound = await api.event.get();
@@ -369,6 +376,28 @@ async function portalChecks(
   }
   if (scopes.includes('user')) items.push(...(await extensions(name, api, config)));
   return items;
+}
+
+/** Outbound-only: the events must be bound as offline events (the bridge reads them itself). */
+async function offlineEventItems(name: string, api: PortalApi): Promise<CheckItem[]> {
+  try {
+    const bound = await api.event.get();
+    const missing = offlineBoundEvents.filter((event) => !bound.some((b) => b.event === event && b.offline));
+    if (missing.length === 0)
+      return [
+        ok(`${name}: events`, `${offlineBoundEvents.length} events bound as offline events (outbound-only)`),
+      ];
+    return [
+      fail(
+        `${name}: events`,
+        `${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not bound as offline events: click-to-call and callbacks would not reach the bridge`,
+        'start the bridge with this configuration and re-install the application from its page: the bridge binds its events as offline events',
+        'PORTAL_EVENTS_NOT_OFFLINE',
+      ),
+    ];
+  } catch (e) {
+    return [portalFailure(`${name}: events`, e, '')];
+  }
 }
 
 /** Queue members and direct extensions without a Bitrix24 user: their calls land on nobody. */

@@ -23,6 +23,8 @@ export interface DemoOptions {
   host?: string;
   /** Secrets to use instead of the demo's own (the log-scan test sets them, so it knows them). */
   secrets?: { clientSecret?: string; adminPassword?: string; pbxToken?: string } | undefined;
+  /** How the portal's events reach the bridge; default: posted (push), the portal is on this host. */
+  events?: 'offline' | 'push' | undefined;
   /** How the bridge logs (the CLI gives it its logger). */
   bridge?: Pick<BridgeOptions, 'loggerInstance' | 'warn' | 'secrets'> | undefined;
 }
@@ -70,11 +72,16 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     });
     if (!parsed.ok) throw parsed.error;
     // Port 0: the public URL is not known before listening; the bridge then uses where it listens
-    // (the portal downloads uploaded recordings from it).
-    const config =
+    // (the portal downloads uploaded recordings from it, and posts its events there: push).
+    const base =
       options.port === 0
         ? { ...parsed.config, server: { ...parsed.config.server, publicUrl: undefined } }
         : parsed.config;
+    const events = options.events ?? (options.port === 0 ? 'push' : undefined);
+    const config =
+      events !== undefined && base.bitrix.mode === 'app'
+        ? { ...base, bitrix: { ...base.bitrix, events } }
+        : base;
     bridge = await startBridge(config, { ...(options.bridge ?? {}), port: options.port, host });
     const res = await fetch(`${emulator.url}/_emulator/apps`, {
       method: 'POST',

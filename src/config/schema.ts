@@ -390,6 +390,38 @@ export const bitrixSchema = z
               'Events from Bitrix24 whose `ts` is older than this are refused (a stale delivery replayed later). ' +
                 'Later timestamps are taken: the portal’s clock may run ahead of this one.',
             ),
+          events: z
+            .enum(['offline', 'push'], { error: 'expected "offline" or "push"' })
+            .optional()
+            .describe(
+              'How the portal\'s events reach the bridge. "offline": the bridge binds them as offline events and ' +
+                'collects them itself (event.offline.get), so Bitrix24 never needs to reach it (behind NAT, no ' +
+                'public URL; recordings are uploaded). "push": Bitrix24 posts them to server.publicUrl. Default: ' +
+                '"push" when server.publicUrl is set, else "offline".',
+            ),
+          offline: z
+            .strictObject({
+              pollLiveMs: whole(250, 2_000, 'milliseconds')
+                .default(1_000)
+                .describe(
+                  'Milliseconds between two reads of the offline queue while calls are live or were lately.',
+                ),
+              pollIdleMs: whole(1_000, 600_000, 'milliseconds')
+                .default(2_000)
+                .describe(
+                  'Milliseconds between two reads while nothing happens: a click waits up to this long, so keep it ≤ 2000 where clicks must ring at once.',
+                ),
+              activeSec: whole(0, 86_400, 'seconds')
+                .default(300)
+                .describe('How long after the last event or PBX call the reads stay at pollLiveMs.'),
+              clickFreshSec: whole(5, 3_600, 'seconds')
+                .default(60)
+                .describe(
+                  'A click found in the queue older than this (the bridge was down) is not dialled: the call is finished as not connected.',
+                ),
+            })
+            .prefault({})
+            .describe('The reads of the offline event queue (bitrix.events "offline").'),
           installLimit: z
             .strictObject({
               perAddress: whole(1, 10_000)

@@ -42,7 +42,14 @@ function baseDocument(): FileDocument {
   return {
     server: { host: '127.0.0.1', port, publicUrl: `http://127.0.0.1:${port}` },
     store: { kind: 'sqlite', path: join(tmp.dir, 'bridge.sqlite') },
-    bitrix: { mode: 'app', clientId, oauthUrl: `${emulator.url}/oauth/token/`, retry: { maxAttempts: 1 } },
+    // Push: the portal posts to the public URL (what most of these checks are about).
+    bitrix: {
+      mode: 'app',
+      clientId,
+      oauthUrl: `${emulator.url}/oauth/token/`,
+      retry: { maxAttempts: 1 },
+      events: 'push',
+    },
     pbx: [
       {
         id: 'office',

@@ -72,6 +72,8 @@ describe.skipIf(databaseUrl === undefined)('two bridge instances on one PostgreS
     const doc = JSON.parse(readFileSync(first.configPath, 'utf8')) as Record<string, unknown>;
     doc.store = { kind: 'postgres', url: url.toString() };
     (doc.bitrix as Record<string, unknown>).rateLimit = limit;
+    // The portal posts its events to the instances (push): no queue reads share the budget.
+    (doc.bitrix as Record<string, unknown>).events = 'push';
     for (const name of ['a', 'b']) {
       const port = name === 'a' ? first.port : await freePort();
       const configPath = join(tmp.dir, `bridge-${name}.json`);

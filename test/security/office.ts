@@ -105,6 +105,8 @@ export async function startOffice(options: OfficeOptions = {}): Promise<Office> 
       clientId: CLIENT_ID,
       clientSecret: CLIENT_SECRET,
       oauthUrl: `${first.url}/oauth/token/`,
+      // Posted to where the bridge listens (the portal reaches it on the loopback).
+      events: 'push',
       retry: { maxAttempts: 2, minDelayMs: 50, maxDelayMs: 200 },
     },
     engine: { defaultUserId: 1, lines: [], recording: { maxWaitSec: 60, hideGraceSec: 0 } },

@@ -1,6 +1,6 @@
 import { core, errors, RestError } from '../errors.ts';
 import { deliverEvent, knownEvents } from '../events.ts';
-import { toInt, toStr, type Params } from '../http/params.ts';
+import { isRecord, toInt, toStr, type Params } from '../http/params.ts';
 import type { App, Binding } from '../portal/model.ts';
 import { ok, type CallContext, type MethodDef } from './types.ts';
 
@@ -56,6 +56,11 @@ const eventBind: MethodDef = {
       authType,
       offline,
     };
+    const options = p.options;
+    if (event === 'ONOFFLINEEVENT' && isRecord(options ?? null)) {
+      const raw = lowerKeys(options as Params).mintimeout;
+      if (raw !== undefined) binding.minTimeout = Math.max(0, toInt(raw));
+    }
     ctx.portal.bindings.push(binding);
     return ok(true);
   },

@@ -17,9 +17,14 @@ export function checkRecordName(filename: string): void {
 export async function downloadRecording(
   url: string,
   filename: string | undefined,
+  unreachable = false,
 ): Promise<{ filename: string; content: Buffer }> {
   let response: Response;
   try {
+    if (unreachable)
+      throw Object.assign(new TypeError('fetch failed'), {
+        cause: { code: 'ECONNREFUSED', message: 'connect ECONNREFUSED' },
+      });
     response = await fetch(url, { signal: AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS), redirect: 'follow' });
   } catch (e) {
     const cause = (e as { cause?: { code?: string; message?: string } }).cause;

@@ -265,7 +265,7 @@ const finish: MethodDef = {
     const recordUrl = toStr(p.RECORD_URL);
     if (recordUrl) {
       // Deprecated asynchronous download: Bitrix fetches it later, failures are not reported.
-      void downloadRecording(recordUrl, toStr(p.FILENAME))
+      void downloadRecording(recordUrl, toStr(p.FILENAME), portal.settings.unreachableApp)
         .then(({ filename, content }) => attachFile(portal, call, filename, content, recordUrl))
         .catch(() => undefined);
     }
@@ -345,7 +345,11 @@ const attachRecord: MethodDef = {
       throw core('Call is not found in the statistic table. Looks like it is not finished yet.');
     const recordUrl = toStr(p.RECORD_URL);
     if (recordUrl !== undefined && recordUrl !== '') {
-      const { filename, content } = await downloadRecording(recordUrl, toStr(p.FILENAME));
+      const { filename, content } = await downloadRecording(
+        recordUrl,
+        toStr(p.FILENAME),
+        portal.settings.unreachableApp,
+      );
       checkRecordName(filename);
       return ok({ FILE_ID: attachFile(portal, call, filename, content, recordUrl).id });
     }

@@ -165,6 +165,8 @@ export interface Binding {
   handler: string;
   authType: number;
   offline: 0 | 1;
+  /** ONOFFLINEEVENT: at most one notification per this many seconds (`options[minTimeout]`). */
+  minTimeout?: number;
 }
 
 export interface Webhook {

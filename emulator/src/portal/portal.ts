@@ -31,6 +31,8 @@ export interface PortalEvents {
   call: [{ kind: 'registered' | 'finished' | 'recording'; call: Call }];
   request: [RequestLogEntry];
   delivery: [DeliveryLogEntry];
+  /** Back to the seed: state kept beside the portal (offline queues) starts afresh. */
+  reset: [];
 }
 
 const initialSequences = () => ({
@@ -181,6 +183,7 @@ export class Portal extends EventEmitter<PortalEvents> {
     this.uploads.clear();
     this.requestLog = [];
     this.deliveryLog = [];
+    this.emit('reset');
   }
 
   get domain(): string {
