@@ -12,7 +12,7 @@ export interface AdminCredentials {
   password?: string | undefined;
 }
 
-export const SESSION_COOKIE = 'b24_admin';
+const SESSION_COOKIE = 'b24_admin';
 const SESSION_TTL_MS = 12 * 3600 * 1000;
 const MAX_SESSIONS = 1000;
 
@@ -24,7 +24,7 @@ export interface SessionStore {
 }
 
 /** Sessions in this process only: a restart logs everyone out. */
-export function memorySessions(): SessionStore {
+function memorySessions(): SessionStore {
   const sessions = new Map<string, { createdAt: number; expiresAt: number }>();
   return {
     addSession(digest, now, expiresAt, max) {
@@ -91,7 +91,7 @@ export class AdminAuth {
   }
 }
 
-export function sessionIdOf(cookieHeader: string | undefined): string | undefined {
+function sessionIdOf(cookieHeader: string | undefined): string | undefined {
   for (const part of (cookieHeader ?? '').split(';')) {
     const eq = part.indexOf('=');
     if (eq < 0) continue;

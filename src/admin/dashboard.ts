@@ -47,7 +47,7 @@ function hourly(stats: JournalStats, fromHour: number, hours: number): number[][
   return values;
 }
 
-export interface DashboardFigures {
+interface DashboardFigures {
   now: number;
   week: JournalStats;
   today: JournalStats;
@@ -56,7 +56,7 @@ export interface DashboardFigures {
   limitPerMinute: number | null;
 }
 
-export function dashboardPage(f: DashboardFigures): Html {
+function dashboardPage(f: DashboardFigures): Html {
   const startOfDay = Math.floor(f.now / DAY) * DAY;
   const todayHour = startOfDay / HOUR;
   const weekHour = todayHour - 6 * 24;

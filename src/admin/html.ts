@@ -20,7 +20,7 @@ const entities: Record<string, string> = {
   '`': '&#96;',
 };
 
-export function escapeHtml(value: string): string {
+function escapeHtml(value: string): string {
   return value.replace(/[&<>"'`]/g, (c) => entities[c] ?? c);
 }
 

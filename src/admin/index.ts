@@ -17,11 +17,8 @@ import { BoardStreams, defaultBoardSettings, type BoardSettings } from './board-
 import type { AdminView } from './view.ts';
 
 export type * from './view.ts';
-export { AdminAuth, SESSION_COOKIE, memorySessions, type SessionStore } from './auth.ts';
-export { escapeHtml, html } from './html.ts';
+export { type SessionStore } from './auth.ts';
 export type { BoardSettings } from './board-stream.ts';
-export { parseQueueEdit, queueEditSchema, type EditProblem } from './queue-edit.ts';
-
 export interface AdminOptions {
   view: AdminView;
   credentials: AdminCredentials;

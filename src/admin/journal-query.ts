@@ -6,7 +6,7 @@ export interface QueryProblem {
   message: string;
 }
 
-export type ParsedQuery = { ok: true; query: JournalQuery } | { ok: false; problems: QueryProblem[] };
+type ParsedQuery = { ok: true; query: JournalQuery } | { ok: false; problems: QueryProblem[] };
 
 /** The form's values as typed, to show them again. */
 export interface QueryForm {

@@ -104,7 +104,7 @@ export function loginPage(options: { error?: string | undefined; enabled: boolea
 
 // --- the call board ---
 
-export function duration(fromMs: number, toMs: number): string {
+function duration(fromMs: number, toMs: number): string {
   const s = Math.max(0, Math.floor((toMs - fromMs) / 1000));
   const m = Math.floor(s / 60);
   return `${String(m)}:${String(s % 60).padStart(2, '0')}`;

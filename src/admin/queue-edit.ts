@@ -10,7 +10,7 @@ import type { QueueEdit } from './view.ts';
 const { members, strategy, memberTimeoutSec } = queueSchema.shape;
 
 /** The duplicate check sits on the list itself, so it is reported along with the other fields' problems. */
-export const queueEditSchema = z.strictObject({
+const queueEditSchema = z.strictObject({
   members: members.superRefine((list, ctx) => {
     list.forEach((member, index) => {
       if (list.indexOf(member) !== index)
@@ -27,7 +27,7 @@ export interface EditProblem {
   message: string;
 }
 
-export type EditOutcome = { ok: true; edit: QueueEdit } | { ok: false; problems: EditProblem[] };
+type EditOutcome = { ok: true; edit: QueueEdit } | { ok: false; problems: EditProblem[] };
 
 function pathOf(path: readonly PropertyKey[]): string {
   return path

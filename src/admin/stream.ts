@@ -6,7 +6,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AdminView } from './view.ts';
 
-export interface BoardStreamOptions {
+interface BoardStreamOptions {
   view: AdminView;
   /** The event's data: HTML rows for the page, JSON for scripts. */
   render: () => string;

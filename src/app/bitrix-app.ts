@@ -24,7 +24,7 @@ import { bindEvents, crmChangeEvents, registerLines } from './install.ts';
 import type { PortalRuntime } from '../portal/index.ts';
 import type { PortalTokens } from '../bitrix/index.ts';
 
-export interface BitrixAppDeps {
+interface BitrixAppDeps {
   app: AppCredentials;
   store: Store;
   client: BitrixClient;

@@ -35,7 +35,7 @@ export interface VerifiedInstall {
   applicationToken: string | undefined;
 }
 
-export interface InstallChecks {
+interface InstallChecks {
   app: AppCredentials;
   now: () => number;
   /** The member_id of the installed portal that holds `domain` now, if any. */
@@ -48,7 +48,7 @@ export interface InstallChecks {
  * Runs `fn` on a client of its own for tokens not (yet) trusted: the main client, its token store and
  * its rate budget never hear of them. The tokens are used as they are, never refreshed.
  */
-export async function withOwnClient<T>(
+async function withOwnClient<T>(
   app: AppCredentials,
   portal: { memberId: string; clientEndpoint: string; tokens: PortalTokens },
   fn: (api: PortalApi) => Promise<T>,

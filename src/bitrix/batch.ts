@@ -16,7 +16,7 @@ export function batchCommands(ops: readonly Operation[], resolve: RefResolver): 
   return cmd;
 }
 
-export type CommandOutcome =
+type CommandOutcome =
   | { kind: 'done'; envelope: Envelope; time: Record<string, unknown> }
   | { kind: 'error'; error: BitrixError }
   /** Neither a result nor an error: the batch halted before this command. */

@@ -19,7 +19,7 @@ import {
 import type { HttpOptions } from './transport.ts';
 
 /** How the bridge reaches one portal. */
-export interface PortalConfig {
+interface PortalConfig {
   /** The portal's stable id (`member_id`). */
   memberId: string;
   /** `example.bitrix24.com`; gives the REST endpoint when `clientEndpoint` is not set. */
@@ -33,13 +33,13 @@ export interface PortalConfig {
   pacing?: PacingOverrides | undefined;
 }
 
-export interface OAuthAuth {
+interface OAuthAuth {
   kind: 'oauth';
   /** Tokens from the installation; saved to the token store. Omit when the store has them. */
   tokens?: PortalTokens | undefined;
 }
 
-export interface WebhookAuth {
+interface WebhookAuth {
   kind: 'webhook';
   /** `https://<portal>/rest/<user_id>/<secret>/`: a secret, never logged. */
   url: string;
@@ -72,7 +72,7 @@ export interface ClientOptions {
   shared?: { budget?: SharedBudget | undefined; refreshLock?: RefreshLock | undefined } | undefined;
 }
 
-export interface PortalState extends DispatcherState {
+interface PortalState extends DispatcherState {
   memberId: string;
   /** Set when only a re-installation of the app can bring the portal back. */
   needsReinstall: PortalTokens['needsReinstall'];

@@ -27,7 +27,7 @@ export interface DispatcherState {
   pausedForMs: number;
 }
 
-export interface DispatcherOptions {
+interface DispatcherOptions {
   memberId: string;
   /** Where method names are appended: `https://<portal>/rest/` or the webhook's URL. */
   endpoint: () => string;

@@ -20,7 +20,7 @@ export type RetryRule = 'attempt' | 'wait' | 'never';
  * - `attention`: a person must act (re-install the app, fix credentials) before anything works;
  * - `closed`: the client was shut down.
  */
-export type FailureKind = 'unavailable' | 'rejected' | 'attention' | 'closed';
+type FailureKind = 'unavailable' | 'rejected' | 'attention' | 'closed';
 
 /**
  * What the whole portal's queue does when a request fails with the code:
@@ -30,9 +30,9 @@ export type FailureKind = 'unavailable' | 'rejected' | 'attention' | 'closed';
  * - `reinstall`: nothing can succeed until the app is installed again: fail what waits;
  * - `none`: only the operations of this request are concerned.
  */
-export type PortalReaction = 'slow-down' | 'refresh' | 'pause' | 'reinstall' | 'none';
+type PortalReaction = 'slow-down' | 'refresh' | 'pause' | 'reinstall' | 'none';
 
-export interface ErrorRule {
+interface ErrorRule {
   readonly retry: RetryRule;
   readonly kind: FailureKind;
   readonly portal: PortalReaction;

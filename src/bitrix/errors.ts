@@ -40,7 +40,7 @@ export const errorCodes = [
 
 export type ErrorCode = (typeof errorCodes)[number];
 
-export interface BitrixErrorOptions {
+interface BitrixErrorOptions {
   /** HTTP status of the answer, when there was one. */
   status?: number | undefined;
   /** The portal's `error` field (may be an empty string: CRM methods use that). */
@@ -185,4 +185,3 @@ function causeCode(e: unknown): string | undefined {
 }
 
 // What each code means for retries, the portal's queue and the outbox: one table.
-export { failureKind, ranNothing, type FailureKind } from './error-policy.ts';

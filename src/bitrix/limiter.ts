@@ -11,7 +11,6 @@ export interface RateLimit {
 }
 
 export const standardPlan: RateLimit = { rate: 2, burst: 50 };
-export const enterprisePlan: RateLimit = { rate: 5, burst: 250 };
 
 /**
  * The portal's leaky bucket, as the portal keeps it: every request adds one, the level drains at

@@ -9,7 +9,7 @@ import type { RateLimit } from './limiter.ts';
  * recordings, reads) is held a little to travel in bigger batches, and keeps off the last places
  * of the bucket, which only cards may take.
  */
-export interface Pacing {
+interface Pacing {
   /** The longest a request carrying no card is held to gather more commands (ms; 0: never held). */
   holdMs: number;
   /** Places at the top of the bucket (below `burst − headroom`) that only card requests may use. */
@@ -27,7 +27,7 @@ export interface PacingOverrides {
   cardReserve?: number | undefined;
 }
 
-export const defaultHoldMs = 3000;
+const defaultHoldMs = 3000;
 
 /**
  * Places always kept free below the portal's burst: the portal's clock drains its bucket a little
@@ -64,7 +64,7 @@ export interface PaceInput {
   heldSince: number;
 }
 
-export type PaceDecision =
+type PaceDecision =
   | { kind: 'send' }
   /** No room: the bucket must drain first (for every request, or, `reserve`, for non-cards). */
   | { kind: 'wait'; reason: 'bucket' | 'reserve'; ms: number }

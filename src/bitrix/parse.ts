@@ -7,7 +7,7 @@ import { BitrixError } from './errors.ts';
 
 export type Json = Record<string, unknown>;
 
-export const isRecord = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isRecord = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** An object; an empty PHP array (`[]`) counts as an empty object. */
 export const obj = (v: unknown): Json => (isRecord(v) ? v : {});

@@ -108,7 +108,7 @@ function unique<T>(items: T[]): T[] {
   return [...new Set(items)];
 }
 
-export interface Selection {
+interface Selection {
   ops: Operation[];
   /** Some command depends on another of the same request: stop at the first failure. */
   halt: boolean;

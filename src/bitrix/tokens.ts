@@ -61,7 +61,7 @@ export interface AppCredentials {
   oauthUrl?: string | undefined;
 }
 
-export const defaultOAuthUrl = 'https://oauth.bitrix.info/oauth/token/';
+const defaultOAuthUrl = 'https://oauth.bitrix.info/oauth/token/';
 
 /** OAuth errors after which only a re-installation helps (spec §5.4). */
 const reinstallErrors = new Set(['invalid_grant', 'invalid_client']);
@@ -126,7 +126,7 @@ export async function refreshGrant(
   };
 }
 
-export interface TokenKeeperHooks {
+interface TokenKeeperHooks {
   refreshed(ok: boolean, error: BitrixError | undefined, durationMs: number): void;
   needsReinstall(reason: string): void;
 }

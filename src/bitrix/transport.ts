@@ -14,7 +14,7 @@ export interface HttpOptions {
   memberId?: string | undefined;
 }
 
-export interface HttpReply {
+interface HttpReply {
   status: number;
   /** Parsed JSON, or undefined when the body is not JSON. */
   json: unknown;

@@ -20,7 +20,7 @@ import {
   type EventIntake,
 } from '../intake/index.ts';
 
-export interface PbxAdaptersOptions {
+interface PbxAdaptersOptions {
   config: BridgeConfig;
   /** The outbox of the portal a PBX's calls belong to; undefined while no portal is connected. */
   outboxFor: (pbxId: string) => EventIntake | undefined;
@@ -42,7 +42,7 @@ export interface PbxAdaptersOptions {
 }
 
 /** An election of one holder among the instances (`LeaderLock`). */
-export interface Leadership {
+interface Leadership {
   readonly isLeader: boolean;
   start(): Promise<void>;
   close(): Promise<void>;
@@ -50,7 +50,7 @@ export interface Leadership {
   on(event: 'lost', listener: (e: { reason: string }) => void): unknown;
 }
 
-export interface PbxAdapters {
+interface PbxAdapters {
   readonly adapters: ReadonlyMap<string, PbxAdapter>;
   stop(): Promise<void>;
 }

@@ -36,7 +36,7 @@ interface QueueRef {
   line: LineSettings;
 }
 
-export interface BridgeViewOptions {
+interface BridgeViewOptions {
   config: BridgeConfig;
   portals: ReadonlyMap<string, PortalRuntime>;
   client: BitrixClient;

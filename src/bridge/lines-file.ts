@@ -30,7 +30,7 @@ export function linesFilePath(config: BridgeConfig): string {
 }
 
 /** The store's key of the edited lines. */
-export const LINES_SETTING = 'lines';
+const LINES_SETTING = 'lines';
 
 function parseLines(value: unknown, where: string): LinesFile {
   const parsed = fileSchema.safeParse(value);
@@ -42,7 +42,7 @@ function parseLines(value: unknown, where: string): LinesFile {
 }
 
 /** The configuration with the edited lines in. */
-export function withLines(config: BridgeConfig, file: LinesFile): BridgeConfig {
+function withLines(config: BridgeConfig, file: LinesFile): BridgeConfig {
   return {
     ...config,
     engine: file.lines ? { ...config.engine, lines: file.lines } : config.engine,
@@ -54,7 +54,7 @@ export function withLines(config: BridgeConfig, file: LinesFile): BridgeConfig {
 }
 
 /** What of the configuration the admin UI edits: its lines, at the top and per portal. */
-export function linesOf(config: BridgeConfig): LinesFile {
+function linesOf(config: BridgeConfig): LinesFile {
   return {
     version: 1,
     lines: config.engine.lines,
@@ -75,7 +75,7 @@ export function withEditedLines(config: BridgeConfig, path: string | undefined):
 }
 
 /** A revision of the edited lines, as the store holds them. */
-export interface StoredLines {
+interface StoredLines {
   file: LinesFile;
   revision: number;
 }

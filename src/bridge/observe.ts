@@ -20,7 +20,7 @@ import { keepJournal, type JournalFeed } from '../journal/index.ts';
 import { BridgeAdminView } from './admin-view.ts';
 import type { PortalRuntime } from '../portal/index.ts';
 
-export interface Observed {
+interface Observed {
   admin: AdminOptions;
   view: BridgeAdminView;
   registry: Registry;

@@ -6,13 +6,13 @@
  */
 import type { BridgeConfig } from '../config/index.ts';
 
-export interface PortalIdentity {
+interface PortalIdentity {
   memberId: string;
   domain: string | null;
 }
 
 /** The portals a name matches: by member_id, and by domain (case-insensitive). */
-export function portalsNamed<T extends PortalIdentity>(name: string, portals: Iterable<T>): T[] {
+function portalsNamed<T extends PortalIdentity>(name: string, portals: Iterable<T>): T[] {
   const lower = name.toLowerCase();
   return [...portals].filter((p) => p.memberId === name || p.domain?.toLowerCase() === lower);
 }

@@ -10,10 +10,10 @@ import { AmiClient, AmiError, field, type AmiFrame } from '../pbx/asterisk/index
 import { fail, ok, warn, type CheckItem } from './checklist.ts';
 
 /** How long one probe may take before it counts as no answer. */
-export const PROBE_TIMEOUT_MS = 5_000;
+const PROBE_TIMEOUT_MS = 5_000;
 
 /** Node's and undici's reasons a request got no answer, as a person would say them. */
-export function networkReason(e: unknown): { code: string; text: string } {
+function networkReason(e: unknown): { code: string; text: string } {
   const cause = (e as { cause?: unknown }).cause ?? e;
   const named = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
   const code = named((cause as { code?: unknown }).code) ?? named((e as { name?: unknown }).name) ?? 'ERROR';
@@ -35,7 +35,7 @@ export function networkReason(e: unknown): { code: string; text: string } {
 }
 
 /** Where the bridge of this configuration would listen, as seen from this host. */
-export function localUrl(config: BridgeConfig): string {
+function localUrl(config: BridgeConfig): string {
   const host = config.server.host;
   const local =
     host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;

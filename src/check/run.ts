@@ -20,9 +20,9 @@ import { fail, ok, skip, warn, type CheckItem, type CheckReport } from './checkl
 import { checkAmi, checkCommandUrl, checkPublicUrl, runningBridge } from './probes.ts';
 
 /** The rights the bridge calls methods of: telephony.*, crm.*, user.get. */
-export const requiredScopes = ['telephony', 'crm', 'user'] as const;
+const requiredScopes = ['telephony', 'crm', 'user'] as const;
 
-export interface CheckOptions extends LoadOptions {
+interface CheckOptions extends LoadOptions {
   /** Now, for token expiry (tests). */
   now?: () => number;
 }

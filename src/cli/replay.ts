@@ -14,7 +14,7 @@ import type { EntryEvent, LinkState } from '../outbox/index.ts';
 import { openStore, sealerFromEnv, type PortalRecord, type Store } from '../store/index.ts';
 
 /** A refusal of the replay command, with a stable `code` for scripts. */
-export class ReplayError extends Error {
+class ReplayError extends Error {
   readonly code: 'REPLAY_BRIDGE_RUNNING' | 'REPLAY_UNKNOWN_PORTAL';
 
   constructor(code: ReplayError['code'], message: string, options?: { cause?: unknown }) {
@@ -24,7 +24,7 @@ export class ReplayError extends Error {
   }
 }
 
-export interface Waiting {
+interface Waiting {
   memberId: string;
   domain: string | null;
   pending: number;
@@ -34,7 +34,7 @@ export interface Waiting {
   oldestOpenAt: number | null;
 }
 
-export interface PortalReplay {
+interface PortalReplay {
   before: Waiting;
   /** After delivery; null on a dry run or when nothing waited. */
   after: Waiting | null;
@@ -44,19 +44,19 @@ export interface PortalReplay {
   stoppedBy: { state: Exclude<LinkState, 'up'>; code: string | undefined } | null;
 }
 
-export interface ReplayOutcome {
+interface ReplayOutcome {
   portals: PortalReplay[];
   /** Nothing waits any more (always true on a dry run: nothing was asked of the portal). */
   complete: boolean;
 }
 
 /** Where the command writes; a TTY gets a redrawn progress bar, anything else plain lines. */
-export interface ReplayOutput {
+interface ReplayOutput {
   write(text: string): unknown;
   isTTY?: boolean | undefined;
 }
 
-export interface ReplayOptions {
+interface ReplayOptions {
   /** Only this portal (its member_id). */
   portal?: string | undefined;
   dryRun?: boolean | undefined;
@@ -79,7 +79,7 @@ async function bridgeAnswers(config: BridgeConfig): Promise<boolean> {
   }
 }
 
-export async function waitingOf(store: Store, portal: PortalRecord): Promise<Waiting> {
+async function waitingOf(store: Store, portal: PortalRecord): Promise<Waiting> {
   const backlog = await store.backlog(portal.memberId);
   const open = await store.openCalls(portal.memberId);
   const calls = new Set(
@@ -95,7 +95,7 @@ export async function waitingOf(store: Store, portal: PortalRecord): Promise<Wai
   };
 }
 
-export function formatWaiting(w: Waiting): string {
+function formatWaiting(w: Waiting): string {
   const name = `portal ${w.memberId}${w.domain === null ? '' : ` (${w.domain})`}`;
   if (w.pending + w.inFlight === 0) return `${name}: nothing waits`;
   const oldest = w.oldestOpenAt === null ? '' : `, oldest ${new Date(w.oldestOpenAt).toISOString()}`;

@@ -5,7 +5,7 @@
 import type { BridgeConfig } from '../config/index.ts';
 import { openStore, sealerFromEnv, type Backlog } from '../store/index.ts';
 
-export interface PortalStatus {
+interface PortalStatus {
   memberId: string;
   domain: string | null;
   backlog: Backlog;

@@ -6,7 +6,7 @@
  */
 import type { BridgeConfigInput } from './schema.ts';
 
-export interface DemoOptions {
+interface DemoOptions {
   readonly clientId: string;
   readonly clientSecret: string;
   /** The emulator's OAuth token URL. */

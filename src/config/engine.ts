@@ -6,7 +6,7 @@
 import type { DirectoryEntry, EngineConfig, LineConfig } from '../core/index.ts';
 import type { BridgeConfig, LineSettings } from './schema.ts';
 
-export interface ToEngineOptions {
+interface ToEngineOptions {
   /** Told when two entries claim one extension; the first one listed is kept. */
   readonly onConflict?: (message: string) => void;
   /** The portal's user the bridge acts as: who is left to log a call to when nobody else is. */

@@ -3,7 +3,7 @@
  * secret store that fills it), not in a file next to the code. Each variable names one key.
  */
 
-export const ENV_PREFIX = 'B24_BRIDGE_';
+const ENV_PREFIX = 'B24_BRIDGE_';
 
 type Doc = Record<string, unknown>;
 type Env = Readonly<Record<string, string | undefined>>;
@@ -72,7 +72,7 @@ export const envVariables: Readonly<Record<string, Variable>> = {
 };
 
 /** `postgres://…`: selects the PostgreSQL store when the configuration names none. */
-export const DATABASE_URL_VARIABLE = 'DATABASE_URL';
+const DATABASE_URL_VARIABLE = 'DATABASE_URL';
 
 /** The file the loader reads when no path is given. */
 export const CONFIG_FILE_VARIABLE = 'B24_BRIDGE_CONFIG';
@@ -84,13 +84,13 @@ const pbxAmiSecret = /^B24_BRIDGE_PBX_([A-Z0-9_]+)_AMI_SECRET$/;
 /** `B24_BRIDGE_PBX_<ID>_COMMAND_URL`: the command URL of PBX `<id>` (it may carry a token). */
 const pbxCommandUrl = /^B24_BRIDGE_PBX_([A-Z0-9_]+)_COMMAND_URL$/;
 /** Read by the store, not the configuration (`src/store/sealer.ts`): never a setting, never a warning. */
-export const STORE_KEY_VARIABLE = 'B24_BRIDGE_STORE_KEY';
+const STORE_KEY_VARIABLE = 'B24_BRIDGE_STORE_KEY';
 /** Read by `bin/b24-bridge.js` (`1`: run src/ through tsx instead of dist/): not a setting either. */
-export const FROM_SOURCES_VARIABLE = 'B24_BRIDGE_FROM_SOURCES';
+const FROM_SOURCES_VARIABLE = 'B24_BRIDGE_FROM_SOURCES';
 
 const envNameOf = (pbxId: string) => pbxId.toUpperCase().replace(/-/g, '_');
 
-export interface EnvApplied {
+interface EnvApplied {
   readonly document: Doc;
   /** Configuration key → the variable that set it, so messages can say where a bad value came from. */
   readonly sources: ReadonlyMap<string, string>;

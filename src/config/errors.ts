@@ -4,6 +4,7 @@
  * any value may be a secret.
  */
 
+/** @public Every code a configuration error may carry. */
 export const configErrorCodes = [
   /** The configuration file could not be read. */
   'CONFIG_FILE_UNREADABLE',
@@ -15,7 +16,7 @@ export const configErrorCodes = [
   'CONFIG_INVALID',
 ] as const;
 
-export type ConfigErrorCode = (typeof configErrorCodes)[number];
+type ConfigErrorCode = (typeof configErrorCodes)[number];
 
 export interface ConfigProblem {
   /** `engine.lines[1].routing.queue.members[0]`; empty for the whole document. */

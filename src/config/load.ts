@@ -14,7 +14,7 @@ export type ConfigResult =
   | { readonly ok: false; readonly error: ConfigError };
 
 /** `engine.lines[1].routing.queue.members[0]` */
-export function keyOf(path: readonly PropertyKey[]): string {
+function keyOf(path: readonly PropertyKey[]): string {
   return path
     .map((step, index) =>
       typeof step === 'number' ? `[${step}]` : `${index === 0 ? '' : '.'}${String(step)}`,
@@ -93,7 +93,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 /** The formats a configuration file may be in, by its extension. */
-export const configFileFormats: Readonly<Record<string, 'yaml' | 'json'>> = {
+const configFileFormats: Readonly<Record<string, 'yaml' | 'json'>> = {
   '.yaml': 'yaml',
   '.yml': 'yaml',
   '.json': 'json',
@@ -103,7 +103,7 @@ export const configFileFormats: Readonly<Record<string, 'yaml' | 'json'>> = {
  * The file's text as a document, in the format its extension names. A syntax error is reported
  * by position only: a parser's message may quote the file, secrets and all.
  */
-export function parseDocument(file: string, text: string): unknown {
+function parseDocument(file: string, text: string): unknown {
   const format = configFileFormats[extname(file).toLowerCase()];
   if (format === undefined)
     throw new ConfigError(

@@ -60,7 +60,7 @@ const leadCreation = z
     "Which calls from a number the CRM does not know create a lead (Bitrix24's CRM_CREATE): inbound ones, outbound ones, all, or none.",
   );
 
-export const routingSchema = z
+const routingSchema = z
   .discriminatedUnion(
     'kind',
     [
@@ -142,7 +142,7 @@ export const lineSchema = z
 const demoMembers = ['101', '102', '103'];
 
 /** The demo office's lines: Sales routes by the CRM, Support is a sequential queue. */
-export const demoLines: z.input<typeof lineSchema>[] = [
+const demoLines: z.input<typeof lineSchema>[] = [
   {
     id: 'sales',
     name: 'Sales',
@@ -356,7 +356,7 @@ const retry = z
     'How hard one request is tried before the durable outbox takes over (it waits out an outage by itself, probing the portal). Fewer, quicker tries let it take over sooner; left out: 2 tries, 200 ms to 2 s.',
   );
 
-export const bitrixSchema = z
+const bitrixSchema = z
   .discriminatedUnion(
     'mode',
     [
@@ -458,14 +458,12 @@ export const bitrixSchema = z
   )
   .describe('How the bridge reaches Bitrix24.');
 
-export { pbxKinds };
-
 const devicePattern = z
   .string({ error: 'expected a device pattern with {ext}, like "PJSIP/{ext}"' })
   .regex(/^[^{}]*\{ext\}[^{}]*$/, { error: 'expected a device pattern with {ext} once, like "PJSIP/{ext}"' });
 
 /** How the bridge reaches an Asterisk's manager interface (AMI), for `kind: "asterisk"`. */
-export const amiSchema = z
+const amiSchema = z
   .strictObject({
     host: name('expected the Asterisk host name or address', 255).describe(
       "The Asterisk's host name or address, where its manager interface (AMI) listens.",
@@ -524,7 +522,7 @@ export const amiSchema = z
     'How the bridge reaches an Asterisk (or FreePBX) over its manager interface, for kind "asterisk".',
   );
 
-export const pbxSchema = z
+const pbxSchema = z
   .strictObject({
     id: id.describe(
       "The PBX's id (letters, digits, - and _): in logs, metrics and B24_BRIDGE_PBX_<ID>_TOKEN.",
@@ -570,7 +568,7 @@ export const pbxSchema = z
   })
   .describe('A PBX the bridge serves.');
 
-export const storeSchema = z
+const storeSchema = z
   .discriminatedUnion(
     'kind',
     [
@@ -792,4 +790,3 @@ export type BridgeConfig = z.output<typeof configSchema>;
 /** What a configuration file may hold: everything with a default may be left out. */
 export type BridgeConfigInput = z.input<typeof configSchema>;
 export type LineSettings = z.output<typeof lineSchema>;
-export type PbxSettings = z.output<typeof pbxSchema>;

@@ -39,7 +39,7 @@ export const secretPaths: readonly string[] = (() => {
 export const secretEnvPattern =
   /^B24_BRIDGE_(BITRIX_CLIENT_SECRET|BITRIX_WEBHOOK_URL|POSTGRES_URL|ADMIN_TOKEN|ADMIN_PASSWORD|STORE_KEY|PBX_[A-Z0-9_]+_(TOKEN|AMI_SECRET|COMMAND_URL))$/;
 
-export const REDACTED = '[redacted]';
+const REDACTED = '[redacted]';
 
 function redactAt(value: unknown, steps: readonly string[]): unknown {
   const [step, ...rest] = steps;

@@ -104,7 +104,7 @@ export interface EngineConfig {
   readonly retainSec?: number;
 }
 
-export const DEFAULT_LINE_ID = '';
+const DEFAULT_LINE_ID = '';
 
 /** The compiled form: lookups instead of scans, defaults filled in, times in milliseconds. */
 export interface Rules {

@@ -103,14 +103,14 @@ export interface OriginateEffect {
 
 export type PbxEffect = PlanEffect | TransferEffect | OriginateEffect;
 
-export interface TimerStartEffect {
+interface TimerStartEffect {
   readonly type: 'timer.start';
   readonly timerId: string;
   /** Epoch ms at which the host feeds `timer.fired` back. */
   readonly at: number;
 }
 
-export interface TimerCancelEffect {
+interface TimerCancelEffect {
   readonly type: 'timer.cancel';
   readonly timerId: string;
 }

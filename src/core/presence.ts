@@ -37,10 +37,3 @@ export function isBusy(state: EngineState, extension: string, exceptCallKey: str
   }
   return false;
 }
-
-export function busyExtensions(state: EngineState): Set<string> {
-  const busy = new Set<string>();
-  for (const shard of Object.values(state.shards))
-    for (const extension of presenceOf(shard).keys()) busy.add(extension);
-  return busy;
-}

@@ -14,7 +14,7 @@ export function clickToCallCallId(bitrixCallId: string): string {
   return `c2c.${bitrixCallId}`;
 }
 
-export function callbackCallId(seq: number): string {
+function callbackCallId(seq: number): string {
   return `cb.${seq}`;
 }
 

@@ -13,7 +13,7 @@ import { legOf, setOwn, type Call } from './state.ts';
 import { cancelTimer, emitFindResponsible, emitTransfer, startTimer, type Turn } from './turn.ts';
 
 /** Free members only: one step with all of them, or one step per member in turn. */
-export function queuePlan(
+function queuePlan(
   turn: Turn,
   call: Call | null,
   queue: QueueConfig,

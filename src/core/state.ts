@@ -36,7 +36,7 @@ export interface CardState {
  * known: the manager was known when the call started (the CRM phone index), nothing rings yet;
  * the PBX's request for a plan puts them first, or the engine transfers the call there.
  */
-export type ResponsibleStatus =
+type ResponsibleStatus =
   'registering' | 'looking' | 'known' | 'transferred' | 'planned' | 'failed' | 'settled' | 'none';
 
 export interface ResponsibleState {
@@ -195,12 +195,12 @@ export function findCallByKey(state: EngineState, callKey: string): Call | null 
  * and the same again when the same inputs are replayed. Two calls from one number never share it,
  * so Bitrix24's 30-minute deduplication cannot merge them.
  */
-export function newCallKey(pbxCallId: string, startedAt: number): string {
+function newCallKey(pbxCallId: string, startedAt: number): string {
   return `${pbxCallId}@${startedAt}`;
 }
 
 /** What a new call is made from; the rest of `Call` starts empty. */
-export type NewCall = Pick<
+type NewCall = Pick<
   Call,
   | 'pbxCallId'
   | 'origin'

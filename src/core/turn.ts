@@ -136,7 +136,7 @@ export function emitOriginate(turn: Turn, call: Call, extension: string): void {
   });
 }
 
-export function timerId(call: Call, name: string): string {
+function timerId(call: Call, name: string): string {
   return `${call.key}#${name}`;
 }
 

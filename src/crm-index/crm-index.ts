@@ -15,14 +15,14 @@ import type { CallerIndex, CallerRecord } from '../store/index.ts';
 import { phoneKey } from './phone.ts';
 
 /** What the index asks of the portal. */
-export interface CrmIndexApi {
+interface CrmIndexApi {
   readonly externalCall: {
     searchCrmEntities(phoneNumber: string, o?: SubmitOptions): Pending<CrmMatch[]>;
   };
   readonly crm: { get(kind: CrmKind, id: number, o?: SubmitOptions): Pending<CrmRecord | null> };
 }
 
-export interface CrmIndexSettings {
+interface CrmIndexSettings {
   /** How often one batch of the oldest numbers is confirmed; 0: never. */
   reconcileSec: number;
   /** A number confirmed longer ago than this is due for the reconcile. */
@@ -31,22 +31,22 @@ export interface CrmIndexSettings {
   workdayTrustSec: number;
 }
 
-export const defaultCrmIndexSettings: CrmIndexSettings = {
+const defaultCrmIndexSettings: CrmIndexSettings = {
   reconcileSec: 10,
   maxAgeSec: 86_400,
   workdayTrustSec: 600,
 };
 
-export type CrmRecordType = 'CONTACT' | 'COMPANY' | 'LEAD';
+type CrmRecordType = 'CONTACT' | 'COMPANY' | 'LEAD';
 
-export interface CrmIndexEvents {
+interface CrmIndexEvents {
   /** The index took in what the portal said of these numbers (added, changed or removed). */
   updated: [{ phones: string[]; reason: 'lookup' | 'change' | 'reconcile' }];
   /** Background work failed (the portal, the store); it is tried again by the next reconcile. */
   fault: [{ where: string; error: unknown }];
 }
 
-export interface CrmIndexOptions {
+interface CrmIndexOptions {
   portalId: string;
   store: CallerIndex;
   api: CrmIndexApi;
@@ -66,7 +66,7 @@ const kinds: Readonly<Record<CrmRecordType, CrmKind>> = {
 const precedence: readonly CrmRecordType[] = ['CONTACT', 'COMPANY', 'LEAD'];
 
 /** The record a number's callers belong to, of the portal's answer; null when it names none. */
-export function primaryMatch(matches: readonly CrmMatch[]): CrmMatch | null {
+function primaryMatch(matches: readonly CrmMatch[]): CrmMatch | null {
   for (const type of precedence) {
     const hit = matches.find((m) => m.entityType === type && m.assignedById > 0);
     if (hit) return hit;

@@ -22,7 +22,7 @@ interface Waiter {
   resolve: (commands: PbxCommand[]) => void;
 }
 
-export interface CommandBoardOptions {
+interface CommandBoardOptions {
   redeliverAfterMs?: number;
   now?: () => number;
 }

@@ -12,14 +12,14 @@ import type { CommandBoard } from './command-board.ts';
 
 const MAX_REMEMBERED = 10_000;
 
-export interface CommandTarget {
+interface CommandTarget {
   id: string;
   /** A secret (it may carry credentials): never logged. */
   commandUrl?: string | undefined;
   token: string;
 }
 
-export interface CommandRouterOptions {
+interface CommandRouterOptions {
   pbxes: readonly CommandTarget[];
   board: CommandBoard;
   /** POST attempts before a command falls back to the long poll. Default 5. */

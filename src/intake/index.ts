@@ -3,7 +3,7 @@
  * the route answer with its fallback plan, and the commands waiting for each PBX.
  */
 export { acceptPbxEvents, routeCall, sha, timedEventKey, type EventIntake } from './pbx-intake.ts';
-export { CommandRouter, type CommandRouterOptions, type CommandTarget } from './command-router.ts';
-export { CommandBoard, type CommandBoardOptions } from './command-board.ts';
+export { CommandRouter } from './command-router.ts';
+export { CommandBoard } from './command-board.ts';
 export { fallbackPlan } from './fallback-plan.ts';
-export { LiveCallCap, type LiveCapOptions } from './live-cap.ts';
+export { LiveCallCap } from './live-cap.ts';

@@ -7,7 +7,7 @@
 import { getCall, type EngineInput, type EngineState } from '../core/index.ts';
 import type { EventIntake } from './pbx-intake.ts';
 
-export interface LiveCapOptions {
+interface LiveCapOptions {
   pbxId: string;
   maxLiveCalls: number;
   /** A call was refused; `first` is true for the first one since the PBX was last under its cap. */

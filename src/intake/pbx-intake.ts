@@ -46,7 +46,7 @@ async function withCallers(
   );
 }
 
-export interface IntakeEntry {
+interface IntakeEntry {
   readonly input: PbxEvent;
   /** The journal's key: the same event stored twice is stepped once. */
   readonly dedupeKey: string | undefined;
@@ -75,7 +75,7 @@ export async function acceptPbxEvents(
   }
 }
 
-export interface RouteOptions {
+interface RouteOptions {
   /** What to ring when the engine cannot answer in time. */
   fallback: () => PlanStep[];
   timeoutMs: number;

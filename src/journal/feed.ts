@@ -16,7 +16,7 @@ import type { CallSummary, JournalEntry, JournalEntryKind, JournalStore } from '
 /** Removes secrets from a detail before it is stored (the log scrubber). */
 export type Scrub = (text: string) => string;
 
-export interface JournalFeedOptions {
+interface JournalFeedOptions {
   journal: JournalStore;
   /** To read a settled entry's result (the CRM activity of a finish). */
   store: Pick<Store, 'callEntries'>;
@@ -28,7 +28,7 @@ export interface JournalFeedOptions {
   onError?: (error: unknown) => void;
 }
 
-export interface WatchedOutbox extends Pick<EventEmitter<OutboxEvents>, 'on' | 'off'> {
+interface WatchedOutbox extends Pick<EventEmitter<OutboxEvents>, 'on' | 'off'> {
   readonly engineState: EngineState;
 }
 

@@ -19,7 +19,7 @@ export interface JournalReader {
   minutes(from: number): MinutePoint[];
 }
 
-export interface KeptJournal {
+interface KeptJournal {
   feed: JournalFeed;
   reader: JournalReader;
   /** Sweeps now (the timer does it hourly); returns how many calls went. */

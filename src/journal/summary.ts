@@ -2,7 +2,7 @@
 import type { Call } from '../core/index.ts';
 import type { CallOutcome, CallSummary } from './types.ts';
 
-export function outcomeOf(call: Pick<Call, 'phase' | 'answeredAt' | 'endReason'>): CallOutcome {
+function outcomeOf(call: Pick<Call, 'phase' | 'answeredAt' | 'endReason'>): CallOutcome {
   if (call.phase === 'live' || call.phase === 'pending') return 'live';
   if (call.answeredAt !== null) return 'answered';
   switch (call.endReason) {

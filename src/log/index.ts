@@ -2,8 +2,8 @@
 import type { BridgeConfig } from '../config/index.ts';
 import type { SecretSet } from './redact.ts';
 
-export { createLogger, prettyLine, type Logger, type LoggerOptions, type LogLevel } from './logger.ts';
-export { REDACTED, redactPaths, SecretSet, tokensAsSecrets } from './redact.ts';
+export { createLogger, prettyLine } from './logger.ts';
+export { SecretSet, tokensAsSecrets } from './redact.ts';
 
 /** Every secret of a configuration, for the scrubber: whatever logs them later, they never print. */
 export function addConfigSecrets(secrets: SecretSet, config: BridgeConfig): void {

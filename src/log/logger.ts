@@ -6,9 +6,9 @@
 import pino, { type Logger } from 'pino';
 import { REDACTED, redactPaths, SecretSet } from './redact.ts';
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
-export interface LoggerOptions {
+interface LoggerOptions {
   level?: LogLevel | undefined;
   /** `pretty` gives plain lines, but only on a terminal: piped output stays JSON. */
   format?: 'json' | 'pretty' | undefined;
@@ -18,8 +18,6 @@ export interface LoggerOptions {
   secrets?: SecretSet | undefined;
   name?: string | undefined;
 }
-
-export type { Logger };
 
 const levelNames: Record<number, string> = {
   10: 'TRACE',

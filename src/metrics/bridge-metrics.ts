@@ -106,14 +106,14 @@ export function bridgeMetrics(registry: Registry) {
 export type BridgeMetrics = ReturnType<typeof bridgeMetrics>;
 
 /** `inbound_queue`, `click_to_call`, …: the scenario of the mission a call belongs to. */
-export function scenarioOf(call: Call, routingOf: (lineId: string) => string): string {
+function scenarioOf(call: Call, routingOf: (lineId: string) => string): string {
   if (call.origin !== 'pbx') return call.origin;
   if (call.internal) return 'internal';
   if (call.direction === 'outbound') return 'outbound';
   return `inbound_${routingOf(call.lineId)}`;
 }
 
-export function resultOf(call: Call): string {
+function resultOf(call: Call): string {
   if (call.answeredAt !== null) return 'answered';
   return call.endReason === 'failed' ? 'failed' : 'missed';
 }
@@ -175,7 +175,7 @@ export function watchOutbox(
   });
 }
 
-export interface WatchedPortal {
+interface WatchedPortal {
   memberId: string;
   outbox: Outbox;
 }

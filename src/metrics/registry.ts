@@ -9,12 +9,12 @@
  */
 import client from 'prom-client';
 
-export type Labels = Readonly<Record<string, string>>;
+type Labels = Readonly<Record<string, string>>;
 
 const sorted = (labels: Labels): Labels =>
   Object.fromEntries(Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)));
 
-export class Counter {
+class Counter {
   constructor(private readonly metric: client.Counter) {}
 
   inc(labels: Labels = {}, by = 1): void {
@@ -42,7 +42,7 @@ export class Gauge {
   }
 }
 
-export class Histogram {
+class Histogram {
   constructor(private readonly metric: client.Histogram) {}
 
   observe(labels: Labels, value: number): void {
@@ -55,7 +55,7 @@ export class Histogram {
   }
 }
 
-export interface RegistryOptions {
+interface RegistryOptions {
   /** prom-client's default metrics: process CPU and memory, event-loop lag, heap, GC, handles. */
   defaultMetrics?: boolean | undefined;
 }

@@ -41,7 +41,7 @@ import type { OutboxEmit } from './events.ts';
 /** `lastError` of an entry held back by a fault (an error the error table does not know). */
 export const FAULT_CODE = 'FAULT';
 
-export interface DeliveryOptions {
+interface DeliveryOptions {
   portalId: string;
   store: Store;
   api: OutboxApi;

@@ -53,7 +53,7 @@ export interface Committed {
   touchedEntries: boolean;
 }
 
-export interface EngineHostOptions {
+interface EngineHostOptions {
   portalId: string;
   store: Store;
   engine: Engine;

@@ -14,7 +14,7 @@ const kindOf: Readonly<Record<BitrixEffect['type'], EntryKind>> = {
 };
 
 /** The client's lane for the effect (informational in the store; the client decides from the command). */
-export function laneOf(effect: BitrixEffect): EntryLane {
+function laneOf(effect: BitrixEffect): EntryLane {
   switch (effect.type) {
     case 'bitrix.register':
       return effect.show ? 'card' : 'log';
@@ -30,7 +30,7 @@ export function laneOf(effect: BitrixEffect): EntryLane {
 }
 
 /** `<callKey>:<n>` → n: the op's place among its call's operations. */
-export function seqOf(opId: string): number {
+function seqOf(opId: string): number {
   const n = Number(opId.slice(opId.lastIndexOf(':') + 1));
   return Number.isSafeInteger(n) ? n : 0;
 }

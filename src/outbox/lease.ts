@@ -46,7 +46,7 @@ export interface LeaseKeeper {
 }
 
 /** One process holds every call: nothing to claim, renew or give back. */
-export const soleOwner = (store: Store, portalId: string): LeaseKeeper => ({
+const soleOwner = (store: Store, portalId: string): LeaseKeeper => ({
   shared: false,
   claim: () => store.openCalls(portalId),
   settleRound: () => Promise.resolve(),

@@ -27,7 +27,7 @@ export interface OutboxOptions {
   lease?: Partial<LeaseOptions> | undefined;
 }
 
-export interface AcceptOptions {
+interface AcceptOptions {
   /** The PBX's own id of the event: a repeat with the same key is stored once and stepped once. */
   dedupeKey?: string | undefined;
   /** Engine time for this step. Default: the clock's now. */

@@ -5,7 +5,7 @@
 import type { EntryUpdate, OutboxEntry } from '../store/index.ts';
 import { activityIdOfResult, callIdOfResult, type EntryPayload } from './entries.ts';
 
-export interface PlanContext {
+interface PlanContext {
   now: number;
   /** Entries this process has handed to the client and not yet seen settle. */
   inFlightHere: ReadonlySet<number>;
@@ -23,7 +23,7 @@ export interface PlannedEntry {
   crmActivityId: number | null;
 }
 
-export interface DeliveryPlan {
+interface DeliveryPlan {
   submit: PlannedEntry[];
   /** Entries that can never go: the register whose CALL_ID they need failed for good. */
   fail: EntryUpdate[];

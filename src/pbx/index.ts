@@ -3,5 +3,5 @@
  * implements, and the generic HTTP API's request handling (`./webhook/index.ts`).
  */
 export type * from './types.ts';
-export { PbxError, pbxErrorCodes, type PbxErrorCode } from './errors.ts';
+export { PbxError } from './errors.ts';
 export { commandOf } from './commands.ts';

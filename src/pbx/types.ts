@@ -9,12 +9,6 @@
 import type { PbxEvent, PlanStep, RouteRequested } from '../core/index.ts';
 
 export type {
-  CallAnswered,
-  CallEnded,
-  CallRinging,
-  CallRingStopped,
-  CallStarted,
-  CallTransferred,
   Direction,
   EndReason,
   PbxEvent,
@@ -52,7 +46,6 @@ export interface TransferCommand {
  * so an adapter (and the PBX) can recognise a command it has already carried out.
  */
 export type PbxCommand = OriginateCommand | TransferCommand;
-export type PbxCommandType = PbxCommand['type'];
 
 /**
  * What the bridge offers one adapter. One sink per PBX: call ids are the PBX's own, so the bridge

@@ -19,7 +19,7 @@ export function directoryCachePath(config: BridgeConfig, memberId: string): stri
   return join(dir, `directory-${memberId.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`);
 }
 
-export interface CachedDirectory {
+interface CachedDirectory {
   users: PortalUser[];
   /** The user the bridge acts as on the portal, when known. */
   installerUserId: number | null;

@@ -1,11 +1,3 @@
 /** One connected portal: its typed API, its engine and extension directory, its outbox. */
-export {
-  connectPortal,
-  directoryOf,
-  readDirectory,
-  rulesFor,
-  type ConnectContext,
-  type DirectoryState,
-  type PortalRuntime,
-} from './portal.ts';
+export { connectPortal, directoryOf, type ConnectContext, type PortalRuntime } from './portal.ts';
 export { directoryCachePath, removeDirectoryCache } from './directory-cache.ts';

@@ -41,7 +41,7 @@ export interface PortalRuntime {
 }
 
 /** The rules for a portal: a `portals[]` entry naming its member_id or domain wins. */
-export function rulesFor(config: BridgeConfig, record: Pick<PortalRecord, 'memberId' | 'domain'>) {
+function rulesFor(config: BridgeConfig, record: Pick<PortalRecord, 'memberId' | 'domain'>) {
   const own = config.portals.find((p) => p.portal === record.memberId || p.portal === record.domain);
   return own?.engine ?? config.engine;
 }
@@ -58,11 +58,6 @@ export interface ConnectContext {
 /** Extension → user from the portal's active users (UF_PHONE_INNER); users without one are left out. */
 export function directoryOf(users: readonly PortalUser[]): DirectoryEntry[] {
   return users.flatMap((u) => (u.extension === null ? [] : [{ extension: u.extension, userId: u.id }]));
-}
-
-/** Every active user, all pages. */
-export async function readDirectory(api: PortalApi): Promise<DirectoryEntry[]> {
-  return directoryOf(await api.user.all({ filter: { ACTIVE: true } }));
 }
 
 /**

@@ -7,7 +7,7 @@
 import { createHmac } from 'node:crypto';
 import { sameSecret } from '../security/index.ts';
 
-export type LinkVerdict = 'valid' | 'expired' | 'invalid';
+type LinkVerdict = 'valid' | 'expired' | 'invalid';
 
 export class RecordingLinks {
   constructor(

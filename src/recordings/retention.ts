@@ -4,7 +4,7 @@
  */
 import type { RecordingStore } from './store.ts';
 
-export interface RetentionOptions {
+interface RetentionOptions {
   retentionMs: number;
   intervalMs?: number | undefined;
   now?: (() => number) | undefined;
@@ -12,7 +12,7 @@ export interface RetentionOptions {
   onError?: ((error: unknown) => void) | undefined;
 }
 
-export interface Retention {
+interface Retention {
   /** One sweep now; answers how many recordings it deleted. */
   sweep(): Promise<number>;
   stop(): void;

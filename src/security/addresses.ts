@@ -68,17 +68,16 @@ export function isPublicAddress(address: string): boolean {
 export type HostLookup = (host: string) => Promise<readonly string[]>;
 
 /** Every address the system resolver gives for a name (IPv4 and IPv6). */
-export const systemLookup: HostLookup = async (host) =>
+const systemLookup: HostLookup = async (host) =>
   (await dnsLookup(host, { all: true, verbatim: true })).map((a) => a.address);
 
 /**
  * Whether a URL may be handed on; `unresolved` when its name did not resolve here (then nothing of
  * this network can be reached by it through this resolver's answers, and the portal resolves it).
  */
-export type UrlVerdict =
-  { ok: true; unresolved?: boolean } | { ok: false; reason: 'not-allowed' | 'not-public' };
+type UrlVerdict = { ok: true; unresolved?: boolean } | { ok: false; reason: 'not-allowed' | 'not-public' };
 
-export interface PublicUrlOptions {
+interface PublicUrlOptions {
   /**
    * Hosts allowed whatever they resolve to (`host`, `host:port`, `*.domain`). When given, only
    * these hosts pass: the allow-list both opens private addresses and closes everything else.

@@ -16,7 +16,7 @@ export interface AttemptLimiter {
   reset(key: string): void;
 }
 
-export interface AttemptLimits {
+interface AttemptLimits {
   /** Attempts allowed within `windowMs`. */
   max: number;
   windowMs: number;

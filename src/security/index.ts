@@ -4,19 +4,6 @@
  * URL handed on to be fetched points at the public Internet.
  */
 export { sameSecret } from './secrets.ts';
-export {
-  MemoryAttemptLimiter,
-  type AttemptLimiter,
-  type AttemptLimits,
-  type AttemptVerdict,
-} from './attempts.ts';
+export { MemoryAttemptLimiter, type AttemptLimiter, type AttemptVerdict } from './attempts.ts';
 export { SeenRecently } from './recent.ts';
-export {
-  checkPublicUrl,
-  hostAllowed,
-  isPublicAddress,
-  systemLookup,
-  type HostLookup,
-  type PublicUrlOptions,
-  type UrlVerdict,
-} from './addresses.ts';
+export { checkPublicUrl, hostAllowed, isPublicAddress, type HostLookup } from './addresses.ts';

@@ -9,7 +9,7 @@ import { ServerError } from '../http/index.ts';
 import { FormError, parseNestedForm, type FormObject } from '../http/index.ts';
 import { parseBitrixEvent, type BitrixEventHandler } from '../app/index.ts';
 
-export function readForm(body: string): FormObject {
+function readForm(body: string): FormObject {
   try {
     return parseNestedForm(body);
   } catch (cause) {

@@ -14,11 +14,11 @@ import { StoreError } from '../store/index.ts';
 import { prefersText } from '../http/accept.ts';
 import { ServerError } from '../http/errors.ts';
 
-export interface ErrorBody {
+interface ErrorBody {
   error: { code: string; message: string; path?: string; location?: string; problems?: readonly unknown[] };
 }
 
-export function errorAnswer(error: unknown): { status: number; body: ErrorBody } {
+function errorAnswer(error: unknown): { status: number; body: ErrorBody } {
   if (error instanceof PbxApiError) return { status: error.status, body: error.toJSON() };
   if (error instanceof ServerError)
     return { status: error.status, body: { error: { code: error.code, message: error.message } } };

@@ -6,7 +6,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 
 /** The admin UI: its own scripts (htmx, the page script) and inline styles, nothing from elsewhere. */
-export const defaultPolicy = [
+const defaultPolicy = [
   "default-src 'self'",
   "script-src 'self'",
   "style-src 'self' 'unsafe-inline'",

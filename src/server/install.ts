@@ -19,7 +19,7 @@ import { MemoryAttemptLimiter } from '../security/index.ts';
  * Install requests are anonymous until the OAuth server has answered, and each plausible one costs
  * a request with the client secret: so many per client address and overall per minute, no more.
  */
-export interface InstallGate {
+interface InstallGate {
   /** Counts a request from `address`; throws 429 when it is over a limit. */
   admit(address: string, now: number): void;
 }

@@ -41,7 +41,7 @@ import {
 
 export type { EventIntake } from '../intake/index.ts';
 
-export interface PbxApiOptions {
+interface PbxApiOptions {
   config: BridgeConfig;
   /** The outbox of the portal a PBX's calls belong to; undefined while no portal is connected. */
   outboxFor: (pbxId: string) => EventIntake | undefined;

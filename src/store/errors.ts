@@ -39,5 +39,3 @@ export class StoreError extends Error {
     this.code = code;
   }
 }
-
-export const isStoreError = (e: unknown): e is StoreError => e instanceof StoreError;

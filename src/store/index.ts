@@ -5,19 +5,14 @@ import type { Store } from './types.ts';
 import type { Sealer } from './sealer.ts';
 
 export type * from './types.ts';
-export { StoreError, isStoreError, storeErrorCodes, type StoreErrorCode } from './errors.ts';
-export { SqliteStore, type SqliteStoreOptions } from './sqlite/index.ts';
-export {
-  LeaderLock,
-  PostgresStore,
-  type LeaderLockOptions,
-  type PostgresStoreOptions,
-} from './postgres/index.ts';
+export { StoreError } from './errors.ts';
+export { SqliteStore } from './sqlite/index.ts';
+export { LeaderLock, PostgresStore } from './postgres/index.ts';
 
 /** The `store` section of the configuration (src/config/schema.ts), as far as opening needs it. */
-export type StoreSettings = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
+type StoreSettings = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
 
-export { aesSealer, isSealed, parseStoreKey, plainSealer, sealerFromEnv, type Sealer } from './sealer.ts';
+export { aesSealer, sealerFromEnv, type Sealer } from './sealer.ts';
 
 /**
  * The configured store: SQLite in a file (the default), or PostgreSQL for several instances.

@@ -6,14 +6,14 @@ import type { Submit } from './submit.ts';
 
 /** `event.bind/unbind/get` (spec §4) and `app.info`, typed. */
 
-export interface EventBinding {
+interface EventBinding {
   event: string;
   handler: string;
   authType?: number;
   eventType?: 'online' | 'offline';
 }
 
-export interface BoundHandler {
+interface BoundHandler {
   /** Upper-case, as the portal returns it. */
   event: string;
   handler: string;
@@ -77,7 +77,7 @@ export class EventApi {
   }
 }
 
-export interface AppInfo {
+interface AppInfo {
   id: number | null;
   code: string;
   version: string;

@@ -43,13 +43,13 @@ export interface CrmActivity {
   raw: Json;
 }
 
-export interface Duplicates {
+interface Duplicates {
   lead: number[];
   contact: number[];
   company: number[];
 }
 
-export interface FindByCommParams {
+interface FindByCommParams {
   type: 'PHONE' | 'EMAIL';
   /** Up to 20 values. */
   values: readonly string[];

@@ -375,14 +375,14 @@ export class ExternalCallApi {
   }
 }
 
-export interface ExternalLine {
+interface ExternalLine {
   number: string;
   name: string;
   /** Create a lead for outgoing (click-to-call) calls to unknown numbers. */
   crmAutoCreate: boolean;
 }
 
-export interface LineParams {
+interface LineParams {
   number: string;
   name?: string;
   crmAutoCreate?: boolean;

@@ -22,7 +22,7 @@ export interface PortalUser {
   raw: Json;
 }
 
-export interface UserQuery {
+interface UserQuery {
   /** Any user field with Bitrix operators (`UF_PHONE_INNER`, `ACTIVE`, `!ID`, `%NAME`…). */
   filter?: Readonly<Record<string, string | number | boolean | readonly (string | number)[]>>;
   sort?: string;
@@ -31,7 +31,7 @@ export interface UserQuery {
   adminMode?: boolean;
 }
 
-export interface UserPage {
+interface UserPage {
   users: PortalUser[];
   total: number | undefined;
   /** `start` of the next page; undefined on the last. */

@@ -55,7 +55,7 @@ export interface AsteriskAdapterOptions {
   log?: ((level: 'info' | 'warn', message: string, data?: Record<string, unknown>) => void) | undefined;
 }
 
-export interface AsteriskAdapterEvents {
+interface AsteriskAdapterEvents {
   /** Logged in to AMI and caught up (`CoreShowChannels` applied). */
   synced: [info: { reconnect: boolean; channels: number }];
   down: [error: AmiError];

@@ -21,7 +21,7 @@ export const defaultReconnectPolicy: RetryPolicy = {
   spread: 'around',
 };
 
-export interface AmiClientOptions {
+interface AmiClientOptions {
   host: string;
   port: number;
   username: string;
@@ -38,12 +38,12 @@ export interface AmiClientOptions {
 }
 
 /** The answer to an action: its Response, and the events of a list answer. */
-export interface AmiResult {
+interface AmiResult {
   readonly response: AmiFrame;
   readonly events: readonly AmiFrame[];
 }
 
-export interface AmiClientEvents {
+interface AmiClientEvents {
   /** Every event that is not part of an action's answer, in wire order. */
   event: [frame: AmiFrame];
   /** Logged in; `reconnect` is false on the first link of this client. */

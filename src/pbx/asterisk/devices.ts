@@ -5,7 +5,7 @@
  * `Local/101@from-queue/n`), so the name is cut down to the device before matching.
  */
 
-export const defaultDevicePatterns: readonly string[] = ['PJSIP/{ext}', 'SIP/{ext}'];
+const defaultDevicePatterns: readonly string[] = ['PJSIP/{ext}', 'SIP/{ext}'];
 
 /** Digits only: trunks share the technology prefix (`PJSIP/trunk-1`), and office extensions are numbers. */
 const EXT = '([0-9*#+][0-9*#+_.]{0,31})';
@@ -20,7 +20,7 @@ export interface DeviceMap {
 }
 
 /** `Local/101@ctx-0000001f;2` → `Local/101@ctx`; `PJSIP/101-0000002a` → `PJSIP/101`. */
-export function deviceOf(channel: string): string {
+function deviceOf(channel: string): string {
   let end = channel.length;
   const semi = channel.lastIndexOf(';');
   if (semi > 0 && end - semi === 2) end = semi;

@@ -4,6 +4,7 @@
  * its `cause`, so a log still says what the AMI said.
  */
 
+/** @public Every code an AMI error may carry. */
 export const amiErrorCodes = [
   /** TCP connect failed or the peer is not an Asterisk manager (no banner). */
   'AMI_CONNECT_FAILED',
@@ -21,7 +22,7 @@ export const amiErrorCodes = [
   'AMI_CLOSED',
 ] as const;
 
-export type AmiErrorCode = (typeof amiErrorCodes)[number];
+type AmiErrorCode = (typeof amiErrorCodes)[number];
 
 export class AmiError extends Error {
   readonly code: AmiErrorCode;

@@ -18,15 +18,9 @@ export function field(frame: AmiFrame, key: string): string | undefined {
   return typeof value === 'string' ? value : value?.[0];
 }
 
-/** Every value of `key`, in order. */
-export function fields(frame: AmiFrame, key: string): readonly string[] {
-  const value = frame[key];
-  return value === undefined ? [] : typeof value === 'string' ? [value] : value;
-}
-
 /** Caps that keep a peer that never sends an empty line from growing our memory without bound. */
-export const MAX_LINE_CHARS = 64 * 1024;
-export const MAX_FRAME_KEYS = 2_000;
+const MAX_LINE_CHARS = 64 * 1024;
+const MAX_FRAME_KEYS = 2_000;
 
 export class AmiParser {
   /** The banner line (`Asterisk Call Manager/11.0.0`) once it has arrived. */

@@ -30,7 +30,7 @@ export interface RecordingFinished {
 
 export type MappedEvent = PbxEvent | RecordingFinished;
 
-export interface MapperOptions {
+interface MapperOptions {
   devices: DeviceMap;
   /**
    * `mirror`: Asterisk's own queues decide who rings, and their Agent* events drive the cards too.
@@ -40,7 +40,7 @@ export interface MapperOptions {
 }
 
 /** A call the bridge asked for (`Originate`), to be reported under the engine's call id. */
-export interface ExpectedOriginate {
+interface ExpectedOriginate {
   /** The `ChannelId` given to Originate: the Uniqueid, and so the Linkedid, of the new call. */
   readonly channelId: string;
   readonly actionId?: string | undefined;

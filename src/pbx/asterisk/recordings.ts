@@ -17,7 +17,7 @@ export interface RecordingSource {
   readonly urlBase?: string | undefined;
 }
 
-export interface RecordingOptions {
+interface RecordingOptions {
   readonly source: RecordingSource;
   readonly storeRecording?: StoreRecording | undefined;
   /** Pause between two looks at a file that is missing or still growing. Default 500 ms. */

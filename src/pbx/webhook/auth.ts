@@ -7,7 +7,7 @@
 import { sameSecret } from '../../security/index.ts';
 import { ok, problem, refuse, type Parsed } from './errors.ts';
 
-export interface PbxCredential {
+interface PbxCredential {
   readonly id: string;
   readonly token: string;
 }

@@ -41,8 +41,6 @@ export const commandSchema = z
     ],
   });
 
-export const commandListSchema = z.array(commandSchema);
-
 /** A command on the wire; the adapter's union, with `number` only on originate. */
 export function wireCommand(command: PbxCommand): z.output<typeof commandSchema> {
   return { ...command };
@@ -70,6 +68,7 @@ export const commandAckSchema = z
     examples: [{}, { status: 'failed', reason: 'extension 102 is offline' }],
   });
 
+/** @public The simulator (its own workspace) reads acknowledgements with it. */
 export interface CommandAck {
   readonly status: 'done' | 'failed';
   readonly reason?: string;
@@ -88,7 +87,7 @@ export function parseCommandAck(body: unknown): Parsed<CommandAck> {
   return ok(reason === undefined ? { status } : { status, reason });
 }
 
-export interface CommandsQuery {
+interface CommandsQuery {
   /** How long the long poll waits for a command before it answers `[]`. */
   readonly waitSec: number;
   /** At most this many commands in one answer. */

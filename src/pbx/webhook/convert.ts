@@ -16,14 +16,14 @@ export interface RecordingUpload {
 /** Stores a recording's bytes (a file, a blob table) and answers the reference the outbox uploads from. */
 export type StoreRecording = (upload: RecordingUpload) => Promise<string>;
 
-export interface ConversionContext {
+interface ConversionContext {
   /** Epoch ms at which the request arrived: the `at` of events that carry none. */
   readonly receivedAt: number;
   readonly storeRecording: StoreRecording;
 }
 
 /** Epoch ms of an ISO date-time the parser accepted; sub-millisecond digits are dropped. */
-export function epochMsOf(iso: string): number {
+function epochMsOf(iso: string): number {
   return Date.parse(iso);
 }
 

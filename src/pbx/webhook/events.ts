@@ -75,7 +75,7 @@ const callTransferred = z
     examples: [{ type: 'call.transferred', callId: '1773130000.42', to: '102' }],
   });
 
-export const endReasons = ['completed', 'no_answer', 'busy', 'failed', 'cancelled'] as const;
+const endReasons = ['completed', 'no_answer', 'busy', 'failed', 'cancelled'] as const;
 
 const callEnded = z
   .object({
@@ -137,7 +137,7 @@ export const eventTypes = Object.keys(eventSchemas) as ApiEventType[];
 /** An event as the API received it: `at` still ISO text, a recording maybe still inline. */
 export type ApiEvent = { [T in ApiEventType]: z.output<(typeof eventSchemas)[T]> }[ApiEventType];
 
-export interface EventLimits {
+interface EventLimits {
   /** Bytes of a raw body. Default 1 MiB. */
   readonly maxBodyBytes?: number;
   /** Events in one batch. Default 1000. */
@@ -146,8 +146,8 @@ export interface EventLimits {
   readonly maxRecordingBytes?: number;
 }
 
-export const DEFAULT_MAX_EVENTS = 1000;
-export const DEFAULT_MAX_RECORDING_BYTES = 768 * 1024;
+const DEFAULT_MAX_EVENTS = 1000;
+const DEFAULT_MAX_RECORDING_BYTES = 768 * 1024;
 
 /** A refused request lists this many problems at most: enough to fix a PBX integration in one go. */
 const MAX_PROBLEMS = 20;
@@ -155,7 +155,7 @@ const MAX_PROBLEMS = 20;
 const base64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /** Bytes that a valid base64 text decodes to. */
-export function decodedSize(b64: string): number {
+function decodedSize(b64: string): number {
   const padding = b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0;
   return (b64.length / 4) * 3 - padding;
 }

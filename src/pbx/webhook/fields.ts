@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { EXTENSION, PHONE_NUMBER } from '../numbers.ts';
 
 /** A non-empty string of at most `max` characters; `expected` is what the error message says. */
-export function text(expected: string, max: number): z.ZodString {
+function text(expected: string, max: number): z.ZodString {
   return z
     .string({ error: expected })
     .min(1, { error: expected })

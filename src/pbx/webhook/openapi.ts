@@ -50,7 +50,7 @@ const problemSchema: JsonObject = {
   },
 };
 
-export interface OpenApiOptions {
+interface OpenApiOptions {
   /** The bridge's public URL (`server.publicUrl`); the document is relative to its host without it. */
   readonly serverUrl?: string;
   readonly version?: string;

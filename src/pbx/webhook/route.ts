@@ -26,7 +26,7 @@ export const routeRequestSchema = z
     examples: [{ callId: '1773130000.42', from: '+79161234567', to: '+74950000001', line: '+74950000001' }],
   });
 
-export const planStepSchema = z
+const planStepSchema = z
   .object({
     extensions: z.array(field.extension).meta({ description: 'Ring these together.' }),
     timeoutSec: z.number().int().min(0).meta({ description: 'How long this step rings before the next.' }),
@@ -53,7 +53,7 @@ export const routeResponseSchema = z
     ],
   });
 
-export type RouteResponse = z.output<typeof routeResponseSchema>;
+type RouteResponse = z.output<typeof routeResponseSchema>;
 
 /** A parsed JSON body of `POST /pbx/v1/route`, as the engine's `route.requested` input. */
 export function parseRouteRequest(body: unknown): Parsed<RouteRequested> {

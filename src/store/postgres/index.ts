@@ -1,4 +1,4 @@
-export { PostgresStore, type PostgresStoreOptions } from './store.ts';
-export { appliedMigrations, loadMigrations, migrate, type AppliedMigration } from './migrate.ts';
-export { LeaderLock, type LeaderLockEvents, type LeaderLockOptions } from './leader.ts';
+export { PostgresStore } from './store.ts';
+export { appliedMigrations, loadMigrations } from './migrate.ts';
+export { LeaderLock } from './leader.ts';
 export { toStoreError as toPostgresStoreError } from './errors.ts';

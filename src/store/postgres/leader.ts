@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import { quoteIdent } from './store.ts';
 
-export interface LeaderLockOptions {
+interface LeaderLockOptions {
   url: string;
   /** What is led, e.g. `ami:<pbx id>`: instances asking for the same name elect one leader. */
   name: string;
@@ -12,7 +12,7 @@ export interface LeaderLockOptions {
   intervalMs?: number | undefined;
 }
 
-export interface LeaderLockEvents {
+interface LeaderLockEvents {
   /** This instance holds the lock: start the work only one instance may do. */
   gained: [];
   /** The lock is gone (its connection broke, or `close`): stop that work at once. */

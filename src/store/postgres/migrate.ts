@@ -8,11 +8,11 @@ import { loadMigrations as loadFrom, type Migration } from '../sqlite/migrate.ts
  * take a transaction-scoped advisory lock first: one migrates, the others then find it done.
  */
 
-export const migrationsDir = new URL('./migrations/', import.meta.url);
+const migrationsDir = new URL('./migrations/', import.meta.url);
 
 export const loadMigrations = (dir: URL = migrationsDir): Migration[] => loadFrom(dir);
 
-export interface AppliedMigration {
+interface AppliedMigration {
   id: number;
   name: string;
   appliedAt: number;

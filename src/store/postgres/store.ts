@@ -30,7 +30,7 @@ import * as portals from './sql/portals.ts';
 import { queueCommand, takeCommands } from './sql/relay.ts';
 import { readTokens, saveTokens } from './sql/tokens.ts';
 
-export interface PostgresStoreOptions {
+interface PostgresStoreOptions {
   /** `postgres://user@host:5432/database`. A secret (it may hold a password): never logged. */
   url: string;
   /**

@@ -1,8 +1,2 @@
-export { SqliteStore, type SqliteStoreOptions } from './store.ts';
-export {
-  appliedMigrations,
-  loadMigrations,
-  migrate,
-  type AppliedMigration,
-  type Migration,
-} from './migrate.ts';
+export { SqliteStore } from './store.ts';
+export { appliedMigrations, loadMigrations } from './migrate.ts';

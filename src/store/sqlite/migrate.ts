@@ -17,7 +17,7 @@ export interface Migration {
 
 const fileName = /^(\d{3})-([a-z0-9-]+)\.sql$/;
 
-export const migrationsDir = new URL('./migrations/', import.meta.url);
+const migrationsDir = new URL('./migrations/', import.meta.url);
 
 export function loadMigrations(dir: URL = migrationsDir): Migration[] {
   const migrations = readdirSync(dir)
@@ -35,7 +35,7 @@ export function loadMigrations(dir: URL = migrationsDir): Migration[] {
   return migrations;
 }
 
-export interface AppliedMigration {
+interface AppliedMigration {
   id: number;
   name: string;
   appliedAt: number;

@@ -26,7 +26,7 @@ type EntryRow = Row<string>;
 const parse = (s: string | null): unknown => (s === null ? null : JSON.parse(s));
 const toEntry = (r: EntryRow) => entryOf(r, parse);
 
-export interface SqliteStoreOptions {
+interface SqliteStoreOptions {
   /**
    * The database file; its folder is created (owner-only). `:memory:` for throwaway stores. The
    * default path is the configuration's (`store.path`), the only place that names one.
