@@ -1,4 +1,5 @@
 /** The admin JSON API under `/api/`: what the pages show, for scripts. */
+import { portalId, queueId } from './requests.ts';
 import type { FastifyInstance } from 'fastify';
 import { ServerError } from '../http/index.ts';
 import { describeProblems, parseQueueEdit } from './queue-edit.ts';
@@ -21,7 +22,7 @@ export function registerApi(app: FastifyInstance, view: AdminView, hub: StreamHu
   app.get('/api/outbox', async () => ({ portals: await view.backlog() }));
 
   app.put('/api/queues/:id', async (request, reply) => {
-    const { id } = request.params as { id: string };
+    const id = queueId(request.params);
     const outcome = parseQueueEdit(request.body);
     if (!outcome.ok)
       return reply.status(400).send({
@@ -37,7 +38,7 @@ export function registerApi(app: FastifyInstance, view: AdminView, hub: StreamHu
   });
 
   app.post('/api/outbox/:portal/replay', async (request) => {
-    const { portal } = request.params as { portal: string };
+    const portal = portalId(request.params);
     const started = await view.replay(portal);
     if (started === undefined) throw new ServerError('PORTAL_NOT_FOUND', 404, `no portal ${portal}`);
     return { replay: started };

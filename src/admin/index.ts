@@ -2,6 +2,7 @@
  * The admin UI (`/`, server-rendered HTML with htmx and SSE) and its JSON API (`/api/`), both
  * behind a login, plus `/metrics`. Everything is read through an `AdminView`.
  */
+import { formOf, nextOf } from './requests.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from '../metrics/index.ts';
 import type { JournalReader } from '../journal/index.ts';
@@ -133,13 +134,13 @@ export function registerAdmin(app: FastifyInstance, options: AdminOptions): void
       };
 
       scope.get('/login', (request, reply) => {
-        const { next } = request.query as { next?: string };
+        const next = nextOf(request.query);
         return reply
           .type('text/html; charset=utf-8')
           .send(loginPage({ enabled: auth.enabled, next: safeNext(next) }).text);
       });
       scope.post('/login', async (request, reply) => {
-        const form = (request.body ?? {}) as Record<string, unknown>;
+        const form = formOf(request.body);
         const given = typeof form.password === 'string' ? form.password : '';
         const now = Date.now();
         const verdict = throttle.check(request.ip, now);

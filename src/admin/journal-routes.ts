@@ -1,4 +1,5 @@
 /** `/journal`, `/journal/<call key>` and `/api/journal`: the call journal behind the admin login. */
+import { callKey } from './requests.ts';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { JournalReader } from '../journal/index.ts';
 import { ServerError } from '../http/index.ts';
@@ -29,7 +30,7 @@ export function registerJournal(app: FastifyInstance, journal: JournalReader | u
     return sendHtml(reply, journalPage({ form, calls, available: journal !== undefined }));
   });
   app.get('/journal/:key', async (request, reply) => {
-    const { key } = request.params as { key: string };
+    const key = callKey(request.params);
     const call = key.length <= 300 ? await journal?.call(key, portalOf(request.query)) : undefined;
     if (!call) throw new ServerError('CALL_NOT_FOUND', 404, 'no such call in the journal');
     return sendHtml(reply, journalCallPage(call));
@@ -49,7 +50,7 @@ export function registerJournal(app: FastifyInstance, journal: JournalReader | u
     return { calls: await journal.search(parsed.query) };
   });
   app.get('/api/journal/:key', async (request) => {
-    const { key } = request.params as { key: string };
+    const key = callKey(request.params);
     const call = key.length <= 300 ? await journal?.call(key, portalOf(request.query)) : undefined;
     if (!call) throw new ServerError('CALL_NOT_FOUND', 404, 'no such call in the journal');
     return call;

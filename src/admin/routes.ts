@@ -1,4 +1,5 @@
 /** The admin pages and their htmx fragments. */
+import { formOf, portalId, queueId } from './requests.ts';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { FastifyInstance, FastifyReply } from 'fastify';
@@ -50,8 +51,8 @@ export function registerPages(app: FastifyInstance, view: AdminView, boards: Boa
   });
   app.get('/queues', (_request, reply) => sendHtml(reply, queuesPage(view.queues(), view.lines())));
   app.post('/queues/:id', async (request, reply) => {
-    const { id } = request.params as { id: string };
-    const form = (request.body ?? {}) as Record<string, unknown>;
+    const id = queueId(request.params);
+    const form = formOf(request.body);
     const current = view.queues().find((q) => q.id === id);
     if (current === undefined) throw new ServerError('QUEUE_NOT_FOUND', 404, `no queue ${id}`);
     const draft = {
@@ -97,7 +98,7 @@ export function registerPages(app: FastifyInstance, view: AdminView, boards: Boa
     sendHtml(reply, outboxTable(await view.backlog(), Date.now())),
   );
   app.post('/outbox/:portal/replay', async (request, reply) => {
-    const { portal } = request.params as { portal: string };
+    const portal = portalId(request.params);
     if ((await view.replay(portal)) === undefined)
       throw new ServerError('PORTAL_NOT_FOUND', 404, `no portal ${portal}`);
     if (request.headers['hx-request'] === 'true')
