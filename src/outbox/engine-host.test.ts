@@ -1,35 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { ManualClock } from '../../test/support/clock.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Clock } from '../bitrix/index.ts';
 import { allCalls, createEngine, type EngineInput } from '../core/index.ts';
 import { office } from '../core/testkit.ts';
 import { SqliteStore } from '../store/index.ts';
 import { EngineHost, type Committed } from './engine-host.ts';
 import { Serial } from './serial.ts';
-
-/** Time that moves only when told. */
-class StepClock implements Clock {
-  private timers: { at: number; fn: () => void }[] = [];
-  constructor(public at: number) {}
-  now(): number {
-    return this.at;
-  }
-  setTimer(ms: number, fn: () => void): () => void {
-    const t = { at: this.at + ms, fn };
-    this.timers.push(t);
-    return () => {
-      this.timers = this.timers.filter((x) => x !== t);
-    };
-  }
-  advance(ms: number): void {
-    this.at += ms;
-    const due = this.timers.filter((t) => t.at <= this.at);
-    this.timers = this.timers.filter((t) => t.at > this.at);
-    for (const t of due) t.fn();
-  }
-}
 
 const T0 = 1_773_000_000_000;
 
@@ -59,7 +37,7 @@ describe('the engine host', () => {
     const dir = mkdtempSync(join(tmpdir(), 'b24-host-'));
     dirs.push(dir);
     const store = await SqliteStore.open({ path: path ?? join(dir, 'bridge.db') });
-    const clock = new StepClock(T0);
+    const clock = new ManualClock(T0);
     const commits: Committed[] = [];
     const faults: string[] = [];
     const serial = new Serial();

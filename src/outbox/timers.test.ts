@@ -1,32 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { Clock } from '../bitrix/index.ts';
+import { ManualClock } from '../../test/support/clock.ts';
 import { Serial } from './serial.ts';
 import { EngineTimers } from './timers.ts';
 
-class StepClock implements Clock {
-  private timers: { at: number; fn: () => void }[] = [];
-  constructor(public at: number) {}
-  now(): number {
-    return this.at;
-  }
-  setTimer(ms: number, fn: () => void): () => void {
-    const t = { at: this.at + ms, fn };
-    this.timers.push(t);
-    return () => {
-      this.timers = this.timers.filter((x) => x !== t);
-    };
-  }
-  advance(ms: number): void {
-    this.at += ms;
-    const due = this.timers.filter((t) => t.at <= this.at).sort((a, b) => a.at - b.at);
-    this.timers = this.timers.filter((t) => t.at > this.at);
-    for (const t of due) t.fn();
-  }
-}
-
 describe('the engine timers', () => {
   it('fire at their time; re-arming moves one, cancelling and closing stop them', () => {
-    const clock = new StepClock(0);
+    const clock = new ManualClock(0);
     const fired: string[] = [];
     const timers = new EngineTimers(clock, (id) => fired.push(id));
     timers.apply([
@@ -49,7 +28,7 @@ describe('the engine timers', () => {
   });
 
   it('a timer already past fires at the next turn of the clock', () => {
-    const clock = new StepClock(1_000);
+    const clock = new ManualClock(1_000);
     const fired: string[] = [];
     new EngineTimers(clock, (id) => fired.push(id)).arm('x#stale', 10);
     clock.advance(0);

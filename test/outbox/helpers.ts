@@ -1,37 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Clock } from '../../src/bitrix/index.ts';
 import type { EngineConfig, EngineInput } from '../../src/core/index.ts';
 import { office } from '../../src/core/testkit.ts';
 import type { Outbox, OutboxEvents } from '../../src/outbox/index.ts';
 
-/** A clock that moves only when the test says so: probes, backoff and timers fire on `advance`. */
-export class ManualClock implements Clock {
-  private timers: { at: number; fn: () => void; id: number }[] = [];
-  private seq = 0;
-
-  constructor(private current: number) {}
-
-  now(): number {
-    return this.current;
-  }
-
-  setTimer(ms: number, fn: () => void): () => void {
-    const id = ++this.seq;
-    this.timers.push({ at: this.current + Math.max(0, ms), fn, id });
-    return () => {
-      this.timers = this.timers.filter((t) => t.id !== id);
-    };
-  }
-
-  advance(ms: number): void {
-    this.current += ms;
-    const due = this.timers.filter((t) => t.at <= this.current).sort((a, b) => a.at - b.at);
-    this.timers = this.timers.filter((t) => t.at > this.current);
-    for (const t of due) t.fn();
-  }
-}
+export { ManualClock } from '../support/clock.ts';
 
 export function tempDir(): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'b24-outbox-'));
