@@ -2,6 +2,7 @@
  * Client-side mirrors of the portal's two limits (spec §1.6), so that the portal normally never
  * has to refuse us.
  */
+import { drained, waitToFit } from '../kit/index.ts';
 
 export interface RateLimit {
   /** Requests per second the portal's bucket drains (2, or 5 on enterprise plans). */
@@ -38,9 +39,7 @@ export class LeakyBucket {
   /** Milliseconds until one more request fits (0: now), `inFlight` requests not yet counted. */
   waitMs(now: number, inFlight = 0): number {
     this.drain(now);
-    const over = this.level + inFlight + 1 - this.capacity;
-    // The epsilon keeps float residue (48.002 for 48) from adding a millisecond.
-    return over <= 1e-9 ? 0 : Math.max(1, Math.ceil((over / this.limit.rate) * 1000 - 1e-6));
+    return waitToFit(this.level, inFlight + 1, this.capacity, this.limit.rate);
   }
 
   take(now: number): void {
@@ -64,7 +63,7 @@ export class LeakyBucket {
 
   private drain(now: number): void {
     if (this.last !== null && now > this.last) {
-      this.level = Math.max(0, this.level - ((now - this.last) / 1000) * this.limit.rate);
+      this.level = drained(this.level, now - this.last, this.limit.rate);
     }
     if (this.last === null || now > this.last) this.last = now;
   }

@@ -5,6 +5,7 @@
  * second costs nothing.
  */
 import type { RateLimit } from '../../../bitrix/index.ts';
+import { drained, waitToFit } from '../../../kit/index.ts';
 import type { Queryable } from './queryable.ts';
 
 const dbNowMs = 'extract(epoch FROM clock_timestamp()) * 1000';
@@ -34,10 +35,9 @@ export async function takeBudget(
   const now = clock.rows[0]?.ms ?? 0;
   if (!b) return { waitMs: 1, found: false };
   const at = Math.max(b.updated_at, now);
-  const level = Math.max(0, b.level - ((at - b.updated_at) / 1000) * limit.rate);
-  const capacity = Math.max(1, limit.burst - headroom);
-  const over = level + 1 - capacity;
-  if (over > 1e-9) return { waitMs: Math.max(1, Math.ceil((over / limit.rate) * 1000)), found: true };
+  const level = drained(b.level, at - b.updated_at, limit.rate);
+  const waitMs = waitToFit(level, 1, Math.max(1, limit.burst - headroom), limit.rate);
+  if (waitMs > 0) return { waitMs, found: true };
   await db.query('UPDATE rate_buckets SET level = $2, updated_at = $3 WHERE member_id = $1', [
     memberId,
     level + 1,
