@@ -433,6 +433,18 @@ async function main(): Promise<void> {
     if (values.json) console.log(JSON.stringify(figures));
     return;
   }
+  if (values.only === 'overhead') {
+    const { overhead: ovh, overheadNormalSync: normal } = await overheadOf('bridge', plan);
+    const figures = { overheadP99Ms: round(ovh.p99Ms, 2) };
+    for (const line of table({ ...figures, naive: {} }, ['overheadP99Ms'])) console.log(line);
+    console.log('');
+    console.log(
+      `- PBX event in → its request on the wire at 100 calls/s, synchronous = FULL: p50 ${ovh.p50Ms.toFixed(2)} ms, p99 ${ovh.p99Ms.toFixed(2)} ms (${String(ovh.samples)} calls)` +
+        (normal ? `; synchronous = NORMAL p99 ${normal.p99Ms.toFixed(2)} ms` : ''),
+    );
+    if (values.json) console.log(JSON.stringify(figures));
+    return;
+  }
   if (values.only === 'offline') {
     const r = await offlinePoll(quick ? 10 : 30);
     const figures = {
@@ -483,7 +495,7 @@ async function main(): Promise<void> {
   if (values.only !== undefined) {
     if (values.only !== 'route')
       throw new Error(
-        `--only takes "route", "latency", "capacity", "boards" or "offline", not "${values.only}"`,
+        `--only takes "route", "latency", "capacity", "boards", "offline" or "overhead", not "${values.only}"`,
       );
     const r = await routeKnownOf(plan);
     const keys = ['routeKnownCallerP50Ms', 'routeKnownCallerP99Ms'] as const;
