@@ -271,6 +271,13 @@ const offlineGet: MethodDef = {
   },
 };
 
+/** `clear` and `error` act on what one process reserved: it must say which. */
+function requiredProcessId(p: Params): string {
+  const processId = toStr(p.process_id)?.trim();
+  if (!processId) throw core('process_id is required');
+  return processId;
+}
+
 /** Removes the records a process reserved: all of them, or those given by `id` or `message_id`. */
 const offlineClear: MethodDef = {
   scope: null,
@@ -278,8 +285,7 @@ const offlineClear: MethodDef = {
   run(ctx, raw) {
     const app = appOf(ctx);
     const p = lowerKeys(raw);
-    const processId = toStr(p.process_id)?.trim();
-    if (!processId) throw core('process_id is required');
+    const processId = requiredProcessId(p);
     const ids = idList(p.id);
     const messageIds = idList(p.message_id);
     const s = stateOf(ctx.portal);
@@ -304,8 +310,7 @@ const offlineError: MethodDef = {
   run(ctx, raw) {
     const app = appOf(ctx);
     const p = lowerKeys(raw);
-    const processId = toStr(p.process_id)?.trim();
-    if (!processId) throw core('process_id is required');
+    const processId = requiredProcessId(p);
     const messageIds = idList(p.message_id);
     for (const e of stateOf(ctx.portal).events) {
       if (e.appId === app.id && e.processId === processId && messageIds.includes(e.messageId)) {

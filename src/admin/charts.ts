@@ -94,10 +94,16 @@ export function stackedBars(
       >`;
     });
   });
-  const xLabels = labels.map((label, i) =>
-    i % labelEvery === 0
+  const xLabels = axisLabels(labels, labelEvery, (i) => PAD.left + i * step + barW / 2);
+  return frame(title, yMax, html`${bars}`, series, html`${xLabels}`);
+}
+
+/** The x axis's labels, every `every`th one, centred at `xOf(i)`. */
+function axisLabels(labels: readonly string[], every: number, xOf: (i: number) => number) {
+  return labels.map((label, i) =>
+    i % every === 0
       ? html`<text
-          x="${(PAD.left + i * step + barW / 2).toFixed(1)}"
+          x="${xOf(i).toFixed(1)}"
           y="${H - PAD.bottom + 14}"
           font-size="10"
           text-anchor="middle"
@@ -106,7 +112,6 @@ export function stackedBars(
         >`
       : raw(''),
   );
-  return frame(title, yMax, html`${bars}`, series, html`${xLabels}`);
 }
 
 /** Lines over the same x labels; a series value of null leaves a gap. */
@@ -144,17 +149,6 @@ export function lines(
           ${s.dashed ? raw('stroke-dasharray="6 4"') : ''}
         />`;
   });
-  const xLabels = labels.map((label, i) =>
-    i % labelEvery === 0
-      ? html`<text
-          x="${x(i).toFixed(1)}"
-          y="${H - PAD.bottom + 14}"
-          font-size="10"
-          text-anchor="middle"
-          fill="#555"
-          >${label}</text
-        >`
-      : raw(''),
-  );
+  const xLabels = axisLabels(labels, labelEvery, x);
   return frame(title, yMax, html`${paths}`, series, html`${xLabels}`);
 }
