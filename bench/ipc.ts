@@ -32,6 +32,12 @@ export interface Child {
   stop(): Promise<void>;
 }
 
+/** B24_BENCH_CPU_PROF=DIR: every child writes a V8 CPU profile there (a diagnostic for slow figures). */
+function profiling(): string[] {
+  const dir = process.env.B24_BENCH_CPU_PROF;
+  return dir === undefined || dir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+}
+
 /** Forks `bench/<module>` under tsx and waits for its `ready` message. */
 export async function forkChild(
   module: string,
@@ -41,7 +47,7 @@ export async function forkChild(
   const path = fileURLToPath(new URL(module, import.meta.url));
   const child = fork(path, [...args], {
     cwd: repoRoot,
-    execArgv: ['--import', 'tsx', ...(options.execArgv ?? [])],
+    execArgv: ['--import', 'tsx', ...profiling(), ...(options.execArgv ?? [])],
     env: options.env ?? process.env,
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });

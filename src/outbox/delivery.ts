@@ -183,10 +183,13 @@ export class Delivery {
       .map((id): EntryUpdate => ({ id, status: 'pending' }));
     // In flight is stored before the client sees the entry (by its step, or here): after a crash,
     // attempts > 0 says the portal may have acted on it.
-    await store.updateEntries([...plan.fail, ...marks, ...back], now);
-    // Steps run in the same serial line as rounds: every hand-off of a stored step was seen above,
-    // and what is left is of steps that were not stored (a repeat).
-    this.handedOff.clear();
+    // Steps run in the same serial line as rounds: every hand-off known now of a stored step was
+    // seen above, and what is left is of steps that were not stored (a repeat).
+    const seen = [...this.handedOff];
+    // With the steps waiting for the next group: one transaction for both. Their hand-offs are
+    // for the next round (their commit schedules it).
+    await this.o.host.commitNow([...plan.fail, ...marks, ...back], now);
+    for (const opId of seen) this.handedOff.delete(opId);
     for (const f of plan.fail) this.announce(entries, f.id, 'failed', f.lastError ?? undefined);
     // close() may have come while the store was written.
     if (this.stopped) return;
@@ -221,16 +224,21 @@ export class Delivery {
     }
     if (submitted.register) this.registers.set(entry.callKey, submitted.register);
     submitted.result.then(
-      (result) => this.settle('result', () => this.succeeded(sent, result)),
+      // An answer commits with the engine host's next group, which runs in the serial line itself.
+      (result) => this.settle('result', () => this.succeeded(sent, result), false),
       (error: unknown) => this.settle('failure', () => this.failed(sent, error)),
     );
   }
 
-  /** Runs a result handler in order; one that cannot be stored is tried again later. */
-  private settle(where: string, fn: () => Promise<void>): void {
-    this.o.serial.run(fn).catch((error: unknown) => {
+  /**
+   * Runs a result handler (in the serial line, unless it writes through the engine host's group
+   * commit, which is in the line by itself); one that cannot be stored is tried again later.
+   */
+  private settle(where: string, fn: () => Promise<void>, inSerial = true): void {
+    (inSerial ? this.o.serial.run(fn) : fn()).catch((error: unknown) => {
       this.o.emit('fault', { where, error });
-      if (!this.closed) this.o.clock.setTimer(this.o.policy.entryMinDelayMs, () => this.settle(where, fn));
+      if (!this.closed)
+        this.o.clock.setTimer(this.o.policy.entryMinDelayMs, () => this.settle(where, fn, inSerial));
     });
   }
 
@@ -251,9 +259,7 @@ export class Delivery {
       };
     }
     const done: EntryUpdate = { id: entry.id, status: 'done', result: stored, lastError: null };
-    const feedback = feedbackOf(entry, result);
-    if (feedback) await this.o.host.step(feedback, now, null, [done]);
-    else await this.o.store.updateEntries([done], now);
+    await this.o.host.record(feedbackOf(entry, result), [done], now);
     this.forget(entry);
     this.o.emit('entry', {
       id: entry.id,

@@ -163,6 +163,73 @@ describe('the engine host', () => {
     await store.close();
   });
 
+  it('group commit: what arrives in one turn of the event loop shares a transaction, the line idle or not', async () => {
+    const { store, host } = await open();
+    const groups: number[] = [];
+    const commitSteps = store.commitSteps.bind(store);
+    store.commitSteps = (c) => {
+      groups.push(c.length);
+      return commitSteps(c);
+    };
+    // Nothing holds the serial line: the store writes synchronously, so a group forms only if the
+    // flush waits for the rest of the turn (the requests its poll phase reads).
+    const answers = await Promise.all(
+      ['a', 'b', 'c'].map((id, n) =>
+        host.accept([{ ...started, callId: id, at: T0 + n }], T0 + n, `s-${id}`),
+      ),
+    );
+    expect(answers.map((a) => a.duplicate)).toEqual([false, false, false]);
+    expect(groups).toEqual([3]);
+    host.close();
+    await store.close();
+  });
+
+  it("a delivery's answer is stored with the waiting steps; a round's own changes go first, at once", async () => {
+    const { store, host, commits, serial } = await open();
+    await host.step(started, T0, 'k1');
+    await host.step(ringing, T0 + 1000, 'k2');
+    const [entry] = await store.openCalls('p1');
+    expect(entry).toBeDefined();
+    const id = entry?.id ?? 0;
+    const groups: number[] = [];
+    const commitSteps = store.commitSteps.bind(store);
+    store.commitSteps = (c) => {
+      groups.push(c.length);
+      return commitSteps(c);
+    };
+    const updates = store.updateEntries.bind(store);
+    let alone = 0;
+    store.updateEntries = (u, now) => {
+      alone += 1;
+      return updates(u, now);
+    };
+    const statusOf = () =>
+      (store.database.prepare('SELECT status FROM outbox_entries WHERE id = ?').get(id) as { status: string })
+        .status;
+    const other: EngineInput = { ...started, callId: 'c2', at: T0 + 2000 };
+    const before = commits.length;
+    // An answer (no engine input) and a PBX step, in one turn: one transaction.
+    const answered = host.record(null, [{ id, status: 'in_flight' }], T0 + 2000);
+    const stepped = host.accept([other], T0 + 2000, 'k3');
+    await Promise.all([answered, stepped]);
+    expect(groups).toEqual([2]);
+    expect(alone).toBe(0);
+    expect(statusOf()).toBe('in_flight');
+    // Changes to entries are news for delivery: the commit says so.
+    expect(commits.slice(before).some((c) => c.steps.length === 0 && c.touchedEntries)).toBe(true);
+    // From inside the line (a delivery round), with a step waiting: both in one transaction, the
+    // round's first, and not announced back to delivery as news.
+    const fromRound = commits.length;
+    const waiting = host.accept([{ ...started, callId: 'c3', at: T0 + 3000 }], T0 + 3000, 'k4');
+    await serial.run(() => host.commitNow([{ id, status: 'done' }], T0 + 3000));
+    await waiting;
+    expect(groups).toEqual([2, 2]);
+    expect(statusOf()).toBe('done');
+    expect(commits.slice(fromRound).filter((c) => c.steps.length === 0 && c.touchedEntries)).toEqual([]);
+    host.close();
+    await store.close();
+  });
+
   it('a group the store refuses as a whole is stored step by step: only the bad step fails', async () => {
     const { store, host, serial } = await open();
     store.commitSteps = () => Promise.reject(new Error('the group failed'));

@@ -144,12 +144,53 @@ export class EngineHost {
       inputs.length === 1 && first !== undefined
         ? { type: first.type, payload: first }
         : { type: 'pbx.batch', payload: inputs };
+    return this.enqueue({ inputs, journal, now, dedupeKey, entryUpdates: [] });
+  }
+
+  /**
+   * A delivery's answer: the entry's change, and the input it feeds the engine (if any), committed
+   * with the next group like a PBX step, so that an answer costs no transaction of its own. Runs
+   * in the serial line by itself, so the caller must not be in it.
+   */
+  record(input: EngineInput | null, entryUpdates: EntryUpdate[], now: number): Promise<AcceptResult> {
+    const inputs = input === null ? [] : [input];
+    const journal: Journal = { type: input?.type ?? 'entries', payload: input };
+    return this.enqueue({ inputs, journal, now, dedupeKey: null, entryUpdates });
+  }
+
+  /**
+   * For a caller already in the serial line (a delivery round): stores `entryUpdates` now, in one
+   * transaction with every step waiting for the next group, ahead of them.
+   */
+  async commitNow(entryUpdates: EntryUpdate[], now: number): Promise<void> {
+    if (entryUpdates.length === 0) return;
+    const done = new Promise<AcceptResult>((resolve, reject) => {
+      this.waiting.unshift({
+        inputs: [],
+        journal: { type: 'entries', payload: null },
+        now,
+        dedupeKey: null,
+        entryUpdates,
+        roundOwn: true,
+        resolve,
+        reject,
+      });
+    });
+    // The flush already scheduled finds nothing left and returns.
+    await this.flush();
+    await done;
+  }
+
+  private enqueue(request: StepRequest): Promise<AcceptResult> {
     return new Promise((resolve, reject) => {
-      this.waiting.push({ inputs, journal, now, dedupeKey, resolve, reject });
+      this.waiting.push({ ...request, resolve, reject });
       if (this.flushQueued) return;
       this.flushQueued = true;
+      // setImmediate, not at once: the store writes synchronously, so whatever arrived while the
+      // last transaction was written is read by the poll phase of this turn of the event loop,
+      // and a flush in the check phase after it takes it all into one transaction (one fsync).
       // flush answers every caller itself and never rejects.
-      void this.o.serial.run(() => this.flush());
+      setImmediate(() => void this.o.serial.run(() => this.flush()));
     });
   }
 
@@ -221,7 +262,7 @@ export class EngineHost {
       const step = this.compute(
         this.current,
         this.revision,
-        { inputs, journal, now, dedupeKey },
+        { inputs, journal, now, dedupeKey, entryUpdates },
         entryUpdates,
       );
       const outcome = await this.o.store.commitStep(step.commit);
@@ -242,6 +283,7 @@ export class EngineHost {
   private async flush(): Promise<void> {
     this.flushQueued = false;
     const group = this.waiting.splice(0);
+    if (group.length === 0) return;
     const commitSteps = this.o.store.commitSteps?.bind(this.o.store);
     let rest = group;
     if (commitSteps !== undefined && group.length > 1) {
@@ -251,7 +293,7 @@ export class EngineHost {
           let state = this.current;
           let revision = this.revision;
           for (const w of rest) {
-            const step = this.compute(state, revision, w, []);
+            const step = this.compute(state, revision, w, w.entryUpdates);
             steps.push(step);
             state = step.after;
             revision += 1;
@@ -288,11 +330,23 @@ export class EngineHost {
     }
     for (const w of rest) {
       try {
-        w.resolve(await this.commit(w.inputs, w.journal, w.now, w.dedupeKey, []));
+        w.resolve(await this.commitAlone(w));
       } catch (error) {
         w.reject(error);
       }
     }
+  }
+
+  /** One waiting step in a transaction of its own (an answer alone only updates its entries). */
+  private async commitAlone(w: Waiting): Promise<AcceptResult> {
+    if (w.inputs.length > 0) return this.commit(w.inputs, w.journal, w.now, w.dedupeKey, w.entryUpdates);
+    await this.o.store.updateEntries(w.entryUpdates, w.now);
+    this.o.committed({
+      duplicate: false,
+      steps: [],
+      touchedEntries: w.entryUpdates.length > 0 && w.roundOwn !== true,
+    });
+    return { duplicate: false, pbx: [] };
   }
 
   private compute(
@@ -314,11 +368,15 @@ export class EngineHost {
     return {
       after,
       steps,
-      touchedEntries: newEntries.length > 0 || entryUpdates.length > 0,
+      touchedEntries: newEntries.length > 0 || (entryUpdates.length > 0 && w.roundOwn !== true),
       commit: {
         portalId: this.o.portalId,
         now: w.now,
-        input: { type: w.journal.type, dedupeKey: w.dedupeKey, payload: w.journal.payload },
+        // An answer alone changes entries only: nothing for the journal of inputs.
+        input:
+          w.inputs.length === 0
+            ? null
+            : { type: w.journal.type, dedupeKey: w.dedupeKey, payload: w.journal.payload },
         engine: { version: after.version, seq: after.seq, shards: changedShards(state, after) },
         newEntries,
         entryUpdates,
@@ -360,6 +418,10 @@ interface StepRequest {
   journal: Journal;
   now: number;
   dedupeKey: string | null;
+  /** Entry changes committed with the step (a delivery's answer). */
+  entryUpdates: EntryUpdate[];
+  /** The changes are a delivery round's own: storing them is no news to delivery. */
+  roundOwn?: boolean;
 }
 
 interface Waiting extends StepRequest {
@@ -380,8 +442,11 @@ const busy = (attempts: number): StoreError =>
 /** The engine copies only the shards a step changed: identity tells which rows to rewrite. */
 function changedShards(before: EngineState, after: EngineState): Record<string, Record<string, unknown>> {
   const shards: Record<string, Record<string, unknown>> = {};
-  for (const [key, shard] of Object.entries(after.shards)) {
-    if (before.shards[key] !== shard) shards[key] = shard;
+  if (before.shards === after.shards) return shards;
+  // for…in, not Object.entries: this runs for every step, over every shard.
+  for (const key in after.shards) {
+    const shard = after.shards[key];
+    if (shard !== undefined && before.shards[key] !== shard) shards[key] = shard;
   }
   return shards;
 }
