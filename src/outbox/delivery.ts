@@ -33,6 +33,7 @@ import {
   type EntryResult,
   type OutboxApi,
   type RecordingSource,
+  type RecordingDownload,
   type RecordingUrl,
   type Submitted,
 } from './submit.ts';
@@ -52,6 +53,7 @@ interface DeliveryOptions {
   lease: LeaseKeeper;
   recordings?: RecordingSource | undefined;
   recordingUrl?: RecordingUrl | undefined;
+  recordingDownload?: RecordingDownload | undefined;
   emit: OutboxEmit;
 }
 
@@ -215,6 +217,7 @@ export class Delivery {
         this.o.recordingUrl,
         // Tried before: the portal may have acted on it; look before attaching a second time.
         entry.kind === 'attachRecord' && entry.attempts > 0 ? crmActivityId : null,
+        this.o.recordingDownload,
       );
     } catch (error) {
       submitted = { result: Promise.reject(error instanceof Error ? error : new Error(String(error))) };
