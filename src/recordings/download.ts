@@ -6,7 +6,7 @@
  */
 
 /** A recording download that failed: retried by the outbox like any other passing fault. */
-export class RecordingDownloadError extends Error {
+class RecordingDownloadError extends Error {
   readonly code = 'RECORDING_DOWNLOAD_FAILED';
   constructor(message: string) {
     super(message);
@@ -14,7 +14,7 @@ export class RecordingDownloadError extends Error {
   }
 }
 
-export interface DownloadOptions {
+interface DownloadOptions {
   /** A recording larger than this is refused (the store's limit for uploaded ones). */
   maxBytes: number;
   timeoutMs?: number;

@@ -25,7 +25,6 @@ import {
   cardsUp,
   expectManagerAlone,
   failedEntriesOf,
-  finishedCall,
   indexSays,
   picksUp,
   portalCallsOf,
@@ -50,7 +49,8 @@ import {
   type Spawned,
 } from './processes.ts';
 
-if (!hasChromium) console.warn('offline-office.test.ts: skipped, no /usr/bin/chromium (apt-get install chromium)');
+if (!hasChromium)
+  console.warn('offline-office.test.ts: skipped, no /usr/bin/chromium (apt-get install chromium)');
 
 /** Real portals answer in 100–800 ms; this one in 200 (the emulator's latency is one figure). */
 const LATENCY_MS = 200;
@@ -75,7 +75,7 @@ describe.skipIf(!hasChromium)('an office behind NAT: the portal never reaches th
   let emulator: EmulatorProcess;
   let setup: BridgeSetup;
   let bridge: Spawned | undefined;
-  let browser: LaunchedBrowser;
+  let browser: LaunchedBrowser | undefined;
   let pbx: Simulator | undefined;
   /** Every portal call the test made happen: each must be logged once, with its recording. */
   const logged = new Set<string>();
@@ -155,6 +155,7 @@ describe.skipIf(!hasChromium)('an office behind NAT: the portal never reaches th
     // The portal's install callback could not reach the office.
     expect(app).toMatchObject({ installed: false, installCallback: { status: null, error: 'ECONNREFUSED' } });
 
+    if (!browser) throw new Error('no browser');
     const page: Page = await browser.context.newPage();
     await bx24LibraryRoute(page, `${emulator.url}/api/v1/`);
     // The administrator (user 1) opens the app in the portal: the portal frames the installer.
@@ -165,7 +166,8 @@ describe.skipIf(!hasChromium)('an office behind NAT: the portal never reaches th
     );
     await page.close();
 
-    const [installed] = await emulator.inspect<{ installed: boolean; handlers: { handler: string }[] }[]>('apps');
+    const [installed] =
+      await emulator.inspect<{ installed: boolean; handlers: { handler: string }[] }[]>('apps');
     expect(installed?.installed).toBe(true);
     // Its events are bound offline (no handler URL), and the bridge reads the queue.
     expect(installed?.handlers.length).toBeGreaterThan(0);
@@ -335,9 +337,16 @@ describe.skipIf(!hasChromium)('an office behind NAT: the portal never reaches th
     expect(recordings).toHaveLength(logged.size);
     expect(recordings.filter((r) => r.sourceUrl !== null)).toEqual([]);
     // Each call finished once: one successful finish per call, batched or not.
-    const requests = await emulator.inspect<
-      { method: string; batch: boolean; commands: string[]; error: string | null; commandErrors: string[] }[]
-    >('requests');
+    const requests =
+      await emulator.inspect<
+        {
+          method: string;
+          batch: boolean;
+          commands: string[];
+          error: string | null;
+          commandErrors: string[];
+        }[]
+      >('requests');
     const finishes = requests
       .filter((r) => r.error === null)
       .flatMap((r) => (r.batch ? r.commands : [r.method]))
