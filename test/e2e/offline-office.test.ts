@@ -1,7 +1,7 @@
 /**
  * An office behind NAT, end to end, with real processes: the emulated portal cannot reach the
  * bridge at all (`unreachableApp`: every event delivery, the install callback and every recording
- * download is refused) and answers every REST request 100–300 ms late; the bridge runs
+ * download is refused) and answers every REST request 200 ms late (real portals: 100–800 ms); the bridge runs
  * outbound-only (`bitrix.events: offline`, no public URL) and reads the portal's offline queue.
  *
  * The administrator installs it from the app page in a real Chromium: the portal's page frames the
