@@ -24,6 +24,7 @@ const slow = {
     'test/admin/browser.test.ts',
     'test/admin/journal-browser.test.ts',
     'test/e2e/demo-page.test.ts',
+    'test/e2e/offline-office.test.ts',
     'emulator/test/page.test.ts',
   ],
   /** DATABASE_URL (skipped with a message, and how to start PostgreSQL, without it). */

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { sendJson } from './http/envelope.ts';
 import { handleInspect } from './inspect/api.ts';
+import { bx24Library } from './inspect/app-frame.ts';
 import { OAuthServer } from './oauth.ts';
 import { Portal } from './portal/portal.ts';
 import { defaultSeed, type Seed } from './portal/seed.ts';
@@ -54,7 +55,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     else if (/^\/oauth\/token\/?$/.test(path)) work = oauth.handle(portal, req, res, url);
     else if (path === '/_emulator' || path.startsWith('/_emulator/'))
       work = handleInspect(portal, rest, req, res, url, reset);
-    else if (path === '/') {
+    else if (path === '/api/v1' || path === '/api/v1/') {
+      // What https://api.bitrix24.com/api/v1/ serves an app's page: the BX24 library (a stand-in).
+      res.writeHead(200, { 'content-type': 'application/javascript; charset=utf-8' });
+      res.end(bx24Library);
+      return;
+    } else if (path === '/') {
       res.writeHead(302, { location: '/_emulator/' });
       res.end();
       return;

@@ -563,7 +563,7 @@ export class PortalDispatcher {
       }
     } else {
       op.failures += 1;
-      if (op.failures >= policy.maxAttempts) {
+      if (op.failures >= (op.options.maxAttempts ?? policy.maxAttempts)) {
         this.reject(op, error);
         return;
       }

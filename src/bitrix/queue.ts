@@ -22,6 +22,11 @@ export interface SubmitOptions {
   lane?: Lane | undefined;
   /** A caller's label for this operation (e.g. an outbox entry id), echoed in events. */
   label?: string | undefined;
+  /**
+   * Tries that may fail before the operation is given up (default: the client's
+   * `retry.maxAttempts`). 1: the caller does its own retrying (the outbox's link probes).
+   */
+  maxAttempts?: number | undefined;
 }
 
 /** One REST operation on its way through a portal's queue. */

@@ -15,6 +15,7 @@ import {
 } from '../store/index.ts';
 import { dirname, join, resolve } from 'node:path';
 import {
+  downloadRecording,
   FileRecordingStore,
   keepRecordings,
   PostgresRecordingStore,
@@ -161,8 +162,13 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
     warn,
     recordings: {
       recordings: async (ref) => (await recordings.get(ref)).content,
-      // Outbound-only: the portal cannot fetch from the bridge, so every recording is uploaded.
-      ...(offline ? {} : { recordingUrl: (ref: string) => links.url(ref, Date.now()) }),
+      // Outbound-only: the portal cannot fetch from the bridge, so every recording is uploaded;
+      // nor from the PBX beside it, so a PBX's recording URL is fetched here and uploaded too.
+      ...(offline
+        ? {
+            recordingDownload: (url: string) => downloadRecording(url, { maxBytes: recordings.maxBytes }),
+          }
+        : { recordingUrl: (ref: string) => links.url(ref, Date.now()) }),
     },
   };
 

@@ -554,7 +554,7 @@ const pbxSchema = z
       .optional()
       .describe(
         'The hosts this PBX’s recording URLs may name (`pbx.example.com`, `host:8443`, `*.example.com`), ' +
-          'whatever address they have: the portal downloads from them; a recording.ready naming another host is refused with 400. Left out, a URL must name a host ' +
+          'whatever address they have: the portal downloads from them (outbound-only: the bridge does, and uploads the file); a recording.ready naming another host is refused with 400. Left out, a URL must name a host ' +
           'whose every address is public (no loopback, private, link-local or metadata address), checked ' +
           'after DNS resolution (a name this machine cannot resolve is passed on).',
       ),

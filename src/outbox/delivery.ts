@@ -33,6 +33,7 @@ import {
   type EntryResult,
   type OutboxApi,
   type RecordingSource,
+  type RecordingDownload,
   type RecordingUrl,
   type Submitted,
 } from './submit.ts';
@@ -52,8 +53,18 @@ interface DeliveryOptions {
   lease: LeaseKeeper;
   recordings?: RecordingSource | undefined;
   recordingUrl?: RecordingUrl | undefined;
+  recordingDownload?: RecordingDownload | undefined;
   emit: OutboxEmit;
 }
+
+/**
+ * A probe that would show a card is tried once: the next probe round decides afresh what to send.
+ * Retried inside the client, a register planned while its call was live could land after the call
+ * ended and the outage lifted, popping up a card for a call that is over (outageRewrites makes
+ * such a register SHOW=0 and drops such a show, but only while they are not in flight).
+ */
+const showsCard = (p: EntryPayload): boolean =>
+  p.type === 'bitrix.show' || (p.type === 'bitrix.register' && p.show);
 
 export class Delivery {
   /** Entries handed to the client and not yet settled, by id. */
@@ -193,7 +204,7 @@ export class Delivery {
     for (const f of plan.fail) this.announce(entries, f.id, 'failed', f.lastError ?? undefined);
     // close() may have come while the store was written.
     if (this.stopped) return;
-    for (const p of plan.submit) this.submit(p);
+    for (const p of plan.submit) this.submit(p, probe);
     if (probe) this.applyLink(link.probed(this.monitor, plan.submit.length, policy));
     if (plan.nextDueAt !== null) this.armRetry(plan.nextDueAt);
     if (plan.submit.length > 0) this.o.emit('submitted', { count: plan.submit.length, probe });
@@ -202,7 +213,7 @@ export class Delivery {
     if (this.isIdle) this.o.emit('idle');
   }
 
-  private submit({ entry, callId, crmActivityId }: PlannedEntry): void {
+  private submit({ entry, callId, crmActivityId }: PlannedEntry, probe: boolean): void {
     const payload = entry.payload as EntryPayload;
     const target: CallIdInput | null = callId ?? this.registers.get(entry.callKey) ?? null;
     const sent = { ...entry, attempts: entry.attempts + 1 };
@@ -213,11 +224,16 @@ export class Delivery {
         this.o.api,
         payload,
         target,
-        { orderKey: entry.callKey, label: entry.opId },
+        {
+          orderKey: entry.callKey,
+          label: entry.opId,
+          ...(probe && showsCard(payload) ? { maxAttempts: 1 } : {}),
+        },
         this.o.recordings,
         this.o.recordingUrl,
         // Tried before: the portal may have acted on it; look before attaching a second time.
         entry.kind === 'attachRecord' && entry.attempts > 0 ? crmActivityId : null,
+        this.o.recordingDownload,
       );
     } catch (error) {
       submitted = { result: Promise.reject(error instanceof Error ? error : new Error(String(error))) };

@@ -10,7 +10,7 @@ import { leaseKeeper, type LeaseKeeper, type LeaseOptions } from './lease.ts';
 import type { LinkState } from './link.ts';
 import { defaultDeliveryPolicy, type DeliveryPolicy } from './policy.ts';
 import { Serial } from './serial.ts';
-import type { OutboxApi, RecordingSource, RecordingUrl } from './submit.ts';
+import type { OutboxApi, RecordingDownload, RecordingSource, RecordingUrl } from './submit.ts';
 
 export interface OutboxOptions {
   portalId: string;
@@ -23,6 +23,8 @@ export interface OutboxOptions {
   recordings?: RecordingSource | undefined;
   /** Where the portal downloads an uploaded recording (preferred to uploading its bytes). */
   recordingUrl?: RecordingUrl | undefined;
+  /** Outbound-only: fetches a recording given by URL, whose bytes are then uploaded. */
+  recordingDownload?: RecordingDownload | undefined;
   /** Several instances on one store (`store.shared`): how this one claims calls. */
   lease?: Partial<LeaseOptions> | undefined;
 }
@@ -109,6 +111,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       lease: outbox.lease,
       recordings: options.recordings,
       recordingUrl: options.recordingUrl,
+      recordingDownload: options.recordingDownload,
       emit: outbox.announce,
     });
     outbox.host.start();

@@ -50,6 +50,12 @@ export type RecordingSource = (contentRef: string) => Promise<Uint8Array>;
  */
 export type RecordingUrl = (contentRef: string) => string | undefined;
 
+/**
+ * Outbound-only: the portal cannot download from the office, the PBX's recording server included,
+ * so a recording given by URL is fetched by the bridge and its bytes uploaded.
+ */
+export type RecordingDownload = (url: string) => Promise<Uint8Array>;
+
 /** What a settled entry yields, as stored in its `result`. */
 export type EntryResult =
   | { kind: 'register'; call: RegisteredCall }
@@ -91,6 +97,7 @@ export function submitEntry(
    * earlier try did attach, and attaching again would add a second one.
    */
   attachedTo?: number | null,
+  recordingDownload?: RecordingDownload,
 ): Submitted {
   const need = (): CallIdInput => {
     if (callId === null) throw new TypeError(`${payload.opId}: no CALL_ID to send ${payload.type} with`);
@@ -156,7 +163,7 @@ export function submitEntry(
     }
     case 'bitrix.attachRecord': {
       const attach = (): Promise<EntryResult> =>
-        attachRecord(api, payload, need(), options, recordings, recordingUrl);
+        attachRecord(api, payload, need(), options, recordings, recordingUrl, recordingDownload);
       if (attachedTo == null) return { result: attach() };
       const result = api.crm.activity(attachedTo, options).then(
         (activity): EntryResult | Promise<EntryResult> => {
@@ -206,7 +213,16 @@ function attachRecord(
   options: SubmitOptions,
   recordings: RecordingSource | undefined,
   recordingUrl: RecordingUrl | undefined,
+  recordingDownload: RecordingDownload | undefined,
 ): Promise<EntryResult> {
+  if (payload.url !== undefined && recordingDownload !== undefined) {
+    // The portal could not fetch the URL (outbound-only): the bridge does, and uploads the file.
+    return recordingDownload(payload.url).then((content) =>
+      api.externalCall
+        .uploadRecord({ callId: target, filename: payload.filename, content }, options)
+        .then((r): EntryResult => ({ kind: 'record', fileId: r.fileId })),
+    );
+  }
   if (payload.url !== undefined) {
     const p = api.externalCall.attachRecordUrl(
       { callId: target, recordUrl: payload.url, filename: payload.filename },

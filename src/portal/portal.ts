@@ -52,7 +52,7 @@ export interface ConnectContext {
   client: BitrixClient;
   warn: (message: string) => void;
   /** Uploaded recordings: read for a file upload, or served by URL (preferred). */
-  recordings?: Pick<OutboxOptions, 'recordings' | 'recordingUrl'> | undefined;
+  recordings?: Pick<OutboxOptions, 'recordings' | 'recordingUrl' | 'recordingDownload'> | undefined;
 }
 
 /** Extension → user from the portal's active users (UF_PHONE_INNER); users without one are left out. */

@@ -6,3 +6,4 @@ export { FileRecordingStore, RecordingStoreError, type RecordingStore } from './
 export { PostgresRecordingStore } from './postgres.ts';
 export { RecordingLinks } from './links.ts';
 export { keepRecordings } from './retention.ts';
+export { downloadRecording } from './download.ts';

@@ -55,7 +55,7 @@ const isForm = (body: unknown): body is FormObject => typeof body === 'object' &
 /** Inside Bitrix24 the page must call installFinish; the emulator completes on its own. */
 const installedPage = `<!doctype html>
 <html><head><meta charset="utf-8"><title>b24-bridge</title>
-<script src="//api.bitrix24.com/api/v1/"></script></head>
+<script src="https://api.bitrix24.com/api/v1/"></script></head>
 <body><p>b24-bridge is installed.</p>
 <script>if (window.BX24) BX24.init(function () { BX24.installFinish(); });</script>
 </body></html>`;

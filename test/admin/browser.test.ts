@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEmulator, type Emulator } from 'b24-emulator';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasChromium, launchBrowser } from '../../emulator/test/browser.ts';
+import { hasChromium, launchBrowser, type LaunchedBrowser } from '../support/browser.ts';
 import { startBridge, type Bridge } from '../../src/bridge/index.ts';
 import { DEMO_PBX_TOKEN, demoDocument, parseConfig } from '../../src/config/index.ts';
 
@@ -21,7 +21,7 @@ const PASSWORD = 'browser-test-password';
 
 let emulator: Emulator | undefined;
 let bridge: Bridge | undefined;
-let browser: { context: BrowserContext; close: () => Promise<void> } | undefined;
+let browser: LaunchedBrowser | undefined;
 let page: Page;
 let dir = '';
 

@@ -162,6 +162,16 @@ describe('resilience', () => {
     expect(retries.slice(0, 2)).toEqual(['NETWORK', 'NETWORK']);
   });
 
+  it('an operation submitted with maxAttempts 1 is given up at its first failure (its caller retries)', async () => {
+    h = await startHarness({ client: { retry: { minDelayMs: 10, maxAttempts: 6 } } });
+    await h.faults({ outage: 'refuse' });
+    const retries: string[] = [];
+    h.client.on('retry', (e) => retries.push(e.code));
+    const err = await failure(h.api.user.get({ filter: { UF_PHONE_INNER: '103' } }, 0, { maxAttempts: 1 }));
+    expect(err).toMatchObject({ code: 'NETWORK' });
+    expect(retries).toEqual([]);
+  });
+
   it('a method that is not repeat-safe is not repeated when its request may have arrived', async () => {
     h = await startHarness({ client: { retry: { minDelayMs: 10 } } });
     const { api } = h;

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { hasChromium, launchBrowser } from '../../emulator/test/browser.ts';
+import { hasChromium, launchBrowser } from '../support/browser.ts';
 
 /**
  * What `npm start` promises a newcomer: from a fresh start, within 60 s, the emulator's page shows a

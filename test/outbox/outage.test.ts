@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/core/index.ts';
-import { Outbox } from '../../src/outbox/index.ts';
+import { Outbox, type OutboxApi } from '../../src/outbox/index.ts';
 import { SqliteStore } from '../../src/store/index.ts';
 import { startHarness, type Harness } from '../bitrix/helpers.ts';
 import { config, inboundCall, ManualClock, tempDir, timeOf, until, type EmulatorCall } from './helpers.ts';
@@ -135,6 +135,63 @@ describe('outage replay', () => {
       await outbox.accept(input, { dedupeKey, now: timeOf(input) });
     await outbox.whenIdle();
     expect(await find(live)).toMatchObject({ shown: true, finished: true, duration: live.durationSec });
+    outbox.close();
+    await store.close();
+  });
+  it('a probe that would show a card is tried once: a call that ended meanwhile is registered without one', async () => {
+    await h.faults({ outage: 'refuse' });
+    const store = await SqliteStore.open({ path: join(tmp.dir, 'probe.db') });
+    const clock = new ManualClock(Date.now());
+    const sent: { show: boolean; maxAttempts: number | undefined }[] = [];
+    const api: OutboxApi = {
+      externalCall: {
+        register: (p, o) => {
+          sent.push({ show: p.show === true, maxAttempts: o?.maxAttempts });
+          return h.api.externalCall.register(p, o);
+        },
+        show: (p, o) => h.api.externalCall.show(p, o),
+        hide: (p, o) => h.api.externalCall.hide(p, o),
+        finish: (p, o) => h.api.externalCall.finish(p, o),
+        attachRecordUrl: (p, o) => h.api.externalCall.attachRecordUrl(p, o),
+        uploadRecord: (p, o) => h.api.externalCall.uploadRecord(p, o),
+        searchCrmEntities: (n, o) => h.api.externalCall.searchCrmEntities(n, o),
+      },
+      crm: h.api.crm,
+    };
+    const outbox = await Outbox.open({
+      portalId: h.memberId,
+      store,
+      engine: createEngine(config),
+      api,
+      clock,
+      policy: { probeMinDelayMs: 1000, probeMaxDelayMs: 1000 },
+    });
+    const down = until(outbox, 'link', (e) => e.state === 'down');
+    const call = inboundCall(2000, Math.floor((Date.now() - 60_000) / 1000) * 1000);
+    // It rings: its register (with the card) meets the outage.
+    for (const { input, dedupeKey } of call.inputs.slice(0, 2))
+      await outbox.accept(input, { dedupeKey, now: timeOf(input) });
+    await down;
+    if (outbox.inFlightCount > 0) await until(outbox, 'entry', () => outbox.inFlightCount === 0);
+    // A probe while it still rings carries the card: once, no retry inside the client.
+    const probed = until(outbox, 'entry', () => outbox.inFlightCount === 0);
+    clock.advance(1000);
+    await probed;
+    // It ends; the link returns; the next probe registers it without a card.
+    for (const { input, dedupeKey } of call.inputs.slice(2))
+      await outbox.accept(input, { dedupeKey, now: timeOf(input) });
+    await h.clearFaults();
+    const idle = outbox.whenIdle();
+    clock.advance(1000);
+    await idle;
+    expect(sent[0]).toEqual({ show: true, maxAttempts: undefined });
+    expect(sent.slice(1, -1)).toEqual(sent.slice(1, -1).map(() => ({ show: true, maxAttempts: 1 })));
+    expect(sent.length).toBeGreaterThan(2);
+    expect(sent.at(-1)?.show).toBe(false);
+    const [seen] = await h.inspect<EmulatorCall[]>(
+      `calls?externalCallId=${encodeURIComponent(`${call.callId}@${call.startedAt}`)}`,
+    );
+    expect(seen).toMatchObject({ shown: false, finished: true });
     outbox.close();
     await store.close();
   });

@@ -7,7 +7,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasChromium, launchBrowser } from '../../emulator/test/browser.ts';
+import { hasChromium, launchBrowser } from '../support/browser.ts';
 import { ADMIN_PASSWORD, parsedLogs, requestFrom, startOffice, type Office } from './office.ts';
 
 const ADMIN_TOKEN = 'security-admin-bearer-token-0123';

@@ -19,6 +19,7 @@ import type { User } from '../portal/model.ts';
 import type { Portal } from '../portal/portal.ts';
 import type { RestApi } from '../rest.ts';
 import { noFaults, plans, type Faults, type Settings, type TargetedFault } from '../settings.ts';
+import { appFramePage } from './app-frame.ts';
 import { pageHtml } from './page.ts';
 import { callView, screens, userView } from './views.ts';
 
@@ -238,7 +239,7 @@ export async function handleInspect(
 ): Promise<void> {
   const path = url.pathname.replace(/\/+$/, '') || '/';
   const route = `${req.method ?? 'GET'} ${path}`;
-  const appMatch = /^\/_emulator\/apps\/([^/]+)(\/install-finish|\/open)?$/.exec(path);
+  const appMatch = /^\/_emulator\/apps\/([^/]+)(\/install-finish|\/open|\/page)?$/.exec(path);
   const userMatch = /^\/_emulator\/users\/(\d+)$/.exec(path);
   try {
     switch (route) {
@@ -401,6 +402,16 @@ export async function handleInspect(
       if (req.method === 'POST' && appMatch[2] === '/open') {
         const userId = optInt(await readJson(req), 'userId');
         return sendJson(res, 200, openApp(portal, app, required(userId, 'userId')));
+      }
+      if (req.method === 'GET' && appMatch[2] === '/page') {
+        // The portal page a user opens the app on: the app in its frame, for a real browser.
+        const userId = Number(url.searchParams.get('userId') ?? String(app.installedBy));
+        if (!Number.isInteger(userId)) throw new InspectError(400, 'userId must be a user id');
+        if (app.installUrl === null) throw new InspectError(409, 'the app has no page (no installUrl)');
+        const html = appFramePage(portal, app, openApp(portal, app, userId));
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+        res.end(html);
+        return;
       }
       if (req.method === 'DELETE' && !appMatch[2]) {
         const deliveries = await uninstallApp(portal, app, url.searchParams.get('clean') === '1');
