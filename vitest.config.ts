@@ -37,6 +37,7 @@ const slow = {
     'test/recordings/postgres.test.ts',
     'test/e2e/ami-leader.test.ts',
     'test/e2e/pg-restart.test.ts',
+    'test/pbx/asterisk/parking-postgres.test.ts',
   ],
   /** `npm run build`, then the compiled binary (what the Docker image and the systemd unit run); `npm run test:build` runs it alone, as it times the binary's start. */
   build: ['test/build/**/*.test.ts'],

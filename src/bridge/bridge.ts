@@ -362,6 +362,10 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
     },
     log: (level, message, data) => server.app.log[level](data ?? {}, message),
     amiConnected: observed.metrics.amiConnected,
+    // Events that come before a portal is installed wait in the store, not in memory.
+    parked: store.parked,
+    eventsParked: observed.metrics.eventsParked,
+    eventsDropped: observed.metrics.eventsDropped,
     // Several instances: one AMI connection per PBX, held by the leader; the others relay commands.
     leadership: leadershipOf(config.store, store),
   });

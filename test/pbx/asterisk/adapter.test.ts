@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AsteriskAdapter, type AsteriskAdapterOptions } from '../../../src/pbx/asterisk/index.ts';
 import { AmiClient } from '../../../src/pbx/asterisk/client.ts';
 import { PbxError, type PbxEvent, type PbxEventSink } from '../../../src/pbx/index.ts';
@@ -257,6 +257,25 @@ describe('Asterisk adapter against a fake AMI replaying real captures', () => {
       'ring_stopped 104',
       'ended cancelled',
     ]);
+  });
+
+  it('holds at most maxQueued events in memory while the sink refuses them: the oldest go, told', async () => {
+    const sink = new CollectingSink();
+    sink.refuse = Number.MAX_SAFE_INTEGER;
+    const warnings: string[] = [];
+    const a = await boot(sink, {
+      maxQueued: 2,
+      log: (level, message) => void warnings.push(`${level} ${message}`),
+    });
+    let dropped = 0;
+    a.on('dropped', (n) => (dropped += n));
+    ami.send(captureMessages('01-inbound-direct'));
+    await vi.waitFor(() => expect(dropped).toBe(2));
+    sink.refuse = 0;
+    await sink.ended();
+    expect(sink.events).toHaveLength(2);
+    expect(sink.events.map(line).at(-1)).toBe('ended completed');
+    expect(warnings.filter((w) => w.includes('oldest are dropped'))).toHaveLength(1);
   });
 
   it("originate: Originate with the device and context, the call reported under the command's id, once", async () => {
