@@ -3,11 +3,8 @@ import type { ParkedEvent } from '../../types.ts';
 import { json, type Queryable } from './queryable.ts';
 
 const countOf = async (db: Queryable, pbxId: string): Promise<number> =>
-  (
-    await db.query<{ n: number }>('SELECT count(*)::int AS n FROM parked_events WHERE pbx_id = $1', [
-      pbxId,
-    ])
-  ).rows[0]?.n ?? 0;
+  (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM parked_events WHERE pbx_id = $1', [pbxId]))
+    .rows[0]?.n ?? 0;
 
 /** Appends the events in order; past `max` of the PBX, the oldest go. */
 export async function parkEvents(
