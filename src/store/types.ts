@@ -187,6 +187,12 @@ export interface AdminState {
   addSession(digest: string, now: number, expiresAt: number, max: number): Promise<void>;
   sessionAlive(digest: string, now: number): Promise<boolean>;
   removeSession(digest: string): Promise<void>;
+  /**
+   * Shared stores: calls `onChange` when another instance stored this setting, so it is taken at
+   * once rather than at the next look. Best effort (a poll stays the fallback). Returns the
+   * function that stops watching.
+   */
+  watchSetting?(key: string, onChange: () => void): () => void;
 }
 
 /**

@@ -117,8 +117,15 @@ export class PostgresStore implements Store {
     );
     this.admin = {
       getSetting: (key) => tx.run('read an admin setting', () => admin.getSetting(pool, key)),
+      // Other instances' watchers are told at the commit (the outbox channel, key `admin:<key>`).
       putSetting: (key, value, now) =>
-        tx.write('admin setting', (db) => admin.putSetting(db, key, value, now)),
+        tx.write('admin setting', async (db) => {
+          const revision = await admin.putSetting(db, key, value, now);
+          await notifyOutbox(db, `admin:${key}`, this.id);
+          return revision;
+        }),
+      watchSetting: (key, onChange) =>
+        tx.closed ? () => undefined : this.listener.watch(`admin:${key}`, onChange),
       addSession: (digest, now, expiresAt, max) =>
         tx.write('admin session', (db) => admin.addSession(db, { digest, now, expiresAt, max })),
       sessionAlive: (digest, now) =>
