@@ -70,6 +70,8 @@ interface AmiCall {
   /** The call id the bridge reports (the first channel's Linkedid). */
   callId: string;
   done: boolean;
+  /** When its first messages were sent, ms after the feed began. */
+  playedAtMs: number;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -243,6 +245,8 @@ export async function runAmiFailover(
     );
 
     const t0 = performance.now();
+    const epochAtT0 = Date.now();
+    const killTimes: number[] = [];
     const elapsedMs = (): number => performance.now() - t0;
     const calls: AmiCall[] = [];
     const plays: Promise<void>[] = [];
@@ -258,7 +262,12 @@ export async function runAmiFailover(
         while (ami.loggedIn === 0) await sleep(20);
         const scenario = SCENARIOS[Math.floor(random.next() * SCENARIOS.length)] ?? SCENARIOS[0];
         const messages = freshCall(captureMessages(scenario), (run += 1));
-        const call: AmiCall = { scenario, callId: linkedidOf(messages), done: false };
+        const call: AmiCall = {
+          scenario,
+          callId: linkedidOf(messages),
+          done: false,
+          playedAtMs: elapsedMs(),
+        };
         calls.push(call);
         plays.push(
           play(ami, messages, pause).then(() => {
@@ -291,6 +300,7 @@ export async function runAmiFailover(
         if (victim === undefined) break;
         const wasLeader = leader >= 0;
         const killedAt = performance.now();
+        killTimes.push(killedAt - t0);
         const restart = victim.process
           .killAndRestart()
           .catch((e: unknown) => notes.push(`a restart failed: ${String(e)}`));
@@ -377,6 +387,40 @@ export async function runAmiFailover(
           );
       }
     }
+    // What the store kept of a lost call: its inputs and its operations, for whoever looks into it.
+    for (const c of calls) {
+      if (recordsOf(seen, c.callId).some((r) => r.finished)) continue;
+      const inputs = await pool
+        .query<{ type: string; at: number }>(
+          'SELECT type, received_at::float8 AS at FROM inputs WHERE payload::text LIKE $1 ORDER BY id',
+          [`%${c.callId}%`],
+        )
+        .then((r) => r.rows.map((i) => `${i.type}@${String(Math.round(i.at - epochAtT0))}ms`).join(' '))
+        .catch((e: unknown) => `(not read: ${String(e)})`);
+      const entries = await pool
+        .query<{ kind: string; status: string }>(
+          'SELECT kind, status FROM outbox_entries WHERE call_key LIKE $1 ORDER BY id',
+          [`${c.callId}%`],
+        )
+        .then((r) => r.rows.map((e) => `${e.kind}:${e.status}`).join(' '))
+        .catch((e: unknown) => `(not read: ${String(e)})`);
+      const state = await pool
+        .query<{ call: unknown }>(
+          `SELECT c.value AS call FROM engine_shards s, jsonb_each(s.calls) c WHERE c.value::text LIKE $1`,
+          [`%${c.callId}%`],
+        )
+        .then((r) => JSON.stringify(r.rows.map((x) => x.call)).slice(0, 1500))
+        .catch((e: unknown) => `(not read: ${String(e)})`);
+      notes.push(`lost ${c.callId}: engine state ${state}`);
+      notes.push(
+        `lost ${c.callId} played from ${String(Math.round(c.playedAtMs))} ms; kills at ${killTimes.map((t) => String(Math.round(t))).join(', ')} ms; inputs: ${inputs || 'none'}; entries: ${entries || 'none'}`,
+      );
+    }
+    const parked = await pool
+      .query<{ n: number }>('SELECT count(*)::int AS n FROM parked_events')
+      .then((r) => r.rows[0]?.n ?? 0)
+      .catch(() => -1);
+    if (parked !== 0) notes.push(`${String(parked)} events still parked in the store`);
     await pool.end();
     const figures: AmiFailoverFigures = {
       calls: calls.length,
@@ -394,7 +438,9 @@ export async function runAmiFailover(
       runSeconds: 0,
     };
     await cleanup();
-    rmSync(dir, { recursive: true, force: true });
+    // The instances' logs stay for a look when a call went wrong.
+    if (lost + duplicates + wrongUser === 0) rmSync(dir, { recursive: true, force: true });
+    else notes.push(`the instances' logs: ${dir}`);
     figures.runSeconds = Math.round((performance.now() - runStarted) / 1000);
     return { figures, problems, notes };
   } catch (e) {

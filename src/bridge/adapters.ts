@@ -41,6 +41,11 @@ interface PbxAdaptersOptions {
   /** `b24_bridge_pbx_events_parked{pbx}` and `b24_bridge_pbx_events_dropped_total{pbx,where}`. */
   eventsParked?: Gauge | undefined;
   eventsDropped?: Counter | undefined;
+  /**
+   * The calls of this PBX the bridge holds open: after an AMI resync, those the PBX no longer has
+   * are ended (they ended while no link was up, e.g. during a takeover).
+   */
+  openCallsOf?: ((pbxId: string) => readonly string[]) | undefined;
   /** Tests: quicker reconnects and the like. */
   asterisk?: Partial<Omit<AsteriskAdapterOptions, 'pbxId' | 'ami'>> | undefined;
   /**
@@ -127,6 +132,7 @@ export async function startPbxAdapters(o: PbxAdaptersOptions): Promise<PbxAdapte
         pbxId: pbx.id,
         ami,
         storeRecording: o.recordingsOf?.(pbx.id),
+        openCalls: o.openCallsOf && (() => o.openCallsOf?.(pbx.id) ?? []),
         log: o.log,
       });
       adapters.set(pbx.id, adapter);

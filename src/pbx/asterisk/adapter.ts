@@ -57,6 +57,12 @@ export interface AsteriskAdapterOptions {
    * oldest not yet offered go, and `dropped` tells. Default 10,000.
    */
   maxQueued?: number | undefined;
+  /**
+   * The PBX's calls the bridge holds open (their call ids). After a resync, one the channel list
+   * does not show is over: it ended while no link was up, maybe under another instance's link
+   * (a takeover), so this adapter never saw it, and it is ended now.
+   */
+  openCalls?: (() => readonly string[]) | undefined;
   /** Told of what an operator should know; never given the AMI secret. */
   log?: ((level: 'info' | 'warn', message: string, data?: Record<string, unknown>) => void) | undefined;
 }
@@ -245,6 +251,7 @@ export class AsteriskAdapter extends EventEmitter<AsteriskAdapterEvents> impleme
     try {
       const result = await this.client.action('CoreShowChannels', {}, { timeoutMs: 30_000 });
       this.enqueue(this.mapper.endResync(marker, result.events, this.now()));
+      this.endUnseen();
       this.o.log?.('info', reconnect ? 'AMI link back; calls caught up' : 'AMI link up', {
         pbxId: this.pbxId,
         channels: result.events.length,
@@ -257,6 +264,19 @@ export class AsteriskAdapter extends EventEmitter<AsteriskAdapterEvents> impleme
         code: (e as { code?: string }).code,
       });
     }
+  }
+
+  /** Ends the calls the bridge holds open that the PBX no longer has (see `openCalls`). */
+  private endUnseen(): void {
+    const open = this.o.openCalls?.() ?? [];
+    const over = open.filter((callId) => !this.mapper.knows(callId));
+    if (over.length === 0) return;
+    this.o.log?.('info', 'calls that ended while no AMI link was up are ended', {
+      pbxId: this.pbxId,
+      calls: over.length,
+    });
+    const at = this.now();
+    this.enqueue(over.map((callId) => ({ type: 'call.ended' as const, callId, at })));
   }
 
   private enqueue(mapped: readonly MappedEvent[]): void {

@@ -278,6 +278,39 @@ describe('Asterisk adapter against a fake AMI replaying real captures', () => {
     expect(warnings.filter((w) => w.includes('oldest are dropped'))).toHaveLength(1);
   });
 
+  it('ends, after the resync, the open calls the PBX no longer has (one that ended under another instance)', async () => {
+    const sink = new CollectingSink();
+    ami = await FakeAmi.start();
+    // A call still up on the PBX, and one the bridge holds open that ended while no link was up.
+    const live = captureMessages('01-inbound-direct');
+    const talking = live.findIndex((m) => m.includes('BridgeNumChannels: 2')) + 1;
+    ami.send(live.slice(0, talking));
+    const liveId =
+      /^Linkedid: (\S+)$/m.exec(live.find((m) => m.startsWith('Event: Newchannel')) ?? '')?.[1] ?? '';
+    const a = new AsteriskAdapter({
+      pbxId: 'office',
+      ami: {
+        host: '127.0.0.1',
+        port: ami.port,
+        username: 'bridge',
+        secret: 'amisecret',
+        devicePattern: simDevices,
+      },
+      retry: { minDelayMs: 5, maxDelayMs: 50 },
+      pingIntervalMs: 0,
+      openCalls: () => [liveId, 'ended-meanwhile'],
+    });
+    adapter = a;
+    const synced = once(a, 'synced');
+    await a.start(sink);
+    await synced;
+    await sink.until((events) => events.some((e) => e.type === 'call.ended'));
+    expect(sink.events.filter((e) => e.type === 'call.ended').map((e) => e.callId)).toEqual([
+      'ended-meanwhile',
+    ]);
+    expect(sink.events.some((e) => e.type === 'call.started' && e.callId === liveId)).toBe(true);
+  });
+
   it("originate: Originate with the device and context, the call reported under the command's id, once", async () => {
     const sink = new CollectingSink();
     const a = await boot(sink, {}, { recordings: { urlBase: 'https://pbx.example.com/rec/' } });
