@@ -10,13 +10,13 @@ if (unavailable !== undefined) console.warn(`the short AMI failover run is skipp
 /**
  * The short AMI failover run CI makes: `npm run failover -- --pbx ami` as a process, three
  * instances on a PostgreSQL of the run's own, each configured with the same Asterisk (the AMI
- * fake), 24 calls over 20 s while the instance holding the AMI connection is SIGKILLed every ~6 s.
+ * fake), 24 calls over 24 s while the instance holding the AMI connection is SIGKILLed every ~6 s.
  * Never two AMI sessions at once, each takeover resynchronised within 5 s, and no call lost,
  * doubled or logged to the wrong person.
  */
 describe.skipIf(unavailable !== undefined)('a short AMI failover run', () => {
   it('one login at a time, takeover within 5 s, every call once to the right person', async () => {
-    const args = ['--import', 'tsx', 'failover/main.ts', '--pbx', 'ami', '--calls', '24', '--feed-sec', '20'];
+    const args = ['--import', 'tsx', 'failover/main.ts', '--pbx', 'ami', '--calls', '24', '--feed-sec', '24'];
     args.push('--kill-every', '6', '--drain-timeout', '30', '--json');
     const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
