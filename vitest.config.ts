@@ -12,7 +12,7 @@ const slow = {
   bench: ['test/bench/**/*.test.ts'],
   /** The short chaos run: kills, outages and limits through every scenario. */
   /** The short failover run: three instances on a private PostgreSQL, kills and a database restart. */
-  chaos: ['test/chaos/chaos.test.ts', 'test/chaos/failover.test.ts'],
+  chaos: ['test/chaos/chaos.test.ts', 'test/chaos/failover.test.ts', 'test/chaos/ami-failover.test.ts'],
   /** Random and mutated bodies against the live server and the parsers. */
   fuzz: [
     'test/security/fuzz-server.test.ts',
@@ -38,6 +38,7 @@ const slow = {
     'test/recordings/postgres.test.ts',
     'test/e2e/ami-leader.test.ts',
     'test/e2e/pg-restart.test.ts',
+    'test/pbx/asterisk/parking-postgres.test.ts',
   ],
   /** `npm run build`, then the compiled binary (what the Docker image and the systemd unit run); `npm run test:build` runs it alone, as it times the binary's start. */
   build: ['test/build/**/*.test.ts'],

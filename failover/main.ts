@@ -4,8 +4,13 @@
  * SIGKILLed every ~20 s and PostgreSQL restarted once. Prints the figures; with `--json`, one JSON
  * object on the last line. Exits 1 when a call was lost, doubled or logged to the wrong person, or
  * a recording could not be fetched through every instance.
+ *
+ * `--pbx ami`: the same instances with the Asterisk adapter against the AMI fake (`ami.ts`): the
+ * instance holding the AMI connection is killed; exits 1 also when two sessions were ever logged in
+ * at once or a takeover took more than 5 s.
  */
 import { parseArgs } from 'node:util';
+import { runAmiFailover } from './ami.ts';
 import { runFailover, type FailoverOptions } from './run.ts';
 
 export const usage = `Usage: npm run failover -- [--calls N] [--json] [options]
@@ -16,6 +21,9 @@ export const usage = `Usage: npm run failover -- [--calls N] [--json] [options]
   --db-restart-at S  restart PostgreSQL S seconds into the feed (default: halfway; 0: never)
   --drain-timeout S  give up waiting for the backlog after S seconds (default 120)
   --seed N           the simulated office's seed (default 21)
+  --pbx api|ami      api (default): the simulated PBX through the PBX API; ami: the Asterisk
+                     adapter against the AMI fake, the AMI holder killed (no PostgreSQL restart
+                     unless --db-restart-at is given)
   --json             print the figures as JSON on the last line`;
 
 function parse(argv: readonly string[]): FailoverOptions {
@@ -29,6 +37,7 @@ function parse(argv: readonly string[]): FailoverOptions {
       'db-restart-at': { type: 'string' },
       'drain-timeout': { type: 'string' },
       seed: { type: 'string' },
+      pbx: { type: 'string', default: 'api' },
       json: { type: 'boolean', default: false },
     },
     strict: true,
@@ -40,6 +49,8 @@ function parse(argv: readonly string[]): FailoverOptions {
       throw new Error(`${flag} must be a number of at least ${String(min)}`);
     return n;
   };
+  const pbx = values.pbx;
+  if (pbx !== 'api' && pbx !== 'ami') throw new Error('--pbx must be "api" or "ami"');
   const calls = num(values.calls, '--calls', 300, 1);
   const feedSec = num(values['feed-sec'], '--feed-sec', Math.max(20, Math.round(calls * 0.4)), 1);
   return {
@@ -47,10 +58,15 @@ function parse(argv: readonly string[]): FailoverOptions {
     feedSec,
     instances: num(values.instances, '--instances', 3, 2),
     killEverySec: num(values['kill-every'], '--kill-every', 20),
-    dbRestartAtSec: num(values['db-restart-at'], '--db-restart-at', Math.round(feedSec / 2)),
+    dbRestartAtSec: num(
+      values['db-restart-at'],
+      '--db-restart-at',
+      pbx === 'ami' ? 0 : Math.round(feedSec / 2),
+    ),
     drainTimeoutSec: num(values['drain-timeout'], '--drain-timeout', 120, 1),
     seed: num(values.seed, '--seed', 21),
     json: values.json,
+    pbx,
   };
 }
 
@@ -69,6 +85,26 @@ async function main(): Promise<void> {
     return;
   }
   const say = (line: string): void => console.error(`failover: ${line}`);
+  if (options.pbx === 'ami') {
+    say(
+      `AMI: ${String(options.calls)} calls over ${String(options.feedSec)} s; ${String(options.instances)} instances; ` +
+        `the AMI holder killed every ~${String(options.killEverySec)} s`,
+    );
+    const { figures: f, problems, notes } = await runAmiFailover(options, say);
+    for (const [key, value] of Object.entries(f)) console.log(`${key.padEnd(22)} ${String(value)}`);
+    for (const line of [...problems, ...notes]) console.log(`  ${line}`);
+    if (options.json) console.log(JSON.stringify(f));
+    if (
+      f.lost > 0 ||
+      f.duplicates > 0 ||
+      f.wrongUser > 0 ||
+      f.amiMaxConcurrentLogins !== 1 ||
+      f.amiMaxTakeoverSec > 5 ||
+      f.amiTakeoversMissed > 0
+    )
+      process.exitCode = 1;
+    return;
+  }
   say(
     `${String(options.calls)} calls over ${String(options.feedSec)} s; ${String(options.instances)} instances; ` +
       `a kill every ~${String(options.killEverySec)} s; PostgreSQL restarted at ${String(options.dbRestartAtSec)} s`,

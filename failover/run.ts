@@ -27,6 +27,8 @@ export interface FailoverOptions {
   drainTimeoutSec: number;
   seed: number;
   json: boolean;
+  /** The PBX side: the simulator through the PBX API (this run), or the AMI fake (`ami.ts`). */
+  pbx?: 'api' | 'ami' | undefined;
 }
 
 export interface FailoverFigures {
@@ -57,7 +59,7 @@ export interface FailoverResult {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const round1 = (ms: number): number => Math.round(ms / 100) / 10;
 
-async function freePorts(n: number): Promise<number[]> {
+export async function freePorts(n: number): Promise<number[]> {
   const { createServer } = await import('node:net');
   const ports: number[] = [];
   for (let i = 0; i < n; i++)
@@ -74,7 +76,7 @@ async function freePorts(n: number): Promise<number[]> {
 }
 
 /** Each instance's configuration: the chaos office's, on the shared database, public URL the balancer. */
-function writeInstance(
+export function writeInstance(
   dir: string,
   port: number,
   dbUrl: string,

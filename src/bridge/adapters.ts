@@ -5,11 +5,11 @@
  * PBX's commands to the adapter instead of a command URL or the long poll.
  */
 import type { BridgeConfig } from '../config/index.ts';
-import type { Gauge } from '../metrics/index.ts';
+import type { Counter, Gauge } from '../metrics/index.ts';
 import { AsteriskAdapter, type AsteriskAdapterOptions } from '../pbx/asterisk/index.ts';
 import type { PbxAdapter, PbxEvent, PbxEventSink, PlanStep, RouteRequested } from '../pbx/index.ts';
 import type { StoreRecording } from '../pbx/webhook/index.ts';
-import type { CommandRelay } from '../store/index.ts';
+import type { CommandRelay, ParkedEvents } from '../store/index.ts';
 import type { PbxCommand } from '../pbx/index.ts';
 import {
   acceptPbxEvents,
@@ -19,6 +19,7 @@ import {
   type CommandRouter,
   type EventIntake,
 } from '../intake/index.ts';
+import { Parking } from './parking.ts';
 
 interface PbxAdaptersOptions {
   config: BridgeConfig;
@@ -32,6 +33,19 @@ interface PbxAdaptersOptions {
   log?: ((level: 'info' | 'warn', message: string, data?: Record<string, unknown>) => void) | undefined;
   /** The bridge's `b24_bridge_ami_connected` gauge: 1 while a PBX's AMI link is up, 0 while down. */
   amiConnected?: Gauge | undefined;
+  /**
+   * Where events that arrive while no portal is installed are kept (the store); without it they
+   * are refused and the adapter offers them again.
+   */
+  parked?: ParkedEvents | undefined;
+  /** `b24_bridge_pbx_events_parked{pbx}` and `b24_bridge_pbx_events_dropped_total{pbx,where}`. */
+  eventsParked?: Gauge | undefined;
+  eventsDropped?: Counter | undefined;
+  /**
+   * The calls of this PBX the bridge holds open: after an AMI resync, those the PBX no longer has
+   * are ended (they ended while no link was up, e.g. during a takeover).
+   */
+  openCallsOf?: ((pbxId: string) => readonly string[]) | undefined;
   /** Tests: quicker reconnects and the like. */
   asterisk?: Partial<Omit<AsteriskAdapterOptions, 'pbxId' | 'ami'>> | undefined;
   /**
@@ -63,19 +77,17 @@ class NoPortalYet extends Error {
 }
 
 /** The sink of one PBX: its events into its portal's outbox, its route requests to the engine. */
-export function pbxSink(pbxId: string, o: PbxAdaptersOptions): PbxEventSink {
+export function pbxSink(pbxId: string, o: PbxAdaptersOptions, parking?: Parking): PbxEventSink {
   const dispatch = (effects: Parameters<CommandRouter['dispatch']>[0]): void =>
     o.router.dispatch(effects, pbxId);
   return {
     async deliver(events: readonly PbxEvent[]): Promise<void> {
-      // Refused, not dropped: the adapter offers the events again until a portal is there.
-      const outbox = o.outboxFor(pbxId);
-      if (!outbox) throw new NoPortalYet();
-      const inputs = events.map((event) => {
-        o.router.remember(pbxId, event.callId);
-        return { input: event, dedupeKey: timedEventKey(pbxId, event) };
-      });
-      await acceptPbxEvents(outbox, inputs, dispatch);
+      const feed = feedOf(pbxId, o);
+      // Parked in the store while no portal is there; without a store, refused, not dropped: the
+      // adapter offers the events again.
+      if (parking) return parking.deliver(events, feed);
+      if (!feed) throw new NoPortalYet();
+      await feed(events);
     },
     route(request: RouteRequested): Promise<readonly PlanStep[]> {
       const outbox = o.outboxFor(pbxId);
@@ -86,6 +98,24 @@ export function pbxSink(pbxId: string, o: PbxAdaptersOptions): PbxEventSink {
         dispatch,
       });
     },
+  };
+}
+
+/** How events reach the outbox of the PBX's portal now; undefined while there is none. */
+function feedOf(
+  pbxId: string,
+  o: PbxAdaptersOptions,
+): ((events: readonly PbxEvent[]) => Promise<void>) | undefined {
+  const outbox = o.outboxFor(pbxId);
+  if (!outbox) return undefined;
+  const dispatch = (effects: Parameters<CommandRouter['dispatch']>[0]): void =>
+    o.router.dispatch(effects, pbxId);
+  return async (events) => {
+    const inputs = events.map((event) => {
+      o.router.remember(pbxId, event.callId);
+      return { input: event, dedupeKey: timedEventKey(pbxId, event) };
+    });
+    await acceptPbxEvents(outbox, inputs, dispatch);
   };
 }
 
@@ -102,11 +132,13 @@ export async function startPbxAdapters(o: PbxAdaptersOptions): Promise<PbxAdapte
         pbxId: pbx.id,
         ami,
         storeRecording: o.recordingsOf?.(pbx.id),
+        openCalls: o.openCallsOf && (() => o.openCallsOf?.(pbx.id) ?? []),
         log: o.log,
       });
       adapters.set(pbx.id, adapter);
       adapter.on('synced', () => o.amiConnected?.set({ pbx: pbx.id }, 1));
       adapter.on('down', () => o.amiConnected?.set({ pbx: pbx.id }, 0));
+      adapter.on('dropped', (n) => o.eventsDropped?.inc({ pbx: pbx.id, where: 'memory' }, n));
       return adapter;
     };
     const execute = (adapter: PbxAdapter, command: PbxCommand): Promise<void> =>
@@ -119,14 +151,58 @@ export async function startPbxAdapters(o: PbxAdaptersOptions): Promise<PbxAdapte
         });
         throw e;
       });
+    const parking = o.parked
+      ? new Parking({
+          pbxId: pbx.id,
+          store: o.parked,
+          max: ami.maxParkedEvents,
+          parkedGauge: o.eventsParked,
+          droppedCounter: o.eventsDropped,
+          log: o.log,
+        })
+      : undefined;
+    const sink = pbxSink(pbx.id, o, parking);
+    /** Whether this instance drives the PBX's adapter now (it always does without leadership). */
+    let driving = false;
+    if (parking) {
+      // A portal installed since: what was parked goes to it now, not at the PBX's next event.
+      const feeder = setInterval(() => {
+        const feed = feedOf(pbx.id, o);
+        if (driving && feed)
+          parking.drain(feed).catch((e: unknown) =>
+            o.log?.('warn', 'the kept PBX events could not be fed to the portal yet', {
+              pbxId: pbx.id,
+              code: (e as { code?: string }).code,
+            }),
+          );
+      }, 1000);
+      feeder.unref();
+      stops.push(() => {
+        clearInterval(feeder);
+        return Promise.resolve();
+      });
+    }
     if (!o.leadership) {
       const adapter = open();
       o.router.attach(pbx.id, (command) => execute(adapter, command));
-      await adapter.start(pbxSink(pbx.id, o));
+      await adapter.start(sink);
+      driving = true;
       stops.push(() => adapter.stop());
       continue;
     }
-    stops.push(await leadPbx(pbx.id, o.leadership, { open, execute, sink: pbxSink(pbx.id, o), o }));
+    stops.push(
+      await leadPbx(pbx.id, o.leadership, {
+        open,
+        execute,
+        sink,
+        o,
+        onDriving: (on) => {
+          driving = on;
+          // Another instance may have parked events while it held the PBX.
+          if (on) parking?.recount();
+        },
+      }),
+    );
   }
   return {
     adapters,
@@ -149,6 +225,7 @@ async function leadPbx(
     execute: (adapter: PbxAdapter, command: PbxCommand) => Promise<void>;
     sink: PbxEventSink;
     o: PbxAdaptersOptions;
+    onDriving: (driving: boolean) => void;
   },
 ): Promise<() => Promise<void>> {
   const { relay } = leadership;
@@ -175,6 +252,7 @@ async function leadPbx(
   };
   lock.on('gained', () => {
     const current = (adapter = parts.open());
+    parts.onDriving(true);
     parts.o.log?.('info', 'this instance holds the PBX connection', { pbxId });
     current.start(parts.sink).then(
       () => {
@@ -189,6 +267,7 @@ async function leadPbx(
   lock.on('lost', ({ reason }) => {
     const current = adapter;
     adapter = null;
+    parts.onDriving(false);
     unwatch?.();
     if (poll) clearInterval(poll);
     parts.o.log?.('warn', 'this instance no longer holds the PBX connection', { pbxId, reason });

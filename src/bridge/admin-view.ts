@@ -22,7 +22,7 @@ import { toEngineConfig, type BridgeConfig, type LineSettings } from '../config/
 import { allCalls, createEngine, EngineConfigError, type Call, type Engine } from '../core/index.ts';
 import { ServerError } from '../http/index.ts';
 import type { Store } from '../store/index.ts';
-import { readStoredLines, storeEditedLines, type LinesFile } from './lines-file.ts';
+import { LINES_SETTING, readStoredLines, storeEditedLines, type LinesFile } from './lines-file.ts';
 import { directoryOf, type PortalRuntime } from '../portal/index.ts';
 
 /** Ended calls stay on the board this long, so a person sees how a call ended. */
@@ -309,9 +309,18 @@ export class BridgeAdminView implements AdminView {
       timer.unref();
     };
     next();
+    // On PostgreSQL another instance's edit is told at once (LISTEN/NOTIFY); the poll stays, for
+    // a notification missed while the listening connection was down.
+    let looking: Promise<void> = Promise.resolve();
+    const unwatch =
+      this.o.store.admin.watchSetting?.(LINES_SETTING, () => {
+        if (stopped) return;
+        looking = looking.then(() => look().catch(onError));
+      }) ?? (() => undefined);
     return () => {
       stopped = true;
       clearTimeout(timer);
+      unwatch();
     };
   }
 

@@ -368,6 +368,22 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
     },
     log: (level, message, data) => server.app.log[level](data ?? {}, message),
     amiConnected: observed.metrics.amiConnected,
+    // A PBX's live calls in its portal's engine (when the portal serves that PBX alone: the engine
+    // does not say which PBX a call came from): one a resync does not find is over.
+    openCallsOf: (pbxId) => {
+      const runtime = portalOfPbx(pbxId);
+      if (!runtime || pbxOf(runtime.memberId).length !== 1) return [];
+      const open: string[] = [];
+      for (const shard of Object.values(runtime.outbox.engineState.shards))
+        for (const call of Object.values(shard))
+          if (call.origin === 'pbx' && call.phase !== 'done' && call.phase !== 'wrapping')
+            open.push(call.pbxCallId);
+      return open;
+    },
+    // Events that come before a portal is installed wait in the store, not in memory.
+    parked: store.parked,
+    eventsParked: observed.metrics.eventsParked,
+    eventsDropped: observed.metrics.eventsDropped,
     // Several instances: one AMI connection per PBX, held by the leader; the others relay commands.
     leadership: leadershipOf(config.store, store),
   });

@@ -30,7 +30,7 @@ export function linesFilePath(config: BridgeConfig): string {
 }
 
 /** The store's key of the edited lines. */
-const LINES_SETTING = 'lines';
+export const LINES_SETTING = 'lines';
 
 function parseLines(value: unknown, where: string): LinesFile {
   const parsed = fileSchema.safeParse(value);

@@ -100,6 +100,17 @@ export function bridgeMetrics(registry: Registry) {
     amiConnected: registry.gauge('b24_bridge_ami_connected', 'AMI connection state per PBX (1 up, 0 down).', [
       'pbx',
     ]),
+    /** Events of such a PBX kept in the store while no portal is installed (pbx[].ami.maxParkedEvents). */
+    eventsParked: registry.gauge(
+      'b24_bridge_pbx_events_parked',
+      'Events of a PBX the bridge connects to itself, kept in the store while no portal is installed to take them.',
+      ['pbx'],
+    ),
+    eventsDropped: registry.counter(
+      'b24_bridge_pbx_events_dropped_total',
+      'Events of such a PBX dropped, the oldest first: "parked" past pbx[].ami.maxParkedEvents while no portal was installed, "memory" while the store could not take them.',
+      ['pbx', 'where'],
+    ),
   };
 }
 

@@ -3,7 +3,7 @@
  * `collectDefaultMetrics`), and the bridge's own figures, fed from the events of the Bitrix24
  * client and the outboxes.
  */
-export { Gauge, Registry } from './registry.ts';
+export { Counter, Gauge, Registry } from './registry.ts';
 export {
   bridgeMetrics,
   collectPortals,

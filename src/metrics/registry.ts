@@ -14,7 +14,7 @@ type Labels = Readonly<Record<string, string>>;
 const sorted = (labels: Labels): Labels =>
   Object.fromEntries(Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)));
 
-class Counter {
+export class Counter {
   constructor(private readonly metric: client.Counter) {}
 
   inc(labels: Labels = {}, by = 1): void {

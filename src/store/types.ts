@@ -187,6 +187,12 @@ export interface AdminState {
   addSession(digest: string, now: number, expiresAt: number, max: number): Promise<void>;
   sessionAlive(digest: string, now: number): Promise<boolean>;
   removeSession(digest: string): Promise<void>;
+  /**
+   * Shared stores: calls `onChange` when another instance stored this setting, so it is taken at
+   * once rather than at the next look. Best effort (a poll stays the fallback). Returns the
+   * function that stops watching.
+   */
+  watchSetting?(key: string, onChange: () => void): () => void;
 }
 
 /**
@@ -200,6 +206,36 @@ export interface CommandRelay {
   watch(pbxId: string, onQueued: () => void): () => void;
 }
 
+/** A PBX event kept while no portal is installed to take it (`ParkedEvents`). */
+export interface ParkedEvent {
+  /** Grows with every event parked: the order they arrived in. */
+  id: number;
+  event: unknown;
+}
+
+/**
+ * Events of a PBX the bridge connects to itself (Asterisk over AMI) that arrived while no portal
+ * was installed: kept here in order rather than in memory, at most `max` a PBX, and fed to the
+ * portal's outbox once one is there. Payloads are the PBX events, as JSON.
+ */
+export interface ParkedEvents {
+  /**
+   * Appends the events in order, in one transaction; past `max` events of the PBX the oldest go.
+   * Returns how many went and how many are parked now.
+   */
+  park(
+    pbxId: string,
+    events: readonly unknown[],
+    now: number,
+    max: number,
+  ): Promise<{ dropped: number; parked: number }>;
+  /** The PBX's oldest `limit` parked events, oldest first. */
+  oldest(pbxId: string, limit: number): Promise<ParkedEvent[]>;
+  /** Removes the PBX's parked events up to and including `throughId`; returns how many are left. */
+  remove(pbxId: string, throughId: number): Promise<number>;
+  count(pbxId: string): Promise<number>;
+}
+
 export interface Store {
   /** The client's token store, on this database. */
   readonly tokens: TokenStore;
@@ -207,6 +243,8 @@ export interface Store {
   readonly admin: AdminState;
   /** The portals' CRM phone indexes. */
   readonly callers: CallerIndex;
+  /** PBX events that came while no portal was installed. */
+  readonly parked: ParkedEvents;
   /**
    * Other processes may use this database at the same time (PostgreSQL): the outbox then claims
    * calls with a lease before delivering them and follows other instances' engine steps. False

@@ -200,6 +200,24 @@ describe.skipIf(databaseUrl === undefined)('PostgreSQL', () => {
       await Promise.all([a.close(), b.close()]);
     });
 
+    it('tells the other instances of an edited admin setting (LISTEN/NOTIFY), not its own', async () => {
+      const [a, b] = await twoInstances();
+      const heardB: number[] = [];
+      const heardA: number[] = [];
+      b.admin.watchSetting?.('lines', () => heardB.push(1));
+      b.admin.watchSetting?.('other', () => heardB.push(2));
+      a.admin.watchSetting?.('lines', () => heardA.push(1));
+      // The listener connects in the background: repeat the edit until it is heard.
+      for (let n = 0; heardB.length === 0 && n < 100; n += 1) {
+        await a.admin.putSetting('lines', { n }, n);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(heardB.length).toBeGreaterThan(0);
+      expect(heardB.every((k) => k === 1)).toBe(true);
+      expect(heardA).toEqual([]);
+      await Promise.all([a.close(), b.close()]);
+    });
+
     it('two instances claiming at once take disjoint calls (SKIP LOCKED)', async () => {
       const [a, b] = await twoInstances();
       for (let n = 0; n < 20; n += 1) await a.commitStep(call(n));

@@ -389,5 +389,32 @@ export function storeSuite(name: string, h: StoreHarness): void {
       expect(await again.admin.sessionAlive('d4', 300)).toBe(true);
       await again.close();
     });
+
+    it('parks a PBX’s events in order, bounded (the oldest go), until they are fed and removed', async () => {
+      const store = await h.fresh();
+      const ev = (n: number) => ({ type: 'call.started', callId: `c${String(n)}`, at: n });
+      expect(await store.parked.count('ast')).toBe(0);
+      expect(await store.parked.park('ast', [ev(1), ev(2), ev(3)], 10, 5)).toEqual({ dropped: 0, parked: 3 });
+      expect(await store.parked.park('other', [ev(9)], 10, 5)).toEqual({ dropped: 0, parked: 1 });
+      // Past the bound the oldest go, and only this PBX's.
+      expect(await store.parked.park('ast', [ev(4), ev(5), ev(6), ev(7)], 20, 5)).toEqual({
+        dropped: 2,
+        parked: 5,
+      });
+      const first = await store.parked.oldest('ast', 3);
+      expect(first.map((p) => p.event)).toEqual([ev(3), ev(4), ev(5)]);
+      expect(first.map((p) => p.id)).toEqual([...first.map((p) => p.id)].sort((a, b) => a - b));
+      expect(await store.parked.remove('ast', first.at(-1)?.id ?? 0)).toBe(2);
+      await store.close();
+
+      // Kept across a restart, in order; another PBX's untouched.
+      const again = await h.reopen(store);
+      expect((await again.parked.oldest('ast', 10)).map((p) => p.event)).toEqual([ev(6), ev(7)]);
+      expect(await again.parked.count('other')).toBe(1);
+      const rest = await again.parked.oldest('ast', 10);
+      expect(await again.parked.remove('ast', rest.at(-1)?.id ?? 0)).toBe(0);
+      expect(await again.parked.oldest('ast', 10)).toEqual([]);
+      await again.close();
+    });
   });
 }

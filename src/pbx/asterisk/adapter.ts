@@ -51,6 +51,18 @@ export interface AsteriskAdapterOptions {
   pingIntervalMs?: number | undefined;
   /** How long the PBX rings the agent's phone for a click-to-call. Default 30 s. */
   originateTimeoutMs?: number | undefined;
+  /**
+   * Events waiting in memory for the sink (which parks them in the store while no portal is
+   * installed, so they wait here only while the sink fails, e.g. the store is down). Past it the
+   * oldest not yet offered go, and `dropped` tells. Default 10,000.
+   */
+  maxQueued?: number | undefined;
+  /**
+   * The PBX's calls the bridge holds open (their call ids). After a resync, one the channel list
+   * does not show is over: it ended while no link was up, maybe under another instance's link
+   * (a takeover), so this adapter never saw it, and it is ended now.
+   */
+  openCalls?: (() => readonly string[]) | undefined;
   /** Told of what an operator should know; never given the AMI secret. */
   log?: ((level: 'info' | 'warn', message: string, data?: Record<string, unknown>) => void) | undefined;
 }
@@ -61,6 +73,8 @@ interface AsteriskAdapterEvents {
   down: [error: AmiError];
   /** A batch the sink accepted. */
   delivered: [events: readonly PbxEvent[]];
+  /** Events dropped from memory past `maxQueued` while the sink refused them. */
+  dropped: [count: number];
 }
 
 const MAX_COMMANDS = 10_000;
@@ -84,6 +98,9 @@ export class AsteriskAdapter extends EventEmitter<AsteriskAdapterEvents> impleme
   private readonly deliveryRetry: RetryPolicy;
   private sink: PbxEventSink | null = null;
   private queue: PbxEvent[] = [];
+  /** How many of the queue's first events the sink has been offered and not yet answered. */
+  private offered = 0;
+  private dropWarned = false;
   private flushing: Promise<void> | null = null;
   private stopping = false;
   private readonly stopped = new AbortController();
@@ -234,6 +251,7 @@ export class AsteriskAdapter extends EventEmitter<AsteriskAdapterEvents> impleme
     try {
       const result = await this.client.action('CoreShowChannels', {}, { timeoutMs: 30_000 });
       this.enqueue(this.mapper.endResync(marker, result.events, this.now()));
+      this.endUnseen();
       this.o.log?.('info', reconnect ? 'AMI link back; calls caught up' : 'AMI link up', {
         pbxId: this.pbxId,
         channels: result.events.length,
@@ -248,11 +266,24 @@ export class AsteriskAdapter extends EventEmitter<AsteriskAdapterEvents> impleme
     }
   }
 
+  /** Ends the calls the bridge holds open that the PBX no longer has (see `openCalls`). */
+  private endUnseen(): void {
+    const open = this.o.openCalls?.() ?? [];
+    const over = open.filter((callId) => !this.mapper.knows(callId));
+    if (over.length === 0) return;
+    this.o.log?.('info', 'calls that ended while no AMI link was up are ended', {
+      pbxId: this.pbxId,
+      calls: over.length,
+    });
+    const at = this.now();
+    this.enqueue(over.map((callId) => ({ type: 'call.ended' as const, callId, at })));
+  }
+
   private enqueue(mapped: readonly MappedEvent[]): void {
     if (mapped.length === 0) return;
     for (const event of mapped) {
       if (event.type === 'asterisk.recording') this.fetchRecording(event);
-      else this.queue.push(event);
+      else this.push(event);
     }
     this.flushing ??= this.flush().finally(() => {
       this.flushing = null;
@@ -268,7 +299,7 @@ export class AsteriskAdapter extends EventEmitter<AsteriskAdapterEvents> impleme
           this.o.log?.('warn', 'recording not found', { pbxId: this.pbxId, callId: done.callId });
           return;
         }
-        this.queue.push(event);
+        this.push(event);
         this.flushing ??= this.flush().finally(() => {
           this.flushing = null;
         });
@@ -284,17 +315,36 @@ export class AsteriskAdapter extends EventEmitter<AsteriskAdapterEvents> impleme
     this.recordingsInFlight.add(task);
   }
 
+  /** Queues an event; past `maxQueued` the oldest not in flight goes. */
+  private push(event: PbxEvent): void {
+    this.queue.push(event);
+    const max = Math.max(this.o.maxQueued ?? 10_000, 1);
+    if (this.queue.length <= max || this.queue.length <= this.offered) return;
+    this.queue.splice(this.offered, 1);
+    this.emit('dropped', 1);
+    if (!this.dropWarned) {
+      this.dropWarned = true;
+      this.o.log?.('warn', `${String(max)} events wait in memory for the store: the oldest are dropped`, {
+        pbxId: this.pbxId,
+      });
+    }
+  }
+
   /** One batch in flight at a time, in order; a refused batch is offered again, whole. */
   private async flush(): Promise<void> {
     let attempt = 0;
     while (this.queue.length > 0 && this.sink !== null) {
       const batch = this.queue.slice(0, 500);
+      this.offered = batch.length;
       try {
         await this.sink.deliver(batch);
         this.queue.splice(0, batch.length);
+        this.offered = 0;
         attempt = 0;
+        if (this.queue.length === 0) this.dropWarned = false;
         this.emit('delivered', batch);
       } catch (e) {
+        this.offered = 0;
         if (this.stopping) return;
         this.o.log?.('warn', 'events not accepted; offering them again', {
           pbxId: this.pbxId,

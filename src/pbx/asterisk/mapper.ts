@@ -252,6 +252,11 @@ export class AmiCallMapper {
    * channel that is not an office phone, or of a Local pair the `;2` half, the one running the
    * dialplan. Undefined when the call is unknown or over.
    */
+  /** Whether a call by this id is known (live, or ended and still remembered). */
+  knows(callId: string): boolean {
+    return this.callById(callId) !== undefined;
+  }
+
   callerChannelOf(callId: string): string | undefined {
     const call = this.callById(callId);
     if (!call) return undefined;

@@ -9,6 +9,7 @@ import type {
   Coordination,
   EntryUpdate,
   OutboxEntry,
+  ParkedEvents,
   PortalRecord,
   StepCommit,
   StepOutcome,
@@ -26,6 +27,7 @@ import * as budget from './sql/budget.ts';
 import * as claims from './sql/claims.ts';
 import * as engine from './sql/engine.ts';
 import * as entries from './sql/entries.ts';
+import * as parked from './sql/parked.ts';
 import * as portals from './sql/portals.ts';
 import { queueCommand, takeCommands } from './sql/relay.ts';
 import { readTokens, saveTokens } from './sql/tokens.ts';
@@ -79,6 +81,7 @@ export class PostgresStore implements Store {
   readonly tokens: TokenStore;
   readonly callers: CallerIndex;
   readonly admin: AdminState;
+  readonly parked: ParkedEvents;
   readonly relay: CommandRelay;
   readonly shared = true;
   readonly coordination: Coordination;
@@ -114,13 +117,29 @@ export class PostgresStore implements Store {
     );
     this.admin = {
       getSetting: (key) => tx.run('read an admin setting', () => admin.getSetting(pool, key)),
+      // Other instances' watchers are told at the commit (the outbox channel, key `admin:<key>`).
       putSetting: (key, value, now) =>
-        tx.write('admin setting', (db) => admin.putSetting(db, key, value, now)),
+        tx.write('admin setting', async (db) => {
+          const revision = await admin.putSetting(db, key, value, now);
+          await notifyOutbox(db, `admin:${key}`, this.id);
+          return revision;
+        }),
+      watchSetting: (key, onChange) =>
+        tx.closed ? () => undefined : this.listener.watch(`admin:${key}`, onChange),
       addSession: (digest, now, expiresAt, max) =>
         tx.write('admin session', (db) => admin.addSession(db, { digest, now, expiresAt, max })),
       sessionAlive: (digest, now) =>
         tx.run('read an admin session', () => admin.sessionAlive(pool, digest, now)),
       removeSession: (digest) => tx.write('admin session', (db) => admin.removeSession(db, digest)),
+    };
+    this.parked = {
+      park: (pbxId, events, now, max) =>
+        tx.write('parked events', (db) => parked.parkEvents(db, pbxId, events, now, max)),
+      oldest: (pbxId, limit) =>
+        tx.run('read parked PBX events', () => parked.oldestParked(pool, pbxId, limit)),
+      remove: (pbxId, throughId) =>
+        tx.write('parked events', (db) => parked.removeParked(db, pbxId, throughId)),
+      count: (pbxId) => tx.run('count parked PBX events', () => parked.countParked(pool, pbxId)),
     };
     // Notifications of queued commands ride the outbox channel under the key `pbx:<id>`.
     this.relay = {

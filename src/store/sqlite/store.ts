@@ -9,6 +9,7 @@ import type {
   CallerIndex,
   EntryUpdate,
   OutboxEntry,
+  ParkedEvents,
   PortalRecord,
   StepCommit,
   StepOutcome,
@@ -21,6 +22,7 @@ import { toEntry as entryOf, toPortal, type EntryRow as Row, type PortalRow } fr
 import { loadMigrations, migrate } from './migrate.ts';
 import { sqliteCallers } from './callers.ts';
 import { sqliteAdminState } from './admin.ts';
+import { sqliteParkedEvents } from './parked.ts';
 
 type EntryRow = Row<string>;
 const parse = (s: string | null): unknown => (s === null ? null : JSON.parse(s));
@@ -62,6 +64,7 @@ export class SqliteStore implements Store {
   readonly tokens: TokenStore;
   readonly callers: CallerIndex;
   readonly admin: AdminState;
+  readonly parked: ParkedEvents;
   /** One process owns the file (the replay command refuses to run beside the bridge). */
   readonly shared = false;
   private readonly s: ReturnType<typeof prepare>;
@@ -82,6 +85,11 @@ export class SqliteStore implements Store {
       (site, fn) => this.write(site, fn),
     );
     this.admin = sqliteAdminState(
+      db,
+      (doing, fn) => this.run(doing, fn),
+      (site, fn) => this.write(site, fn),
+    );
+    this.parked = sqliteParkedEvents(
       db,
       (doing, fn) => this.run(doing, fn),
       (site, fn) => this.write(site, fn),

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AsteriskAdapter, type AsteriskAdapterOptions } from '../../../src/pbx/asterisk/index.ts';
 import { AmiClient } from '../../../src/pbx/asterisk/client.ts';
 import { PbxError, type PbxEvent, type PbxEventSink } from '../../../src/pbx/index.ts';
@@ -257,6 +257,58 @@ describe('Asterisk adapter against a fake AMI replaying real captures', () => {
       'ring_stopped 104',
       'ended cancelled',
     ]);
+  });
+
+  it('holds at most maxQueued events in memory while the sink refuses them: the oldest go, told', async () => {
+    const sink = new CollectingSink();
+    sink.refuse = Number.MAX_SAFE_INTEGER;
+    const warnings: string[] = [];
+    const a = await boot(sink, {
+      maxQueued: 2,
+      log: (level, message) => void warnings.push(`${level} ${message}`),
+    });
+    let dropped = 0;
+    a.on('dropped', (n) => (dropped += n));
+    ami.send(captureMessages('01-inbound-direct'));
+    await vi.waitFor(() => expect(dropped).toBe(2));
+    sink.refuse = 0;
+    await sink.ended();
+    expect(sink.events).toHaveLength(2);
+    expect(sink.events.map(line).at(-1)).toBe('ended completed');
+    expect(warnings.filter((w) => w.includes('oldest are dropped'))).toHaveLength(1);
+  });
+
+  it('ends, after the resync, the open calls the PBX no longer has (one that ended under another instance)', async () => {
+    const sink = new CollectingSink();
+    ami = await FakeAmi.start();
+    // A call still up on the PBX, and one the bridge holds open that ended while no link was up.
+    const live = captureMessages('01-inbound-direct');
+    const talking = live.findIndex((m) => m.includes('BridgeNumChannels: 2')) + 1;
+    ami.send(live.slice(0, talking));
+    const liveId =
+      /^Linkedid: (\S+)$/m.exec(live.find((m) => m.startsWith('Event: Newchannel')) ?? '')?.[1] ?? '';
+    const a = new AsteriskAdapter({
+      pbxId: 'office',
+      ami: {
+        host: '127.0.0.1',
+        port: ami.port,
+        username: 'bridge',
+        secret: 'amisecret',
+        devicePattern: simDevices,
+      },
+      retry: { minDelayMs: 5, maxDelayMs: 50 },
+      pingIntervalMs: 0,
+      openCalls: () => [liveId, 'ended-meanwhile'],
+    });
+    adapter = a;
+    const synced = once(a, 'synced');
+    await a.start(sink);
+    await synced;
+    await sink.until((events) => events.some((e) => e.type === 'call.ended'));
+    expect(sink.events.filter((e) => e.type === 'call.ended').map((e) => e.callId)).toEqual([
+      'ended-meanwhile',
+    ]);
+    expect(sink.events.some((e) => e.type === 'call.started' && e.callId === liveId)).toBe(true);
   });
 
   it("originate: Originate with the device and context, the call reported under the command's id, once", async () => {

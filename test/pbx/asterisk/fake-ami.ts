@@ -22,6 +22,8 @@ export type Action = Record<string, string>;
 export interface FakeAmiEvents {
   action: [action: Action];
   login: [ok: boolean];
+  /** A logged-in session ended (its TCP link closed). */
+  logout: [];
 }
 
 interface LiveChannel {
@@ -36,6 +38,8 @@ const headerOf = (message: string, key: string): string | undefined => {
 export class FakeAmi extends EventEmitter<FakeAmiEvents> {
   readonly actions: Action[] = [];
   logins = 0;
+  /** The most sessions that were logged in at the same moment. */
+  maxLoggedIn = 0;
   username = 'bridge';
   secret = 'amisecret';
   /** Answers an action; return true when handled. */
@@ -52,6 +56,16 @@ export class FakeAmi extends EventEmitter<FakeAmiEvents> {
     server.on('connection', (socket) => fake.accept(socket));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return fake;
+  }
+
+  /** Sessions logged in now. */
+  get loggedIn(): number {
+    return this.clients.size;
+  }
+
+  /** The client-side TCP ports of the sessions logged in now (which process holds one). */
+  loggedInPorts(): number[] {
+    return [...this.clients].flatMap((s) => (s.remotePort === undefined ? [] : [s.remotePort]));
   }
 
   get port(): number {
@@ -105,7 +119,9 @@ export class FakeAmi extends EventEmitter<FakeAmiEvents> {
     let buffer = '';
     let loggedIn = false;
     socket.on('error', () => undefined);
-    socket.on('close', () => this.clients.delete(socket));
+    socket.on('close', () => {
+      if (this.clients.delete(socket)) this.emit('logout');
+    });
     socket.on('data', (chunk: Buffer) => {
       buffer += chunk.toString('utf8');
       let end: number;
@@ -126,6 +142,7 @@ export class FakeAmi extends EventEmitter<FakeAmiEvents> {
             this.reply(socket, id, 'Message: Authentication accepted\r\n');
             socket.write('Event: FullyBooted\r\nPrivilege: system,all\r\nStatus: Fully Booted\r\n\r\n');
             this.clients.add(socket);
+            this.maxLoggedIn = Math.max(this.maxLoggedIn, this.clients.size);
           } else socket.write(`Response: Error\r\nActionID: ${id}\r\nMessage: Authentication failed\r\n\r\n`);
           this.emit('login', ok);
           continue;
