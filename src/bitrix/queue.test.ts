@@ -134,6 +134,26 @@ describe('selectBatch', () => {
     expect(selectBatch(q.ops, ctx()).ops).toEqual([r]);
   });
 
+  it('an upload is not starved by the batches queued after it; a ready card still goes first', () => {
+    const q = queueOf();
+    const up = q.add(
+      uploadCommand({
+        url: 'http://x/upload',
+        field: 'file',
+        filename: 'a.mp3',
+        content: new Uint8Array([1]),
+      }),
+    );
+    // Logging queued after the upload: under steady load there is always some.
+    const later = Array.from({ length: 5 }, (_, i) => q.add(finish(`c${i}`)));
+    const card = q.add(show('c9'));
+    expect(selectBatch(q.ops, ctx()).ops).toEqual([card, ...later]);
+    card.state = 'sending';
+    expect(selectBatch(q.ops, ctx()).ops).toEqual([up]);
+    up.state = 'sending';
+    expect(selectBatch(q.ops, ctx()).ops).toEqual(later);
+  });
+
   it('holds back operations in backoff and methods over their operating-time budget', () => {
     const q = queueOf();
     const a = q.add(read());

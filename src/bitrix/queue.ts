@@ -178,15 +178,29 @@ export function selectBatch(queue: readonly Operation[], ctx: SelectContext): Se
     return true;
   };
 
+  // Uploads go alone, and only when nothing they wait for is unfinished.
+  const uploadReady = (op: Operation): boolean =>
+    op.state === 'queued' &&
+    timeReady(op) &&
+    [...op.dataDeps, ...op.orderDeps].every(
+      (d) => d.state === 'done' || (d.state === 'failed' && !op.dataDeps.includes(d)),
+    );
+  // An upload goes alone when it is first in line, which under steady load would be never: there
+  // is always a batch to send ahead of it. So outside the card lane the oldest ready operation
+  // goes first, and when that is an upload, it goes now (unless a card is ready: cards never wait).
+  if (!ordered.some((op) => op.lane === 'card' && op.state === 'queued' && timeReady(op))) {
+    let oldest: Operation | undefined;
+    for (const op of queue)
+      if (op.state === 'queued' && timeReady(op) && (oldest === undefined || op.id < oldest.id)) oldest = op;
+    if (oldest !== undefined && !oldest.command.batchable && uploadReady(oldest))
+      return { ops: [oldest], halt: false };
+  }
+
   for (const op of ordered) {
     if (chosen.length >= ctx.maxCommands) break;
     if (inBatch.has(op)) continue;
     if (!op.command.batchable) {
-      // Uploads go alone, and only when nothing they wait for is unfinished.
-      const free = [...op.dataDeps, ...op.orderDeps].every(
-        (d) => d.state === 'done' || (d.state === 'failed' && !op.dataDeps.includes(d)),
-      );
-      if (chosen.length === 0 && op.state === 'queued' && timeReady(op) && free) {
+      if (chosen.length === 0 && uploadReady(op)) {
         return { ops: [op], halt: false };
       }
       continue;
