@@ -11,7 +11,7 @@
  * enough agents that nobody has two calls at once.
  */
 import { agentExtension } from './office.ts';
-import { callEvents, digits, Pbx } from './pbx.ts';
+import { callEvents, digits, Pbx, RECORDING_BYTES } from './pbx.ts';
 import type { CardLogEntry, EmulatorCall, Target } from './targets.ts';
 import { percentile, progress, sleep } from './util.ts';
 
@@ -42,6 +42,11 @@ export interface CapacityOptions {
   recordingUrl: (callId: string) => string;
   /** Before each step (the naive baseline's steady state: its burst already spent). */
   beforeStep?: () => Promise<void>;
+  /**
+   * The PBX sends each recording's bytes in its event instead of a URL (outbound-only mode: the
+   * portal cannot reach the office's recording server, so the bridge uploads what it stored).
+   */
+  inlineRecordings?: boolean;
   /** Methods the bench itself sends (filling the bucket), left out of the counts. */
   ignoreMethods?: readonly string[];
 }
@@ -101,7 +106,12 @@ export async function capacity(target: Target, o: CapacityOptions): Promise<Capa
         at(t + 2000, () => pbx.send([c.answered(Date.now(), ext)]));
         at(t + 2000 + o.talkSec * 1000, () => pbx.send([c.ended(Date.now())]));
         at(t + 2500 + o.talkSec * 1000, async () => {
-          await pbx.send([c.recording(Date.now(), o.recordingUrl(c.callId))]);
+          const at = Date.now();
+          await pbx.send([
+            o.inlineRecordings === true
+              ? c.recordingInline(at, RECORDING_BYTES)
+              : c.recording(at, o.recordingUrl(c.callId)),
+          ]);
           placed.recordingSentAt = Date.now();
         });
       }
