@@ -207,7 +207,9 @@ export async function runChaos(
       // The PBX repeats what the bridge did not take, quickly: the bridge is back within seconds.
       delivery: { retry: { baseMs: 250, maxMs: 2000 } },
       commands: { waitSec: 10, retry: { baseMs: 250, maxMs: 2000 } },
-      recordings: { host: '127.0.0.1' },
+      // Outbound-only: the portal cannot reach the office's recording server either, so the PBX
+      // hands each recording to the bridge (`contentBase64`), which uploads it.
+      recordings: { host: '127.0.0.1', ...(offline ? { upload: true } : {}) },
     });
     const previous = cleanup;
     cleanup = async () => {
