@@ -25,6 +25,8 @@ export interface StepResult {
   backlog: number;
   sendErrors: number;
   requests: number;
+  /** Requests that carried nothing but reads of the offline event queue (outbound-only polling). */
+  pollRequests: number;
   passed: boolean;
 }
 
@@ -133,6 +135,9 @@ export async function capacity(target: Target, o: CapacityOptions): Promise<Capa
           (r) => !ignore.has(r.method.toLowerCase()),
         );
         const queryLimitErrors = requests.filter((r) => r.error === 'QUERY_LIMIT_EXCEEDED').length;
+        const pollRequests = requests.filter((r) =>
+          (r.batch ? r.commands : [r.method]).every((m) => m.toLowerCase().startsWith('event.offline.')),
+        ).length;
         const shows = new Map<string, number>();
         for (const e of await emulator.inspect<CardLogEntry[]>(`card-log?since=${cardMark}`)) {
           const key = digits(e.phoneNumber);
@@ -163,6 +168,7 @@ export async function capacity(target: Target, o: CapacityOptions): Promise<Capa
           backlog,
           sendErrors: stepErrors,
           requests: requests.length,
+          pollRequests,
           passed: queryLimitErrors === 0 && p99 <= LATENCY_LIMIT_MS && backlog === 0 && stepErrors === 0,
         };
       }

@@ -32,6 +32,11 @@ interface Plan {
   replayCalls: number;
   naiveReplayCalls: number;
   bridgeSteps: number[];
+  /**
+   * Outbound-only: each recorded call's upload is a request of its own, so the steps start where
+   * the naive baseline's do and climb to the bridge's.
+   */
+  offlineSteps: number[];
   naiveSteps: number[];
   stepSec: number;
   naiveStepSec: number;
@@ -52,6 +57,7 @@ const fullPlan: Plan = {
   replayCalls: 10_000,
   naiveReplayCalls: 1_000,
   bridgeSteps: [1000, 1500, 1800, 2000, 2400, 3000],
+  offlineSteps: [30, 60, 90, 120, 180, 240, 300, 600, 1000, 1500, 1800, 2000, 2400, 3000],
   naiveSteps: [20, 40, 60],
   stepSec: 20,
   naiveStepSec: 20,
@@ -70,6 +76,7 @@ const quickPlan: Plan = {
   replayCalls: 250,
   naiveReplayCalls: 100,
   bridgeSteps: [300, 600],
+  offlineSteps: [60, 300],
   naiveSteps: [20, 60],
   stepSec: 6,
   naiveStepSec: 6,
@@ -197,7 +204,7 @@ function offlineCapacityOf(plan: Plan, recordingUrl: RecordingUrl): Promise<Capa
   progress('bridge (outbound-only): capacity at 2 requests/s, burst 50, the offline queue polled');
   return withTarget({ kind: 'bridge', rateLimit: standard, drain: true, events: 'offline' }, (t) =>
     capacity(t, {
-      steps: plan.bridgeSteps,
+      steps: plan.offlineSteps,
       stepSec: plan.stepSec,
       talkSec: plan.talkSec,
       recordingUrl,
@@ -393,9 +400,12 @@ function steps(c: CapacityResult): string {
 }
 
 function offlineCapacityNote(plan: Plan, c: CapacityResult): string {
+  const polls = c.steps.map((s) => `${s.callsPerMinute}/min ${s.pollRequests}`).join(', ');
   return (
     `capacity outbound-only (the portal refusing every delivery, the bridge installed from its app page and ` +
-    `reading the offline queue at its default pace; same calls and pass rule), steps of ${plan.stepSec} s: ${steps(c)}`
+    `reading the offline queue at its default pace; the same calls and pass rule, but the PBX sends each recording's ` +
+    `bytes, which the bridge uploads: attachRecord for the upload URL, then the file, a request of its own), ` +
+    `steps of ${plan.stepSec} s: ${steps(c)}; requests carrying nothing but queue reads per step: ${polls}`
   );
 }
 
