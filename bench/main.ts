@@ -76,7 +76,7 @@ const quickPlan: Plan = {
   replayCalls: 250,
   naiveReplayCalls: 100,
   bridgeSteps: [300, 600],
-  offlineSteps: [60, 300],
+  offlineSteps: [60],
   naiveSteps: [20, 60],
   stepSec: 6,
   naiveStepSec: 6,
