@@ -325,7 +325,12 @@ export async function runChaos(
 
     const requests =
       await emulator.get<{ status: number; error: string | null; commandErrors: string[] }[]>('requests');
-    const verdict = compare(traffic.calls.values(), portalCalls, (c) => faults.inOutage(c.placedAtMs));
+    const verdict = compare(
+      traffic.calls.values(),
+      portalCalls,
+      (c) => faults.inOutage(c.placedAtMs),
+      offline,
+    );
     const replaySeconds = replay === null ? null : await replay.seconds();
     progress(`drain over after ${drainSeconds} s; reading the verdict`);
     const status = await bridgeStatus(files.configPath);

@@ -60,6 +60,8 @@ describe('a short outbound-only chaos run', () => {
       wrongUser: 0,
       secretsInLogs: 0,
       clicksLeftOpen: 0,
+      // The bridge uploaded every recording the PBX handed it.
+      missingRecording: 0,
       // Nothing reaches the bridge from the portal: every click is read from the queue.
       clicksUndelivered: 0,
     });
