@@ -12,7 +12,13 @@ const slow = {
   bench: ['test/bench/**/*.test.ts'],
   /** The short chaos run: kills, outages and limits through every scenario. */
   /** The short failover run: three instances on a private PostgreSQL, kills and a database restart. */
-  chaos: ['test/chaos/chaos.test.ts', 'test/chaos/failover.test.ts', 'test/chaos/ami-failover.test.ts'],
+  /** The short runs: chaos, failover over HTTP and over AMI, and outbound-only (clicks while the bridge is down). */
+  chaos: [
+    'test/chaos/chaos.test.ts',
+    'test/chaos/failover.test.ts',
+    'test/chaos/ami-failover.test.ts',
+    'test/chaos/offline.test.ts',
+  ],
   /** Random and mutated bodies against the live server and the parsers. */
   fuzz: [
     'test/security/fuzz-server.test.ts',

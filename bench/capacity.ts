@@ -11,7 +11,7 @@
  * enough agents that nobody has two calls at once.
  */
 import { agentExtension } from './office.ts';
-import { callEvents, digits, Pbx } from './pbx.ts';
+import { callEvents, digits, Pbx, RECORDING_BYTES } from './pbx.ts';
 import type { CardLogEntry, EmulatorCall, Target } from './targets.ts';
 import { percentile, progress, sleep } from './util.ts';
 
@@ -25,6 +25,8 @@ export interface StepResult {
   backlog: number;
   sendErrors: number;
   requests: number;
+  /** Requests that carried nothing but reads of the offline event queue (outbound-only polling). */
+  pollRequests: number;
   passed: boolean;
 }
 
@@ -42,6 +44,11 @@ export interface CapacityOptions {
   recordingUrl: (callId: string) => string;
   /** Before each step (the naive baseline's steady state: its burst already spent). */
   beforeStep?: () => Promise<void>;
+  /**
+   * The PBX sends each recording's bytes in its event instead of a URL (outbound-only mode: the
+   * portal cannot reach the office's recording server, so the bridge uploads what it stored).
+   */
+  inlineRecordings?: boolean;
   /** Methods the bench itself sends (filling the bucket), left out of the counts. */
   ignoreMethods?: readonly string[];
 }
@@ -101,7 +108,12 @@ export async function capacity(target: Target, o: CapacityOptions): Promise<Capa
         at(t + 2000, () => pbx.send([c.answered(Date.now(), ext)]));
         at(t + 2000 + o.talkSec * 1000, () => pbx.send([c.ended(Date.now())]));
         at(t + 2500 + o.talkSec * 1000, async () => {
-          await pbx.send([c.recording(Date.now(), o.recordingUrl(c.callId))]);
+          const at = Date.now();
+          await pbx.send([
+            o.inlineRecordings === true
+              ? c.recordingInline(at, RECORDING_BYTES)
+              : c.recording(at, o.recordingUrl(c.callId)),
+          ]);
           placed.recordingSentAt = Date.now();
         });
       }
@@ -123,6 +135,9 @@ export async function capacity(target: Target, o: CapacityOptions): Promise<Capa
           (r) => !ignore.has(r.method.toLowerCase()),
         );
         const queryLimitErrors = requests.filter((r) => r.error === 'QUERY_LIMIT_EXCEEDED').length;
+        const pollRequests = requests.filter((r) =>
+          (r.batch ? r.commands : [r.method]).every((m) => m.toLowerCase().startsWith('event.offline.')),
+        ).length;
         const shows = new Map<string, number>();
         for (const e of await emulator.inspect<CardLogEntry[]>(`card-log?since=${cardMark}`)) {
           const key = digits(e.phoneNumber);
@@ -153,6 +168,7 @@ export async function capacity(target: Target, o: CapacityOptions): Promise<Capa
           backlog,
           sendErrors: stepErrors,
           requests: requests.length,
+          pollRequests,
           passed: queryLimitErrors === 0 && p99 <= LATENCY_LIMIT_MS && backlog === 0 && stepErrors === 0,
         };
       }

@@ -5,7 +5,8 @@
  * with --json one JSON object as the last line. `--only route`: the known caller's route figures
  * alone (a minute, not an hour); `--only latency`: the card latency runs at 60 and 1,000 calls/min
  * and the bucket's peak over them; `--only capacity`: the bridge's capacity steps and the bucket's
- * peak over them. `--latency-sec`: the length of the 60 calls/min run (5 minutes
+ * peak over them; `--only offline`: outbound-only mode, the offline queue's reads per minute idle
+ * and in a call, and the capacity steps with the queue polled. `--latency-sec`: the length of the 60 calls/min run (5 minutes
  * in the full bench, 20 s in the quick one).
  */
 import { cpus, totalmem } from 'node:os';
@@ -31,6 +32,11 @@ interface Plan {
   replayCalls: number;
   naiveReplayCalls: number;
   bridgeSteps: number[];
+  /**
+   * Outbound-only: each recorded call's upload is a request of its own, so the steps start where
+   * the naive baseline's do and climb to the bridge's.
+   */
+  offlineSteps: number[];
   naiveSteps: number[];
   stepSec: number;
   naiveStepSec: number;
@@ -51,6 +57,7 @@ const fullPlan: Plan = {
   replayCalls: 10_000,
   naiveReplayCalls: 1_000,
   bridgeSteps: [1000, 1500, 1800, 2000, 2400, 3000],
+  offlineSteps: [30, 60, 90, 120, 180, 240, 300, 600, 1000, 1500, 1800, 2000, 2400, 3000],
   naiveSteps: [20, 40, 60],
   stepSec: 20,
   naiveStepSec: 20,
@@ -69,6 +76,7 @@ const quickPlan: Plan = {
   replayCalls: 250,
   naiveReplayCalls: 100,
   bridgeSteps: [300, 600],
+  offlineSteps: [60],
   naiveSteps: [20, 60],
   stepSec: 6,
   naiveStepSec: 6,
@@ -108,6 +116,8 @@ interface Measured {
   queued: PerCallResult;
   replay: ReplayResult;
   capacity: CapacityResult;
+  /** The same capacity steps in outbound-only mode (the bridge only). */
+  offlineCapacity: CapacityResult | null;
   overhead: OverheadResult;
   /** The bridge's overhead again with SQLite's synchronous=NORMAL (a diagnostic, not a figure). */
   overheadNormalSync: OverheadResult | null;
@@ -186,6 +196,24 @@ function capacityOf(kind: TargetKind, plan: Plan, recordingUrl: RecordingUrl): P
   );
 }
 
+/**
+ * Capacity in outbound-only mode: the portal cannot reach the bridge (installed from its app page),
+ * which reads the portal's offline event queue at its default pace all through the steps.
+ */
+function offlineCapacityOf(plan: Plan, recordingUrl: RecordingUrl): Promise<CapacityResult> {
+  progress('bridge (outbound-only): capacity at 2 requests/s, burst 50, the offline queue polled');
+  return withTarget({ kind: 'bridge', rateLimit: standard, drain: true, events: 'offline' }, (t) =>
+    capacity(t, {
+      steps: plan.offlineSteps,
+      stepSec: plan.stepSec,
+      talkSec: plan.talkSec,
+      recordingUrl,
+      inlineRecordings: true,
+      ignoreMethods: ['profile'],
+    }),
+  );
+}
+
 async function latencyOf(kind: TargetKind, plan: Plan, recordingUrl: RecordingUrl): Promise<Latency> {
   const at = async (callsPerMinute: number, seconds: number): Promise<StepResult> => {
     progress(
@@ -250,6 +278,7 @@ async function measureAll(
   ]);
   const bCap = await capacityOf('bridge', plan, recordingUrl);
   const nCap = await capacityOf('naive', plan, recordingUrl);
+  const bOfflineCap = await offlineCapacityOf(plan, recordingUrl);
   const bLatency = await latencyOf('bridge', plan, recordingUrl);
   const nLatency = await latencyOf('naive', plan, recordingUrl);
   const bOvh = await overheadOf('bridge', plan);
@@ -260,6 +289,7 @@ async function measureAll(
       ...bCalls,
       replay: bReplay,
       capacity: bCap,
+      offlineCapacity: bOfflineCap,
       ...bOvh,
       memory: side.bMemory,
       routeKnown,
@@ -269,6 +299,7 @@ async function measureAll(
       ...side.calls,
       replay: side.replay,
       capacity: nCap,
+      offlineCapacity: null,
       ...nOvh,
       memory: side.nMemory,
       routeKnown: null,
@@ -320,6 +351,7 @@ function figures(m: Measured, ami: number | null, peak: number): Figures {
     bytesPerLiveCall: Math.round(m.memory.heapBytes / m.memory.calls),
     ...routeFigures(m.routeKnown),
     ...latencyFigures(m.latency, peak),
+    offlineCallsPerMinuteAt2rps: m.offlineCapacity?.callsPerMinute ?? null,
   };
 }
 
@@ -356,6 +388,27 @@ function routeNote(r: RouteKnownResult | null): string {
         `${r.notManagerFirst} plans without the manager first`;
 }
 
+function steps(c: CapacityResult): string {
+  return c.steps
+    .map(
+      (s) =>
+        `${s.callsPerMinute}/min ${s.passed ? 'pass' : 'fail'} (${s.queryLimitErrors} QLE, p99 ${
+          Number.isFinite(s.cardLatencyP99Ms) ? Math.round(s.cardLatencyP99Ms) : '∞'
+        } ms, backlog ${s.backlog}, ${s.requests} requests)`,
+    )
+    .join('; ');
+}
+
+function offlineCapacityNote(plan: Plan, c: CapacityResult): string {
+  const polls = c.steps.map((s) => `${s.callsPerMinute}/min ${s.pollRequests}`).join(', ');
+  return (
+    `capacity outbound-only (the portal refusing every delivery, the bridge installed from its app page and ` +
+    `reading the offline queue at its default pace; the same calls and pass rule, but the PBX sends each recording's ` +
+    `bytes, which the bridge uploads: attachRecord for the upload URL, then the file, a request of its own), ` +
+    `steps of ${plan.stepSec} s: ${steps(c)}; requests carrying nothing but queue reads per step: ${polls}`
+  );
+}
+
 function notes(
   plan: Plan,
   quick: boolean,
@@ -364,15 +417,6 @@ function notes(
   amiNote: string,
   seconds: number,
 ): string[] {
-  const steps = (c: CapacityResult): string =>
-    c.steps
-      .map(
-        (s) =>
-          `${s.callsPerMinute}/min ${s.passed ? 'pass' : 'fail'} (${s.queryLimitErrors} QLE, p99 ${
-            Number.isFinite(s.cardLatencyP99Ms) ? Math.round(s.cardLatencyP99Ms) : '∞'
-          } ms, backlog ${s.backlog}, ${s.requests} requests)`,
-      )
-      .join('; ');
   const cpu = cpus();
   return [
     `run: ${new Date().toISOString()}, ${quick ? 'QUICK (CI-sized counts; figures are rough)' : 'full'}, ${seconds.toFixed(0)} s; ` +
@@ -387,6 +431,7 @@ function notes(
       `naive ${n.replay.requests} requests for ${n.replay.calls} calls scaled ×${10_000 / n.replay.calls} (two per call by construction; measured with the limit off)`,
     `capacity (pass: 0 QLE, card p99 ≤ 1 s, every call whose recording went ≥ 2.5 s ago logged with it): bridge, steps of ${plan.stepSec} s, talk ${plan.talkSec} s: ${steps(b.capacity)}`,
     `capacity naive (bucket filled to 49 before each ${plan.naiveStepSec} s step: its burst already spent): ${steps(n.capacity)}`,
+    ...(b.offlineCapacity ? [offlineCapacityNote(plan, b.offlineCapacity)] : []),
     `overhead at 100 calls/s, limit off: bridge p50 ${b.overhead.p50Ms.toFixed(2)} ms p99 ${b.overhead.p99Ms.toFixed(2)} ms over ${b.overhead.samples} calls; ` +
       `naive p50 ${n.overhead.p50Ms.toFixed(2)} ms p99 ${n.overhead.p99Ms.toFixed(2)} ms (ringing request in → register out, one clock in the process)` +
       (b.overheadNormalSync
@@ -447,16 +492,30 @@ async function main(): Promise<void> {
   }
   if (values.only === 'offline') {
     const r = await offlinePoll(quick ? 10 : 30);
+    const recordings = await startRecordingServer();
+    let c: CapacityResult;
+    try {
+      c = await offlineCapacityOf(plan, recordings.url);
+    } finally {
+      await recordings.close();
+    }
     const figures = {
       offlinePollRequestsPerMinIdle: round(r.idlePerMin, 1),
       offlinePollRequestsPerMinInCall: round(r.inCallPerMin, 1),
+      offlineCallsPerMinuteAt2rps: c.callsPerMinute,
     };
-    const keys = ['offlinePollRequestsPerMinIdle', 'offlinePollRequestsPerMinInCall'] as const;
+    const keys = [
+      'offlinePollRequestsPerMinIdle',
+      'offlinePollRequestsPerMinInCall',
+      'offlineCallsPerMinuteAt2rps',
+    ] as const;
     for (const line of table({ ...figures, naive: {} }, keys)) console.log(line);
     console.log('');
     console.log(
-      `- outbound-only mode with its default pace, each figure counted over ${String(r.seconds)} s`,
+      `- outbound-only mode with its default pace, each polling figure counted over ${String(r.seconds)} s`,
     );
+    console.log(`- ${offlineCapacityNote(plan, c)}`);
+    console.log(`- ${peakNote()}`);
     if (values.json) console.log(JSON.stringify(figures));
     return;
   }

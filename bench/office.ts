@@ -69,6 +69,11 @@ export interface BridgeShape {
   sales?: boolean;
   /** Finish at hang-up without waiting for a recording (the replay's calls have none). */
   noRecordingWait?: boolean;
+  /**
+   * Outbound-only mode: the portal cannot reach the bridge, which reads its offline event queue
+   * (`bitrix.events: "offline"`, its default pace) and is installed from its app page.
+   */
+  events?: 'offline';
 }
 
 /** The configuration file of a bridge against the emulator at `emulatorUrl`. */
@@ -106,8 +111,9 @@ export function bridgeDocument(
     clientId,
     clientSecret,
     oauthUrl: `${emulatorUrl}/oauth/token/`,
-    // Posted to where the bridge listens (the portal reaches it on the loopback).
-    events: 'push',
+    // Push: posted to where the bridge listens (the portal reaches it on the loopback). Offline:
+    // the bridge reads the portal's queue at its default pace.
+    events: shape.events ?? 'push',
     // The limit "off" is a bucket far larger than anything the run sends.
     rateLimit: shape.rateLimit ?? { rate: 1_000_000, burst: 1_000_000 },
     // As the e2e tests: a short client retry hands an outage to the outbox soon.

@@ -50,6 +50,8 @@ export interface CallEvents {
   answered(at: number, extension: string): unknown;
   ended(at: number): unknown;
   recording(at: number, url: string): unknown;
+  /** The recording's bytes in the event (`contentBase64`): what a PBX the portal cannot reach sends. */
+  recordingInline(at: number, content: Uint8Array): unknown;
 }
 
 export function callEvents(callId: string, n: number): CallEvents {
@@ -76,15 +78,25 @@ export function callEvents(callId: string, n: number): CallEvents {
       filename: `${callId}.mp3`,
       at: iso(at),
     }),
+    recordingInline: (at, content) => ({
+      type: 'recording.ready',
+      callId,
+      contentBase64: Buffer.from(content).toString('base64'),
+      filename: `${callId}.mp3`,
+      at: iso(at),
+    }),
   };
 }
 
 /** A web server of recordings: any `/r/<name>.mp3` answers a few bytes of "audio". */
+/** A few bytes of "audio": what the bench's recordings hold. */
+export const RECORDING_BYTES = Buffer.from('ID3\u0003\u0000\u0000\u0000\u0000\u0000\u0000 a bench recording');
+
 export async function startRecordingServer(): Promise<{
   url: (callId: string) => string;
   close(): Promise<void>;
 }> {
-  const body = Buffer.from('ID3\u0003\u0000\u0000\u0000\u0000\u0000\u0000 a bench recording');
+  const body = RECORDING_BYTES;
   const server: Server = createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'audio/mpeg', 'content-length': body.length }).end(body);
     req.resume();

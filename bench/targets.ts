@@ -114,15 +114,18 @@ export async function startTarget(options: TargetOptions): Promise<Target> {
       child = await forkChild('bridge-child.ts', [setup.configPath], {
         env: { ...process.env, ...(options.env ?? {}) },
       });
-      const installed = (await emulator.control('apps', {
-        clientId: setup.clientId,
-        clientSecret: setup.clientSecret,
-        name: 'b24-bridge (bench)',
-        installUrl: `${child.ready.url ?? ''}/bitrix/install`,
-        scopes: ['telephony', 'crm', 'user'],
-      })) as { installCallback?: { status: number | null } };
-      if (installed.installCallback?.status !== 200)
-        throw new Error(`the install callback failed: ${JSON.stringify(installed.installCallback)}`);
+      if (options.events === 'offline') await installFromPage(emulator, child.ready.url ?? '', setup);
+      else {
+        const installed = (await emulator.control('apps', {
+          clientId: setup.clientId,
+          clientSecret: setup.clientSecret,
+          name: 'b24-bridge (bench)',
+          installUrl: `${child.ready.url ?? ''}/bitrix/install`,
+          scopes: ['telephony', 'crm', 'user'],
+        })) as { installCallback?: { status: number | null } };
+        if (installed.installCallback?.status !== 200)
+          throw new Error(`the install callback failed: ${JSON.stringify(installed.installCallback)}`);
+      }
       const bridge = child;
       await waitFor('the bridge connected to the portal', async () =>
         (await bridge.ask<unknown[]>('portals')).length > 0 ? true : undefined,
@@ -156,6 +159,40 @@ export async function startTarget(options: TargetOptions): Promise<Target> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Outbound-only: the portal refuses every delivery to the bridge (`unreachableApp`), so the
+ * install completes from the app page, as the administrator's browser on the office network does
+ * it: the page (with the tokens the portal hands it) posted to the bridge, then
+ * `BX24.installFinish()`.
+ */
+async function installFromPage(
+  emulator: Emulator,
+  bridgeUrl: string,
+  app: { clientId: string; clientSecret: string },
+): Promise<void> {
+  await emulator.control('settings', { unreachableApp: true });
+  await emulator.control('apps', {
+    clientId: app.clientId,
+    clientSecret: app.clientSecret,
+    name: 'b24-bridge (bench, outbound-only)',
+    installUrl: `${bridgeUrl}/bitrix/install`,
+    installFinish: 'manual',
+    scopes: ['telephony', 'crm', 'user'],
+  });
+  const opening = (await emulator.control(`apps/${app.clientId}/open`, { userId: 1 })) as {
+    query: Record<string, string>;
+    form: Record<string, string>;
+  };
+  const page = await fetch(`${bridgeUrl}/bitrix/install?${new URLSearchParams(opening.query).toString()}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(opening.form).toString(),
+  });
+  await page.arrayBuffer();
+  if (!page.ok) throw new Error(`the install from the app page failed: ${page.status}`);
+  await emulator.control(`apps/${app.clientId}/install-finish`, {});
 }
 
 /**

@@ -79,7 +79,11 @@ interface Judged {
   duplicateRecording: boolean;
 }
 
-function judge(call: SimCall, matches: readonly PortalCall[], problems: string[]): Judged {
+/** Whether the PBX recorded the call: it gave a URL, or (uploading the bytes) it was answered. */
+const recordedBy = (call: SimCall, uploads: boolean): boolean =>
+  call.result?.recordingUrl != null || (uploads && call.result?.answeredAt != null);
+
+function judge(call: SimCall, matches: readonly PortalCall[], problems: string[], uploads: boolean): Judged {
   const finished = matches.filter((m) => m.finished);
   const first = finished[0];
   const result = call.result;
@@ -129,7 +133,7 @@ function judge(call: SimCall, matches: readonly PortalCall[], problems: string[]
     out.wrongStatus = true;
     say(`status ${String(first.statusCode)}, answered ${answered}`);
   }
-  if (result?.recordingUrl != null && first.recordings.length === 0) {
+  if (recordedBy(call, uploads) && first.recordings.length === 0) {
     out.missingRecording = true;
     say('recorded on the PBX, no recording in the portal');
   }
@@ -156,6 +160,8 @@ export function compare(
   simCalls: Iterable<SimCall>,
   portalCalls: readonly PortalCall[],
   inOutage: (call: SimCall) => boolean,
+  /** The PBX uploads each answered call's recording (`contentBase64`) instead of giving a URL. */
+  uploads = false,
 ): Verdict {
   // Portal calls by the PBX call they belong to: the call key's prefix, or for a click the CALL_ID.
   const byPbxCall = new Map<string, PortalCall[]>();
@@ -185,11 +191,11 @@ export function compare(
     if (call.scenario !== 'S4' && call.result === null) simUnfinished++;
     const matches = byPbxCall.get(call.callId) ?? [];
     for (const m of matches) claimed.add(m);
-    const j = judge(call, matches, problems);
+    const j = judge(call, matches, problems, uploads);
     add(total, j);
     const row = per.get(call.scenario);
     if (row) add(row, j);
-    if (call.result?.recordingUrl != null) add(recorded, j);
+    if (recordedBy(call, uploads)) add(recorded, j);
     if (inOutage(call)) add(outage, j);
     if (j.wrongStatus) wrongStatus++;
     if (j.wrongStart) wrongStart++;

@@ -1,6 +1,7 @@
 /**
  * SIGKILL of the bridge every ~N seconds (±30 %, so kills land at every moment of a call's life),
- * each followed at once by a restart on the same port and SQLite file.
+ * each followed by a restart on the same port and SQLite file: at once, or after `down.sec` (the
+ * bridge dead meanwhile; `down.meanwhile` is told when it died and when it starts again).
  */
 import type { Random } from 'b24-pbx-simulator';
 import type { BridgeProcess } from './processes.ts';
@@ -11,7 +12,12 @@ export interface KillLoop {
   readonly errors: string[];
 }
 
-export function startKillLoop(bridge: BridgeProcess, everySec: number, random: Random): KillLoop {
+export function startKillLoop(
+  bridge: BridgeProcess,
+  everySec: number,
+  random: Random,
+  down: { sec?: number; meanwhile?: (moment: 'killed' | 'restarting') => void } = {},
+): KillLoop {
   const errors: string[] = [];
   let stopped = false;
   let timer: NodeJS.Timeout | null = null;
@@ -21,7 +27,10 @@ export function startKillLoop(bridge: BridgeProcess, everySec: number, random: R
     const ms = everySec * 1000 * (0.7 + 0.6 * random.next());
     timer = setTimeout(() => {
       restarting = bridge
-        .killAndRestart()
+        .killAndRestart({
+          ms: (down.sec ?? 0) * 1000,
+          ...(down.meanwhile ? { meanwhile: down.meanwhile } : {}),
+        })
         .catch((e: unknown) => void errors.push(String(e)))
         .finally(() => {
           restarting = null;

@@ -105,6 +105,7 @@ export function writeBridgeConfig(
   port: number,
   urls: { oauth: string; public: string },
   logLevel: 'debug' | 'info' | 'warn',
+  offline?: { clickFreshSec: number },
 ): BridgeFiles {
   const clientId = 'local.b24bridge.chaos';
   const files = {
@@ -116,8 +117,9 @@ export function writeBridgeConfig(
   const sqlitePath = join(dir, 'bridge.sqlite');
   const url = `http://127.0.0.1:${port}`;
   const doc: BridgeConfigInput = {
-    // The portal reaches the bridge through the public URL (our proxy), the PBX at `url`.
-    server: { host: '127.0.0.1', port, publicUrl: urls.public },
+    // Push: the portal reaches the bridge through the public URL (our proxy), the PBX at `url`.
+    // Outbound-only: no public URL at all; the bridge reads the portal's offline event queue.
+    server: offline ? { host: '127.0.0.1', port } : { host: '127.0.0.1', port, publicUrl: urls.public },
     store: { kind: 'sqlite', path: sqlitePath },
     bitrix: {
       mode: 'app',
@@ -126,6 +128,7 @@ export function writeBridgeConfig(
       oauthUrl: urls.oauth,
       // Few, quick tries: the outbox, not the client, waits out an outage (as in the e2e tests).
       retry: { maxAttempts: 2, minDelayMs: 100, maxDelayMs: 500 },
+      ...(offline ? { events: 'offline' as const, offline: { clickFreshSec: offline.clickFreshSec } } : {}),
     },
     // The simulated office serves its recordings on the loopback: allowed by name.
     pbx: [{ id: 'chaos', token: files.pbxToken, kind: 'webhook', recordingHosts: ['127.0.0.1'] }],

@@ -26,6 +26,15 @@ export interface ChaosOptions {
   /** After the last call: how long the backlog may take to drain before the run gives up. */
   drainTimeoutSec: number;
   seed: number;
+  /**
+   * How the portal's events reach the bridge: "push" (posted to its public URL) or "offline"
+   * (outbound-only: the portal cannot reach the bridge at all, which reads the offline queue).
+   */
+  events: 'push' | 'offline';
+  /** After each SIGKILL the bridge stays down this many seconds before its restart (0: at once). */
+  downSec: number;
+  /** Outbound-only: the bridge's bitrix.offline.clickFreshSec (a click older than this is not dialled). */
+  clickFreshSec: number;
   json: boolean;
   /** Keep the run's folder (log, SQLite file, seed) and say where it is. */
   keep: boolean;
@@ -45,6 +54,11 @@ export const usage = `Usage: npm run chaos -- [--calls N] [--json] [options]
   --limit-sec S        ... lasting S seconds (default 8)
   --drain-timeout S    give up waiting for the backlog after S seconds (default 150)
   --seed N             the simulated office's seed (default 12)
+  --events E           push (the portal posts to the bridge's public URL) or offline (outbound-only:
+                       the portal cannot reach the bridge; it reads the offline queue) (default push)
+  --down-sec S         after each kill the bridge stays down S seconds before it restarts (default 0)
+  --click-fresh-sec S  offline: a click older than S seconds when read is finished, not dialled
+                       (the bridge's bitrix.offline.clickFreshSec; default 60)
   --log-level L        the bridge's log level: debug, info, warn (default info)
   --keep               keep the run's folder (bridge log, SQLite file)
   --json               print the figures as JSON on the last line`;
@@ -77,6 +91,9 @@ export function parseOptions(argv: readonly string[]): ChaosOptions {
         'limit-sec': { type: 'string' },
         'drain-timeout': { type: 'string' },
         seed: { type: 'string' },
+        events: { type: 'string' },
+        'down-sec': { type: 'string' },
+        'click-fresh-sec': { type: 'string' },
         'log-level': { type: 'string' },
         keep: { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
@@ -90,6 +107,8 @@ export function parseOptions(argv: readonly string[]): ChaosOptions {
   const logLevel = values['log-level'] ?? 'info';
   if (logLevel !== 'debug' && logLevel !== 'info' && logLevel !== 'warn')
     throw new UsageError('--log-level must be debug, info or warn');
+  const events = values.events ?? 'push';
+  if (events !== 'push' && events !== 'offline') throw new UsageError('--events must be push or offline');
   return {
     calls,
     feedSec: num(values['feed-sec'], '--feed-sec', Math.max(20, Math.round(calls * 0.33)), 1),
@@ -103,6 +122,9 @@ export function parseOptions(argv: readonly string[]): ChaosOptions {
     limitSec: num(values['limit-sec'], '--limit-sec', 8),
     drainTimeoutSec: num(values['drain-timeout'], '--drain-timeout', 150, 1),
     seed: Math.round(num(values.seed, '--seed', 12)),
+    events,
+    downSec: num(values['down-sec'], '--down-sec', 0, 0, 600),
+    clickFreshSec: Math.round(num(values['click-fresh-sec'], '--click-fresh-sec', 60, 5, 3600)),
     json: values.json,
     keep: values.keep,
     logLevel,

@@ -134,11 +134,21 @@ export class BridgeProcess {
     return this.current.url;
   }
 
-  /** SIGKILL, then the same command again; resolves when it listens again. */
-  async killAndRestart(): Promise<void> {
+  /**
+   * SIGKILL, then the same command again; resolves when it listens again. `down`: what happens
+   * while it is dead (a click in the portal), and how long it stays dead before the restart.
+   */
+  async killAndRestart(
+    down: { ms?: number; meanwhile?: (moment: 'killed' | 'restarting') => void } = {},
+  ): Promise<void> {
     const started = performance.now();
     if (this.current) await end(this.current.child, this.current.exited, 'SIGKILL');
     this.kills++;
+    down.meanwhile?.('killed');
+    if ((down.ms ?? 0) > 0) {
+      await new Promise((r) => setTimeout(r, down.ms));
+      down.meanwhile?.('restarting');
+    }
     // A restart that fails (a port still held, a slow start on a busy machine) is tried again.
     for (let attempt = 1; ; attempt++) {
       try {

@@ -50,6 +50,9 @@ export function formatReport(result: ChaosResult): string[] {
       `${f.tokenRefreshes} token refreshes, ${f.limitBursts} limit bursts`,
     `PBX: ${f.pbxRetries} repeated requests, ${f.routeFallbacks} route answers not in time (own plan rang), ` +
       `${f.pbxRejected} refused; ${f.clicksUndelivered} clicks the bridge never heard of (it was down)`,
+    `clicks: ${f.clicks} made in the portal (${f.clicksWhileDown} while the bridge was dead or restarting): ` +
+      `${f.clicksDialled} dialled, ${f.clicksNotConnected} finished as not connected, ${f.clicksLeftOpen} left open` +
+      ` (events: ${result.events})`,
     `also: wrongStatus ${f.wrongStatus}, wrongStart ${f.wrongStart}, duplicateRecordings ${f.duplicateRecordings}, ` +
       `phantoms ${f.phantoms}, unfinishedInPortal ${f.unfinishedInPortal}, outbox failed ${f.outboxFailed} / dropped ${f.outboxDropped}`,
     `backlog: max ${f.maxBacklog}, ${f.drained ? 'drained' : 'NOT drained'} in ${f.drainSeconds} s after the chaos; ` +

@@ -12,9 +12,9 @@ import { startFaults, type FaultLogEntry } from './faults.ts';
 import { startKillLoop } from './kills.ts';
 import { startOAuthProxy } from './oauth-proxy.ts';
 import { startPublicProxy } from './public-proxy.ts';
-import { agents, callShape, lines, writeBridgeConfig, writeSeed } from './office.ts';
+import { ADMIN_USER_ID, agents, callShape, lines, writeBridgeConfig, writeSeed } from './office.ts';
 import type { ChaosOptions } from './options.ts';
-import { BridgeProcess, bridgeStatus, startEmulator } from './processes.ts';
+import { BridgeProcess, bridgeStatus, startEmulator, type EmulatorProcess } from './processes.ts';
 import { scanLog, type SecretScan } from './secrets.ts';
 import { startTraffic } from './traffic.ts';
 import { timeReplay } from './replay.ts';
@@ -39,6 +39,15 @@ export interface ChaosFigures {
   phantoms: number;
   unfinishedInPortal: number;
   clicksUndelivered: number;
+  /** Clicks made in the portal (S4), delivered or not; those made while the bridge was dead or restarting. */
+  clicks: number;
+  clicksWhileDown: number;
+  /** Clicks whose call the PBX started (the bridge dialled them). */
+  clicksDialled: number;
+  /** Clicks finished in the portal without being dialled (outbound-only: found stale in the queue). */
+  clicksNotConnected: number;
+  /** Clicks whose portal call is not finished at the end: registered and left open. */
+  clicksLeftOpen: number;
   outageCalls: number;
   outageSec: number;
   tokenRefreshes: number;
@@ -62,6 +71,8 @@ export interface ChaosFigures {
 
 export interface ChaosResult {
   figures: ChaosFigures;
+  /** How the portal's events reached the bridge. */
+  events: 'push' | 'offline';
   verdict: Verdict;
   faults: readonly FaultLogEntry[];
   links: readonly string[];
@@ -85,6 +96,32 @@ function freePort(): Promise<number> {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Outbound-only: the administrator opens the app in the portal; the page (with the tokens the
+ * portal hands it) is posted to the bridge, which the browser on the office network reaches, then
+ * the page calls `BX24.installFinish()`. Answers the page's form (it holds tokens: secrets).
+ */
+async function installFromPage(
+  emulator: EmulatorProcess,
+  bridgeUrl: string,
+  clientId: string,
+): Promise<Record<string, string>> {
+  const opening = await emulator.post<{ query: Record<string, string>; form: Record<string, string> }>(
+    `apps/${clientId}/open`,
+    { userId: ADMIN_USER_ID },
+  );
+  const page = await fetch(`${bridgeUrl}/bitrix/install?${new URLSearchParams(opening.query).toString()}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(opening.form).toString(),
+    signal: AbortSignal.timeout(30_000),
+  });
+  await page.arrayBuffer();
+  if (!page.ok) throw new Error(`the install from the app page failed: ${page.status}`);
+  await emulator.post(`apps/${clientId}/install-finish`, {});
+  return opening.form;
+}
+
 export async function runChaos(
   options: ChaosOptions,
   progress: (line: string) => void = () => undefined,
@@ -96,7 +133,14 @@ export async function runChaos(
   const proxy = await startOAuthProxy(emulator.url);
   const port = await freePort();
   const publicProxy = await startPublicProxy(`http://127.0.0.1:${port}`);
-  const files = writeBridgeConfig(dir, port, { oauth: proxy.url, public: publicProxy.url }, options.logLevel);
+  const offline = options.events === 'offline';
+  const files = writeBridgeConfig(
+    dir,
+    port,
+    { oauth: proxy.url, public: publicProxy.url },
+    options.logLevel,
+    offline ? { clickFreshSec: options.clickFreshSec } : undefined,
+  );
   const logPath = join(dir, 'bridge.log');
   const bridge = new BridgeProcess(files.configPath, logPath);
   /** Every secret of the run, with a label for the report. */
@@ -116,6 +160,9 @@ export async function runChaos(
   };
   try {
     await bridge.start();
+    // Outbound-only: the portal refuses every delivery to the bridge (events, the install
+    // callback, recording downloads); the install completes from the app page.
+    if (offline) await emulator.post('settings', { unreachableApp: true });
     const installed = await emulator.post<{
       installCallback?: { status: number | null };
       accessToken?: string;
@@ -125,10 +172,21 @@ export async function runChaos(
       clientId: files.clientId,
       clientSecret: files.clientSecret,
       name: 'b24-bridge (chaos)',
-      installUrl: `${publicProxy.url}/bitrix/install`,
+      installUrl: `${offline ? files.url : publicProxy.url}/bitrix/install`,
+      ...(offline ? { installFinish: 'manual' } : {}),
       scopes: ['telephony', 'crm', 'user'],
     });
-    if (installed.installCallback?.status !== 200)
+    if (offline) {
+      const form = await installFromPage(emulator, files.url, files.clientId);
+      for (const [key, label] of [
+        ['AUTH_ID', 'access token (app page)'],
+        ['REFRESH_ID', 'refresh token (app page)'],
+        ['APPLICATION_TOKEN', 'application token'],
+      ] as const) {
+        const value = form[key];
+        if (value !== undefined) secrets.set(value, label);
+      }
+    } else if (installed.installCallback?.status !== 200)
       throw new Error(`the install callback failed: ${JSON.stringify(installed.installCallback)}`);
     for (const [value, label] of [
       [installed.accessToken, 'access token'],
@@ -149,7 +207,9 @@ export async function runChaos(
       // The PBX repeats what the bridge did not take, quickly: the bridge is back within seconds.
       delivery: { retry: { baseMs: 250, maxMs: 2000 } },
       commands: { waitSec: 10, retry: { baseMs: 250, maxMs: 2000 } },
-      recordings: { host: '127.0.0.1' },
+      // Outbound-only: the portal cannot reach the office's recording server either, so the PBX
+      // hands each recording to the bridge (`contentBase64`), which uploads it.
+      recordings: { host: '127.0.0.1', ...(offline ? { upload: true } : {}) },
     });
     const previous = cleanup;
     cleanup = async () => {
@@ -172,13 +232,27 @@ export async function runChaos(
     const elapsedMs = (): number => performance.now() - t0;
     const watcher = watchBridge(files.sqlitePath, files.url);
     const faults = startFaults(emulator, options, elapsedMs);
-    const kills = startKillLoop(bridge, options.killEverySec, seededRandom(options.seed ^ 0x4b111));
     const traffic = startTraffic(sim, emulator, {
       count: options.calls,
       feedSec: options.feedSec,
       seed: options.seed,
       elapsedMs,
       portalDown: () => faults.outageNow(),
+      bridgeDown: () => !bridge.running,
+      offline,
+    });
+    // While the calls are fed, a click the moment the bridge dies and, when it stays down, one as
+    // it starts again: in push mode the portal's one delivery fails; outbound-only, it waits in
+    // the offline queue.
+    let feeding = true;
+    let clickAtThisKill = false;
+    void traffic.placed.finally(() => (feeding = false));
+    const kills = startKillLoop(bridge, options.killEverySec, seededRandom(options.seed ^ 0x4b111), {
+      sec: options.downSec,
+      meanwhile: (moment) => {
+        if (moment === 'killed') clickAtThisKill = feeding;
+        if (clickAtThisKill) traffic.clickNow(true);
+      },
     });
     const replay = options.outageSec > 0 ? timeReplay(emulator, traffic, elapsedMs, options) : null;
     const ticker = setInterval(() => {
@@ -251,7 +325,12 @@ export async function runChaos(
 
     const requests =
       await emulator.get<{ status: number; error: string | null; commandErrors: string[] }[]>('requests');
-    const verdict = compare(traffic.calls.values(), portalCalls, (c) => faults.inOutage(c.placedAtMs));
+    const verdict = compare(
+      traffic.calls.values(),
+      portalCalls,
+      (c) => faults.inOutage(c.placedAtMs),
+      offline,
+    );
     const replaySeconds = replay === null ? null : await replay.seconds();
     progress(`drain over after ${drainSeconds} s; reading the verdict`);
     const status = await bridgeStatus(files.configPath);
@@ -267,6 +346,8 @@ export async function runChaos(
     const scan = await scanLog(logPath, secrets);
 
     const t = verdict.total;
+    const portalById = new Map(portalCalls.map((c) => [c.callId, c]));
+    const clickFinished = (id: string): boolean => portalById.get(id)?.finished === true;
     const figures: ChaosFigures = {
       calls: t.calls,
       finished: t.finished,
@@ -286,6 +367,13 @@ export async function runChaos(
       phantoms: verdict.phantoms,
       unfinishedInPortal: verdict.unfinishedInPortal,
       clicksUndelivered: traffic.clicksUndelivered(),
+      clicks: traffic.clicks.length,
+      clicksWhileDown: traffic.clicks.filter((c) => c.whileDown).length,
+      clicksDialled: traffic.clicks.filter((c) => traffic.dialled(c.bitrixCallId)).length,
+      clicksNotConnected: traffic.clicks.filter(
+        (c) => clickFinished(c.bitrixCallId) && !traffic.dialled(c.bitrixCallId),
+      ).length,
+      clicksLeftOpen: traffic.clicks.filter((c) => !clickFinished(c.bitrixCallId)).length,
       outageCalls: verdict.rows.find((r) => r.label === 'S6')?.tally.calls ?? 0,
       outageSec: options.outageSec,
       tokenRefreshes: proxy.refreshes(),
@@ -309,6 +397,7 @@ export async function runChaos(
     if (!options.keep) rmSync(dir, { recursive: true, force: true });
     return {
       figures,
+      events: options.events,
       verdict,
       faults: faults.log,
       links: watcher.links(),

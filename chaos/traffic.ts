@@ -36,8 +36,25 @@ export interface SimCall {
   result: SimulatedCallResult | null;
 }
 
+/** One click in the portal's CRM (S4), delivered or not. */
+export interface Click {
+  readonly bitrixCallId: string;
+  readonly clickedBy: number;
+  readonly placedAtMs: number;
+  /** Made while the bridge was dead or restarting. */
+  readonly whileDown: boolean;
+  /** Push: the bridge's handler took the event. Outbound-only: always (it waits in the queue). */
+  readonly delivered: boolean;
+}
+
 export interface Traffic {
   readonly calls: ReadonlyMap<string, SimCall>;
+  /** Every click made, whatever became of it. */
+  readonly clicks: readonly Click[];
+  /** A click now (the bridge just died, or is about to start again); none while the portal is down. */
+  clickNow(whileDown: boolean): void;
+  /** Whether the PBX started the call of a click (the bridge dialled it). */
+  dialled(bitrixCallId: string): boolean;
   /** Clicks whose event the bridge did not take (it was down): no call happened. */
   readonly clicksUndelivered: () => number;
   /** Resolves once every call has been placed. */
@@ -61,6 +78,10 @@ export interface TrafficOptions {
   readonly portalDown: () => boolean;
   /** Wait while this many calls are in progress (the office has 48 phones). */
   readonly maxActive?: number;
+  /** The bridge is dead or restarting (a click now is made while it is down). */
+  readonly bridgeDown?: () => boolean;
+  /** Outbound-only: a click is never delivered; it waits in the portal's offline queue. */
+  readonly offline?: boolean;
 }
 
 function pickOf<T>(items: readonly T[], random: Random): T {
@@ -123,16 +144,20 @@ export function startTraffic(sim: Simulator, emulator: EmulatorProcess, options:
     void done.then(() => pending.delete(done));
   };
 
-  const click = async (): Promise<void> => {
+  const clicks: Click[] = [];
+  const click = async (whileDown = false): Promise<void> => {
     const extension = freeExtension();
     const userId = userOfExtension.get(extension) ?? 0;
     const placedAtMs = options.elapsedMs();
+    const down = whileDown || options.bridgeDown?.() === true;
     const answer = await emulator.post<ClickAnswer>('click-to-call', {
       userId,
       phoneNumber: unknownNumber(),
       wait: true,
     });
-    const delivered = (answer.deliveries ?? []).some((d) => d.status !== null && d.status < 300);
+    const delivered =
+      options.offline === true || (answer.deliveries ?? []).some((d) => d.status !== null && d.status < 300);
+    clicks.push({ bitrixCallId: answer.callId, clickedBy: userId, placedAtMs, whileDown: down, delivered });
     if (!delivered) {
       undelivered++;
       return;
@@ -150,6 +175,15 @@ export function startTraffic(sim: Simulator, emulator: EmulatorProcess, options:
     });
   };
 
+  const clickNow = (whileDown: boolean): void => {
+    if (stopped() || options.portalDown()) return;
+    const clicked = click(whileDown).catch(() => {
+      undelivered++;
+    });
+    pending.add(clicked);
+    void clicked.then(() => pending.delete(clicked));
+  };
+
   const placed = (async () => {
     const meanMs = (options.feedSec * 1000) / options.count;
     let due = 0;
@@ -162,11 +196,7 @@ export function startTraffic(sim: Simulator, emulator: EmulatorProcess, options:
       let scenario = draw();
       if (scenario === 'S4' && options.portalDown()) scenario = 'S1';
       if (scenario === 'S4') {
-        const clicked = click().catch(() => {
-          undelivered++;
-        });
-        pending.add(clicked);
-        void clicked.then(() => pending.delete(clicked));
+        clickNow(false);
       } else {
         place(n, scenario);
       }
@@ -175,6 +205,9 @@ export function startTraffic(sim: Simulator, emulator: EmulatorProcess, options:
 
   return {
     calls,
+    clicks,
+    clickNow,
+    dialled: (bitrixCallId) => started.has(`c2c.${bitrixCallId}`),
     clicksUndelivered: () => undelivered,
     placed,
     open: () => pending.size + [...started].filter((id) => !ended.has(id)).length,

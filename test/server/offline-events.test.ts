@@ -221,6 +221,22 @@ describe('outbound-only: offline events, the portal never reaching the bridge', 
     ).toEqual([]);
   }, 20_000);
 
+  it('a stale click whose finish went before its record was cleared is cleared again, not marked as an error', async () => {
+    const runtime = bridge.portals.get(memberId)!;
+    await bridge.offline!.close();
+    const { callId } = await inspect<{ callId: string }>('click-to-call', {
+      userId: 2,
+      phoneNumber: '+79161112288',
+    });
+    await new Promise((r) => setTimeout(r, CLICK_FRESH_SEC * 1000 + 500));
+    // The previous process finished it and died before clearing the record.
+    await runtime.api.externalCall.finish({ callId, userId: 2, duration: 0, statusCode: '304' });
+    const poller = bridge.offline!.watch(runtime);
+    const report = await new Promise((resolve) => poller.once('read', resolve));
+    expect(report).toMatchObject({ fetched: 1, handled: 1, failed: 0, kept: 0 });
+    expect(await call(callId)).toMatchObject({ finished: true, statusCode: '304' });
+  }, 20_000);
+
   it('a click made while the bridge restarts is read when it is back, and dialled while fresh', async () => {
     await bridge.close();
     const number = '+79161112277';

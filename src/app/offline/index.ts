@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
+import { isBitrixError, isCallNotFound } from '../../bitrix/index.ts';
 import type { BridgeConfig } from '../../config/index.ts';
 import type { EngineState } from '../../core/index.ts';
 import type { PortalRuntime } from '../../portal/index.ts';
@@ -64,17 +65,23 @@ async function handleOffline(
       await app.offlineEvent(runtime.memberId, event);
       return 'done';
     }
-    // Finishing twice is answered "already finished": safe to repeat when the record comes back.
-    await runtime.api.externalCall.finish(
-      {
-        callId,
-        userId,
-        duration: 0,
-        statusCode: '304',
-        failedReason: 'the bridge was not running when the number was clicked',
-      },
-      { orderKey: callId },
-    );
+    // The record comes back when the finish went and its clear did not (the process died, the
+    // answer was lost): the portal then answers "Call is not found", as it does for a call someone
+    // else finished. Either way the call is not open: the record is done, not an error.
+    try {
+      await runtime.api.externalCall.finish(
+        {
+          callId,
+          userId,
+          duration: 0,
+          statusCode: '304',
+          failedReason: 'the bridge was not running when the number was clicked',
+        },
+        { orderKey: callId },
+      );
+    } catch (e) {
+      if (!(isBitrixError(e) && isCallNotFound(e))) throw e;
+    }
     return 'stale';
   }
   await app.offlineEvent(runtime.memberId, event);
