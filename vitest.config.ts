@@ -10,9 +10,11 @@ import LongestFirstSequencer from './test/sequencer.ts';
 const slow = {
   /** `npm run bench -- --quick` as a process: every figure's key, ~2 minutes. */
   bench: ['test/bench/**/*.test.ts'],
-  /** The short chaos run: kills, outages and limits through every scenario. */
-  /** The short failover run: three instances on a private PostgreSQL, kills and a database restart. */
-  /** The short runs: chaos, failover over HTTP and over AMI, and outbound-only (clicks while the bridge is down). */
+  /**
+   * The short runs: chaos (kills, outages and limits through every scenario), failover over HTTP
+   * and over AMI (three instances on a private PostgreSQL), and outbound-only (clicks while the
+   * bridge is down).
+   */
   chaos: [
     'test/chaos/chaos.test.ts',
     'test/chaos/failover.test.ts',
