@@ -13,7 +13,7 @@ import type { ParkedEvents } from '../store/index.ts';
 /** Parked events fed to the outbox per step. */
 const FEED_BATCH = 500;
 
-export interface ParkingOptions {
+interface ParkingOptions {
   pbxId: string;
   store: ParkedEvents;
   /** pbx[].ami.maxParkedEvents. */
@@ -27,7 +27,7 @@ export interface ParkingOptions {
 }
 
 /** Hands a batch of events to the portal's outbox (resolves once they are stored there). */
-export type Feed = (events: readonly PbxEvent[]) => Promise<void>;
+type Feed = (events: readonly PbxEvent[]) => Promise<void>;
 
 export class Parking {
   /** Parked events as last counted; null until read (another process may have left some). */
