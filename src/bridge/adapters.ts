@@ -119,6 +119,9 @@ function feedOf(
   };
 }
 
+/** pbx[].ami.maxParkedEvents when unset. */
+const DEFAULT_MAX_PARKED = 10_000;
+
 /** Starts an adapter for every `pbx[]` the bridge talks to itself; they connect in the background. */
 export async function startPbxAdapters(o: PbxAdaptersOptions): Promise<PbxAdapters> {
   const adapters = new Map<string, PbxAdapter>();
@@ -155,7 +158,7 @@ export async function startPbxAdapters(o: PbxAdaptersOptions): Promise<PbxAdapte
       ? new Parking({
           pbxId: pbx.id,
           store: o.parked,
-          max: ami.maxParkedEvents,
+          max: ami.maxParkedEvents ?? DEFAULT_MAX_PARKED,
           parkedGauge: o.eventsParked,
           droppedCounter: o.eventsDropped,
           log: o.log,

@@ -517,10 +517,11 @@ const amiSchema = z
       .describe(
         "mirror: Asterisk's own queues and ring groups decide who rings, the cards follow; route: the dialplan asks the bridge (POST /pbx/v1/route) and dials the plan it answers.",
       ),
+    // Optional rather than defaulted: a parsed configuration prints only what its operator set.
     maxParkedEvents: whole(1, 1_000_000)
-      .default(10_000)
+      .optional()
       .describe(
-        'While no Bitrix24 portal is installed, the PBX events are kept in the store, at most this many; past it the oldest are dropped (logged once, counted by b24_bridge_pbx_events_dropped_total). They go to the portal once one is installed.',
+        'While no Bitrix24 portal is installed, the PBX events are kept in the store, at most this many (default 10,000); past it the oldest are dropped (logged once, counted by b24_bridge_pbx_events_dropped_total). They go to the portal once one is installed.',
       ),
   })
   .describe(
