@@ -1,9 +1,7 @@
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { runJson } from './run-json.ts';
 import { describe, expect, it } from 'vitest';
 import { privatePostgresUnavailable } from '../../failover/postgres.ts';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const unavailable = privatePostgresUnavailable();
 if (unavailable !== undefined) console.warn(`the short AMI failover run is skipped: ${unavailable}`);
 
@@ -18,17 +16,7 @@ describe.skipIf(unavailable !== undefined)('a short AMI failover run', () => {
   it('one login at a time, takeover within 5 s, every call once to the right person', async () => {
     const args = ['--import', 'tsx', 'failover/main.ts', '--pbx', 'ami', '--calls', '24', '--feed-sec', '24'];
     args.push('--kill-every', '6', '--drain-timeout', '30', '--json');
-    const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-    const lines = out.trim().split('\n');
-    const last = lines.at(-1) ?? '';
-    expect(last.startsWith('{'), `${out}\n${err}`).toBe(true);
-    const figures = JSON.parse(last) as Record<string, number | boolean>;
-    console.log(lines.slice(0, -1).join('\n'));
+    const { figures, out, err, code } = await runJson<Record<string, number | boolean>>(args);
     expect(figures, out).toMatchObject({
       lost: 0,
       duplicates: 0,

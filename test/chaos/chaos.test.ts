@@ -1,8 +1,5 @@
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { runJson } from './run-json.ts';
 import { describe, expect, it } from 'vitest';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
 
 /**
  * The short chaos run CI makes: `npm run chaos` as a process, 60 calls over 25 s while
@@ -36,17 +33,7 @@ describe('a short chaos run', () => {
       '40',
       '--json',
     ];
-    const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-    const lines = out.trim().split('\n');
-    const last = lines.at(-1) ?? '';
-    expect(last.startsWith('{'), `${out}\n${err}`).toBe(true);
-    const figures = JSON.parse(last) as Record<string, number | boolean>;
-    console.log(lines.slice(0, -1).join('\n'));
+    const { figures, out, err, code } = await runJson<Record<string, number | boolean>>(args);
     expect(figures, out).toMatchObject({ lost: 0, duplicates: 0, wrongUser: 0, secretsInLogs: 0 });
     expect(figures.calls).toBeGreaterThanOrEqual(50);
     expect(figures.finished).toBe(figures.calls);

@@ -1,8 +1,5 @@
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { runJson } from './run-json.ts';
 import { describe, expect, it } from 'vitest';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
 
 /**
  * The short outbound-only chaos run: `npm run chaos -- --events offline`, the emulated portal
@@ -43,17 +40,7 @@ describe('a short outbound-only chaos run', () => {
       '45',
       '--json',
     ];
-    const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-    const lines = out.trim().split('\n');
-    const last = lines.at(-1) ?? '';
-    expect(last.startsWith('{'), `${out}\n${err}`).toBe(true);
-    const figures = JSON.parse(last) as Record<string, number | boolean>;
-    console.log(lines.slice(0, -1).join('\n'));
+    const { figures, out, err, code } = await runJson<Record<string, number | boolean>>(args);
     expect(figures, out).toMatchObject({
       lost: 0,
       duplicates: 0,
