@@ -113,7 +113,7 @@ export async function runFailover(
   const emulator = await startEmulator(writeSeed(dir));
   const ports = await freePorts(options.instances);
   const balancer = await startBalancer(ports.map((p) => `http://127.0.0.1:${String(p)}`));
-  const instances: { files: ReturnType<typeof writeInstance>; process: BridgeProcess }[] = [];
+  const instances: { files: ReturnType<typeof writeInstance>; process: BridgeProcess; log: string }[] = [];
   let base: BridgeFiles | null = null;
   for (const port of ports) {
     const files = writeInstance(dir, port, db.url, balancer.url, base);
@@ -121,10 +121,8 @@ export async function runFailover(
     json.bitrix.oauthUrl = `${emulator.url}/oauth/token/`;
     writeFileSync(files.configPath, JSON.stringify(json, null, 2), { mode: 0o600 });
     base ??= files;
-    instances.push({
-      files,
-      process: new BridgeProcess(files.configPath, join(dir, `bridge-${String(port)}.log`)),
-    });
+    const log = join(dir, `bridge-${String(port)}.log`);
+    instances.push({ files, process: new BridgeProcess(files.configPath, log), log });
   }
   const first = instances[0];
   if (!first || !base) throw new Error('no instance');
@@ -202,14 +200,19 @@ export async function runFailover(
       await sleep(options.dbRestartAtSec * 1000);
       progress(`${String(Math.round(elapsedMs() / 1000))} s: restarting PostgreSQL`);
       db.restart();
-      const back = performance.now();
-      dbRecoverySec = round1(
-        (await storesAgain(
-          instances.map((i) => i.files.url),
-          base.pbxToken,
-          notes,
-        )) - back,
+      const { recovery, pending } = await storesAgain(
+        instances.map((i) => i.files.url),
+        base.pbxToken,
+        notes,
       );
+      dbRecoverySec = round1(recovery);
+      for (const url of pending) {
+        const i = instances.find((x) => x.files.url === url);
+        if (i)
+          notes.push(
+            `${url} did not store again (running: ${String(i.process.running)}); its log ends:\n${logTail(i.log)}`,
+          );
+      }
     })();
     const ticker = setInterval(() => {
       progress(
@@ -265,6 +268,13 @@ export async function runFailover(
       downloaded.map((r) => r.sourceUrl),
       instances.map((i) => i.files.url),
     );
+    for (const [url, n] of recordings.unreachableBy) {
+      const i = instances.find((x) => x.files.url === url);
+      if (i)
+        notes.push(
+          `${url} failed ${String(n)} recording downloads (running: ${String(i.process.running)}); its log ends:\n${logTail(i.log)}`,
+        );
+    }
     await pool.end();
     await sim.stop();
     await cleanup();
@@ -343,15 +353,27 @@ async function takeoverMs(pool: pg.Pool, held: Map<string, Holding>, killedAt: n
   return performance.now() - killedAt;
 }
 
-/** Polls every instance with an internal call (stored, never logged) until each stores it again. */
-async function storesAgain(urls: readonly string[], token: string, notes: string[]): Promise<number> {
+/**
+ * Polls every instance with an internal call (stored, never logged) until each stores it again.
+ * An instance the kill loop has down at the moment (its port refuses) is not the database's
+ * doing: its time counts from when it listens again, or from the database's return if later.
+ * `recovery`: the longest such time (ms).
+ */
+async function storesAgain(
+  urls: readonly string[],
+  token: string,
+  notes: string[],
+): Promise<{ recovery: number; pending: string[] }> {
   const started = performance.now();
   const seen = new Map<string, Set<number>>();
+  const from = new Map<string, number | null>(urls.map((u) => [u, started]));
   const deadline = performance.now() + 60_000;
   const pending = new Set(urls);
+  let recovery = 0;
   for (let n = 0; pending.size > 0 && performance.now() < deadline; n++) {
     for (const url of [...pending]) {
       const callId = `db-probe-${String(n)}-${String(urls.indexOf(url))}`;
+      const asked = performance.now();
       const status = await fetch(`${url}/pbx/v1/events`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
@@ -359,41 +381,63 @@ async function storesAgain(urls: readonly string[], token: string, notes: string
           { type: 'call.started', callId, direction: 'outbound', from: '201', to: '202' },
           { type: 'call.ended', callId, reason: 'cancelled' },
         ]),
+        signal: AbortSignal.timeout(5000),
       })
         .then((r) => r.status)
         .catch(() => 0);
       (seen.get(url) ?? seen.set(url, new Set()).get(url))?.add(status);
+      if (status === 0) from.set(url, null);
+      else if (from.get(url) === null) from.set(url, asked);
       if (status === 202) {
         pending.delete(url);
+        const took = performance.now() - (from.get(url) ?? started);
+        recovery = Math.max(recovery, took);
         const statuses = [...(seen.get(url) ?? [])].join(', ');
+        const down = statuses.includes('0')
+          ? `, down for a kill meanwhile, ${String(round1(performance.now() - started))} s in all`
+          : '';
         notes.push(
-          `after the database restart ${url} stored again in ${String(round1(performance.now() - started))} s (answers: ${statuses})`,
+          `after the database restart ${url} stored again in ${String(round1(took))} s (answers: ${statuses}${down})`,
         );
       }
     }
     if (pending.size > 0) await sleep(100);
   }
-  return performance.now();
+  if (pending.size > 0) recovery = performance.now() - started;
+  return { recovery, pending: [...pending] };
+}
+
+/** The last lines of an instance's log, for a note on what went wrong with it. */
+function logTail(path: string, lines = 40): string {
+  try {
+    return readFileSync(path, 'utf8').split('\n').slice(-lines).join('\n');
+  } catch (e) {
+    return `(no log: ${String(e)})`;
+  }
 }
 
 /** Every recording link the portal downloaded (the emulator keeps each), fetched through every instance. */
 async function checkRecordings(
   links: readonly (string | null)[],
   urls: readonly string[],
-): Promise<{ checked: number; unreachable: number }> {
+): Promise<{ checked: number; unreachable: number; unreachableBy: Map<string, number> }> {
   let checked = 0;
   let unreachable = 0;
+  const unreachableBy = new Map<string, number>();
   for (const link of links) {
     if (link === null) continue;
     const { pathname, search } = new URL(link);
     for (const base of urls) {
       checked++;
-      const ok = await fetch(`${base}${pathname}${search}`).then(
+      const ok = await fetch(`${base}${pathname}${search}`, { signal: AbortSignal.timeout(10_000) }).then(
         (r) => r.ok,
         () => false,
       );
-      if (!ok) unreachable++;
+      if (!ok) {
+        unreachable++;
+        unreachableBy.set(base, (unreachableBy.get(base) ?? 0) + 1);
+      }
     }
   }
-  return { checked, unreachable };
+  return { checked, unreachable, unreachableBy };
 }

@@ -117,6 +117,28 @@ describe.skipIf(databaseUrl === undefined)('PostgreSQL', () => {
       await store.close();
       await expect(store.listPortals()).rejects.toMatchObject({ code: 'STORE_CLOSED' });
     });
+
+    it('lives through the server ending a connection it holds between queries (a database restart)', async () => {
+      // A restart ends every connection; one checked out of the pool, and idle between two of its
+      // queries, gets the news as an 'error' event, which took the whole bridge down unheard.
+      const store = await open(freshSchema());
+      const out = await store.coordination.refreshLock.withLock('m1', async () => {
+        const held = await sql<{ pid: number }>(
+          "SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT pg_advisory_lock%' AND pid <> pg_backend_pid()",
+        );
+        expect(held).toHaveLength(1);
+        await sql('SELECT pg_terminate_backend($1)', [held[0]?.pid]);
+        // Until the server has let go of it: its end has reached this process by the next round trip.
+        while ((await sql('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [held[0]?.pid])).length > 0);
+        await sql('SELECT 1');
+        return 'done';
+      });
+      expect(out).toBe('done');
+      // The broken connection was dropped: the store goes on with fresh ones.
+      expect(await store.listPortals()).toEqual([]);
+      await store.coordination.refreshLock.withLock('m1', () => Promise.resolve());
+      await store.close();
+    });
   });
 
   describe('several instances on one database', () => {

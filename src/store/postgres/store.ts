@@ -186,6 +186,11 @@ export class PostgresStore implements Store {
     // An idle connection that breaks (a restarted server) must not take the process down: the next
     // query gets a fresh one, or its own error.
     pool.on('error', () => undefined);
+    // The pool hears an idle connection's error, but not one checked out and idle between two of
+    // its queries (a transaction awaiting, a held advisory lock): that client emits 'error' itself,
+    // and an 'error' nobody listens to ends the process. The client is then unusable, and the pool
+    // drops it when it comes back; the query that used it gets its own error.
+    pool.on('connect', (client) => client.on('error', () => undefined));
     try {
       const client = await pool.connect();
       try {

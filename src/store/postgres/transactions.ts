@@ -60,11 +60,17 @@ export class Transactions {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
+    } catch (e) {
+      throw toStoreError(e, 'take a lock');
+    }
+    try {
       await client.query(
         "SELECT pg_advisory_lock(hashtext('b24-bridge:' || current_schema() || ':' || $1))",
         [name],
       );
     } catch (e) {
+      // Not taken (the server went away while it waited): the connection goes back, discarded.
+      client.release(e instanceof Error ? e : true);
       throw toStoreError(e, 'take a lock');
     }
     try {
