@@ -65,6 +65,7 @@ export class PortalDispatcher {
   private readonly operating: OperatingLimits;
   /** Requests in flight, by id (an id leaves as soon as its answer is in). */
   private readonly inFlight = new Set<number>();
+  private cardPumpQueued = false;
   private requests = 0;
   private pausedUntil = 0;
   private failureStreak = 0;
@@ -131,7 +132,7 @@ export class PortalDispatcher {
       );
     } else {
       this.queue.push(op);
-      this.schedule();
+      this.schedule(op.lane === 'card');
     }
     return op;
   }
@@ -173,8 +174,19 @@ export class PortalDispatcher {
 
   // --- the pump ---
 
-  private schedule(): void {
-    if (this.pumpQueued || this.closed) return;
+  private schedule(card = false): void {
+    if (this.closed) return;
+    if (card && !this.cardPumpQueued) {
+      // A card is awaited by a person: the pump runs once the code that submitted it is done (a
+      // microtask), not a turn of the event loop later, behind whatever that turn brings in.
+      // Whatever that same code submitted still joins the request.
+      this.cardPumpQueued = true;
+      queueMicrotask(() => {
+        this.cardPumpQueued = false;
+        this.pump();
+      });
+    }
+    if (this.pumpQueued) return;
     this.pumpQueued = true;
     // setImmediate, not a timer: whatever is submitted in this tick joins the same request.
     setImmediate(() => {

@@ -44,8 +44,11 @@ const MAX_BUFFERED = 50_000;
 /** Calls with entries held before the engine knew them, at most. */
 const MAX_EARLY = 10_000;
 
-/** Entries (and summaries) per transaction of a flush. */
-const WRITE_CHUNK = 500;
+/**
+ * Entries (and summaries) per transaction of a flush: about a millisecond of the event loop each
+ * (a second of a busy office's events is several hundred), so a PBX request waits at most that.
+ */
+const WRITE_CHUNK = 100;
 
 export class JournalFeed {
   readonly series = new MinuteSeries();

@@ -102,6 +102,27 @@ export class Delivery {
     return true;
   }
 
+  /**
+   * The entries a step just stored in flight for us (`handOff`), straight to the client: no round
+   * to wait for (a round reads every open call). One that may no longer go this way (the link
+   * changed, or a round took it meanwhile) is left to the next round, which plans it as pending.
+   */
+  sendHandedOff(entries: readonly OutboxEntry[]): void {
+    if (this.closed || this.monitor.state !== 'up' || this.reconcileEnded) return;
+    let count = 0;
+    for (const e of entries) {
+      // Only a register is handed off: it waits for no other entry's answer (no CALL_ID to take).
+      if (e.kind !== 'register' || this.inFlight.has(e.id) || !this.handedOff.delete(e.opId)) continue;
+      // Planned as the pending entry it stands for: `submit` counts the attempt its step stored.
+      this.submit(
+        { entry: { ...e, status: 'pending', attempts: e.attempts - 1 }, callId: null, crmActivityId: null },
+        false,
+      );
+      count += 1;
+    }
+    if (count > 0) this.o.emit('submitted', { count, probe: false });
+  }
+
   get link(): link.LinkState {
     return this.monitor.state;
   }

@@ -20,7 +20,9 @@ import {
   StoreError,
   type EntryUpdate,
   type NewOutboxEntry,
+  type OutboxEntry,
   type StepCommit,
+  type StepOutcome,
   type Store,
 } from '../store/index.ts';
 import { isBitrixEffect, toNewEntry } from './entries.ts';
@@ -51,6 +53,8 @@ export interface Committed {
   steps: readonly SteppedInput[];
   /** The commit added or settled outbox entries: there is something to deliver. */
   touchedEntries: boolean;
+  /** New entries stored in flight (see `handOff`), for the caller to hand to the client now. */
+  handedOff: readonly OutboxEntry[];
 }
 
 interface EngineHostOptions {
@@ -266,7 +270,7 @@ export class EngineHost {
         entryUpdates,
       );
       const outcome = await this.o.store.commitStep(step.commit);
-      if (outcome.stored) return this.landed(step, outcome.revision);
+      if (outcome.stored) return this.landed(step, outcome);
       if (outcome.reason === 'duplicate') return this.repeated(inputs);
       if (attempt >= MAX_STALE_RETRIES) throw busy(attempt);
       await this.follow();
@@ -305,7 +309,7 @@ export class EngineHost {
             const step = steps[i];
             const w = rest[i];
             if (outcome === undefined || step === undefined || w === undefined || !outcome.stored) break;
-            w.resolve(this.landed(step, outcome.revision));
+            w.resolve(this.landed(step, outcome));
           }
           const refused = outcomes[i];
           const waiting = rest[i];
@@ -345,6 +349,7 @@ export class EngineHost {
       duplicate: false,
       steps: [],
       touchedEntries: w.entryUpdates.length > 0 && w.roundOwn !== true,
+      handedOff: [],
     });
     return { duplicate: false, pbx: [] };
   }
@@ -390,11 +395,16 @@ export class EngineHost {
   }
 
   /** A step is stored: it becomes the state, its timers are armed, it is announced. */
-  private landed(step: Computed, revision: number): AcceptResult {
-    this.revision = revision;
+  private landed(step: Computed, outcome: StepOutcome & { stored: true }): AcceptResult {
+    this.revision = outcome.revision;
     this.current = step.after;
     for (const s of step.steps) this.timers.apply(s.effects);
-    this.o.committed({ duplicate: false, steps: step.steps, touchedEntries: step.touchedEntries });
+    this.o.committed({
+      duplicate: false,
+      steps: step.steps,
+      touchedEntries: step.touchedEntries,
+      handedOff: outcome.handedOff ? handedOffEntries(step.commit, outcome.handedOff) : [],
+    });
     return { duplicate: false, pbx: step.steps.flatMap((s) => s.effects.filter(isPbxEffect)) };
   }
 
@@ -403,6 +413,7 @@ export class EngineHost {
       duplicate: true,
       steps: inputs.map((input) => ({ input, effects: [], entries: 0 })),
       touchedEntries: false,
+      handedOff: [],
     });
     return { duplicate: true, pbx: [] };
   }
@@ -449,4 +460,32 @@ function changedShards(before: EngineState, after: EngineState): Record<string, 
     if (shard !== undefined && before.shards[key] !== shard) shards[key] = shard;
   }
   return shards;
+}
+
+/** The entries a commit stored in flight, as the store now holds them (ids from its answer). */
+function handedOffEntries(c: StepCommit, ids: ReadonlyMap<string, number>): OutboxEntry[] {
+  const out: OutboxEntry[] = [];
+  for (const e of c.newEntries) {
+    const id = ids.get(e.opId);
+    if (id === undefined || e.inFlight !== true) continue;
+    out.push({
+      id,
+      portalId: c.portalId,
+      callKey: e.callKey,
+      opId: e.opId,
+      seq: e.seq,
+      lane: e.lane,
+      kind: e.kind,
+      payload: e.payload,
+      status: 'in_flight',
+      attempts: 1,
+      nextAttemptAt: e.nextAttemptAt,
+      lastError: null,
+      note: null,
+      result: null,
+      createdAt: c.now,
+      updatedAt: c.now,
+    });
+  }
+  return out;
 }

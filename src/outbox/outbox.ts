@@ -246,6 +246,8 @@ export class Outbox extends EventEmitter<OutboxEvents> {
 
   /** What a stored step announces: its inputs, what it told the PBX, and a delivery round. */
   private committed(c: Committed): void {
+    // Before the round is scheduled: the client's pump then runs ahead of it.
+    if (c.handedOff.length > 0) this.delivery.sendHandedOff(c.handedOff);
     if (c.touchedEntries) this.delivery.schedule();
     for (const s of c.steps) {
       this.announce('accepted', { input: s.input, duplicate: c.duplicate, entries: s.entries });

@@ -115,7 +115,15 @@ export interface StepCommit {
 }
 
 export type StepOutcome =
-  | { stored: true; revision: number }
+  | {
+      stored: true;
+      revision: number;
+      /**
+       * The ids of the new entries this step stored in flight (`NewOutboxEntry.inFlight`), by op
+       * id: the caller hands them to the client itself. Left out by a store that hands none off.
+       */
+      handedOff?: ReadonlyMap<string, number>;
+    }
   | { stored: false; reason: 'duplicate' }
   | { stored: false; reason: 'stale'; revision: number };
 

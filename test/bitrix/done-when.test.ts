@@ -204,6 +204,32 @@ describe('the Bitrix24 client: what it promises, with figures', () => {
     expect(calls[0]).toMatchObject({ finished: true, duration: 42, finishedBy: 2 });
   });
 
+  it('a card leaves once the code that submitted it is done, not a turn of the event loop later', async () => {
+    h = await startHarness();
+    const { api, client } = h;
+    const sent: RequestEvent[] = [];
+    client.on('request', (r) => sent.push(r));
+    const a = api.externalCall.register({
+      userId: 2,
+      phoneNumber: phone(7),
+      type: 'incoming',
+      externalCallId: 'now-1',
+    });
+    const b = api.externalCall.register({
+      userId: 3,
+      phoneNumber: phone(8),
+      type: 'incoming',
+      externalCallId: 'now-2',
+    });
+    let turned = false;
+    setImmediate(() => (turned = true));
+    await new Promise<void>((resolve) => queueMicrotask(resolve));
+    // Both cards in one request: what the same code submitted still travels together.
+    expect(turned).toBe(false);
+    expect(sent.map((r) => r.commands.map((c) => c.lane))).toEqual([['card', 'card']]);
+    await Promise.all([a, b]);
+  });
+
   it('a register and its show travel in one batch request when the bucket is empty', async () => {
     h = await startHarness();
     const { api, client } = h;

@@ -228,8 +228,9 @@ export class SqliteStore implements Store {
     for (const [shard, calls] of Object.entries(c.engine.shards)) {
       this.s.saveShard.run(c.portalId, shard, JSON.stringify(calls), revision, c.now);
     }
+    let handedOff: Map<string, number> | undefined;
     for (const e of c.newEntries) {
-      this.s.addEntry.run({
+      const added = this.s.addEntry.run({
         portal_id: c.portalId,
         call_key: e.callKey,
         op_id: e.opId,
@@ -242,9 +243,11 @@ export class SqliteStore implements Store {
         attempts: e.inFlight === true ? 1 : 0,
         now: c.now,
       });
+      if (e.inFlight === true && added.changes === 1)
+        (handedOff ??= new Map()).set(e.opId, Number(added.lastInsertRowid));
     }
     this.applyUpdates(c.entryUpdates, c.now);
-    return { stored: true, revision };
+    return handedOff ? { stored: true, revision, handedOff } : { stored: true, revision };
   }
 
   openCalls(portalId: string): Promise<OutboxEntry[]> {
