@@ -7,11 +7,14 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  * keeps the fresh order right too. Order within a project only; projects stay apart.
  */
 const longestFirst = [
+  'test/e2e/manager-first.test.ts',
   'test/e2e/bitrix-app.test.ts',
   'test/e2e/crash-restart.test.ts',
   'test/e2e/replay-cli.test.ts',
   'test/admin/log-scan.test.ts',
   'test/cli/check.test.ts',
+  'test/e2e/every-call-logged.test.ts',
+  'test/server/offline-events.test.ts',
   'test/e2e/outage-replay.test.ts',
   'test/e2e/store-full.test.ts',
   'test/e2e/scenarios.test.ts',

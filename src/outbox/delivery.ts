@@ -89,15 +89,18 @@ export class Delivery {
   constructor(private readonly o: DeliveryOptions) {}
 
   /**
-   * Whether a new entry goes to the client at the next round for sure enough that its step may
+   * Whether a new entry goes to the client right after its step for sure enough that the step may
    * store it in flight: a call's register while the link is up, on a store of one process (on a
-   * shared store the call must be claimed first). A round that does not send it after all puts it
-   * back to pending.
+   * shared store the call must be claimed first), and a show that rides on such a register (the
+   * other members of a queue that rings at once: one batch with the register). One that does not
+   * go after all is put back to pending by the next round.
    */
-  handOff(entry: { opId: string; kind: OutboxEntry['kind'] }): boolean {
-    if (this.closed || this.o.lease.shared || this.monitor.state !== 'up' || entry.kind !== 'register') {
-      return false;
-    }
+  handOff(entry: { opId: string; kind: OutboxEntry['kind']; callKey: string }): boolean {
+    if (this.closed || this.o.lease.shared || this.monitor.state !== 'up') return false;
+    if (entry.kind === 'show') {
+      const prefix = `${entry.callKey}:`;
+      if (![...this.handedOff].some((opId) => opId.startsWith(prefix))) return false;
+    } else if (entry.kind !== 'register') return false;
     this.handedOff.add(entry.opId);
     return true;
   }
@@ -111,8 +114,11 @@ export class Delivery {
     if (this.closed || this.monitor.state !== 'up' || this.reconcileEnded) return;
     let count = 0;
     for (const e of entries) {
-      // Only a register is handed off: it waits for no other entry's answer (no CALL_ID to take).
-      if (e.kind !== 'register' || this.inFlight.has(e.id) || !this.handedOff.delete(e.opId)) continue;
+      // A register waits for no other entry's answer; a show rides on its call's register, which
+      // must be in flight here (handed over just before it, or by a round).
+      const rides = e.kind === 'show' && this.registers.has(e.callKey);
+      if (e.kind !== 'register' && !rides) continue;
+      if (this.inFlight.has(e.id) || !this.handedOff.delete(e.opId)) continue;
       // Planned as the pending entry it stands for: `submit` counts the attempt its step stored.
       this.submit(
         { entry: { ...e, status: 'pending', attempts: e.attempts - 1 }, callId: null, crmActivityId: null },

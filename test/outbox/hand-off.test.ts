@@ -63,4 +63,43 @@ describe("a call's register", () => {
     outbox.close();
     await store.close();
   });
+
+  it('takes along the show of the other members a queue rings at once: one batch for the client', async () => {
+    const store = await SqliteStore.open({ path: join(tmp.dir, 'queue.db') });
+    const called: string[] = [];
+    const outbox = await Outbox.open({
+      portalId: 'p1',
+      store,
+      engine: createEngine(config),
+      api: recordingPortal(called),
+    });
+    await until(outbox, 'idle', () => true);
+    const at = Date.now();
+    await outbox.acceptMany([
+      {
+        input: {
+          type: 'call.started',
+          callId: 'q1',
+          at,
+          direction: 'inbound',
+          from: '+79161110000',
+          to: '100',
+        },
+        dedupeKey: 'q1/started',
+      },
+      {
+        input: { type: 'call.ringing', callId: 'q1', at: at + 1, extensions: ['101', '102', '103'] },
+        dedupeKey: 'q1/ringing',
+      },
+    ]);
+    // Both handed over by the step's commit, one after the other: the client sends them together.
+    expect(called).toEqual(['externalCall.register', 'externalCall.show']);
+    const rows = store.database.prepare('SELECT kind, status FROM outbox_entries ORDER BY id').all();
+    expect(rows).toEqual([
+      { kind: 'register', status: 'in_flight' },
+      { kind: 'show', status: 'in_flight' },
+    ]);
+    outbox.close();
+    await store.close();
+  });
 });
