@@ -5,14 +5,7 @@
 import { BitrixClient, type ClientOptions } from '../bitrix/index.ts';
 import type { BridgeConfig } from '../config/index.ts';
 import { buildServer, type BridgeServer, type ServerOptions } from '../server/index.ts';
-import {
-  LeaderLock,
-  openStore,
-  PostgresStore,
-  sealerFromEnv,
-  type PortalRecord,
-  type Store,
-} from '../store/index.ts';
+import { openStore, isPostgresStore, sealerFromEnv, type PortalRecord, type Store } from '../store/index.ts';
 import { dirname, join, resolve } from 'node:path';
 import {
   downloadRecording,
@@ -103,9 +96,10 @@ export const bridgeClientRetry = { maxAttempts: 2, minDelayMs: 200, maxDelayMs: 
  * SQLite file; on PostgreSQL (several instances) ./data, see the README on shared recordings.
  */
 /** On PostgreSQL: who holds each PBX's connection (an advisory lock), and the store's relay. */
-function leadershipOf(settings: BridgeConfig['store'], store: Store) {
+async function leadershipOf(settings: BridgeConfig['store'], store: Store) {
   if (settings.kind !== 'postgres' || !store.relay) return undefined;
   const { url } = settings;
+  const { LeaderLock } = await import('../store/postgres/index.ts');
   return { lock: (name: string) => new LeaderLock({ url, name }), relay: store.relay };
 }
 
@@ -147,10 +141,9 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
   });
   const portals = new Map<string, PortalRuntime>();
   // On PostgreSQL in the database, so every instance serves every recording; else files.
-  const recordings =
-    store instanceof PostgresStore
-      ? await PostgresRecordingStore.open(store.database)
-      : await FileRecordingStore.open(join(bridgeDataDir(config), 'recordings'));
+  const recordings = isPostgresStore(store)
+    ? await PostgresRecordingStore.open(store.database)
+    : await FileRecordingStore.open(join(bridgeDataDir(config), 'recordings'));
   /** Where the portal downloads recordings from: the public URL, else where the server listens. */
   let baseUrl = config.server.publicUrl?.replace(/\/+$/, '') ?? '';
   const links = new RecordingLinks(recordings.linkSecret, config.recordings.linkTtlSec * 1000, () => baseUrl);
@@ -385,7 +378,7 @@ export async function startBridge(given: BridgeConfig, options: BridgeOptions = 
     eventsParked: observed.metrics.eventsParked,
     eventsDropped: observed.metrics.eventsDropped,
     // Several instances: one AMI connection per PBX, held by the leader; the others relay commands.
-    leadership: leadershipOf(config.store, store),
+    leadership: await leadershipOf(config.store, store),
   });
   // Commands wait in memory: originations a previous process asked for and the PBX has not
   // reported on yet are sent again (the PBX acts on a commandId once).

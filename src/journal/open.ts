@@ -1,4 +1,4 @@
-import { PostgresStore, SqliteStore, type Store } from '../store/index.ts';
+import { isPostgresStore, SqliteStore, type Store } from '../store/index.ts';
 import { toStoreError as sqliteError } from '../store/sqlite/errors.ts';
 import { toStoreError as postgresError } from '../store/postgres/errors.ts';
 import { postgresJournal } from './postgres.ts';
@@ -28,6 +28,6 @@ function guarded(journal: JournalStore, toError: (e: unknown, doing: string) => 
 /** The journal on the database of `store` (its tables come with the store's migrations). */
 export function journalOf(store: Store): JournalStore | undefined {
   if (store instanceof SqliteStore) return guarded(sqliteJournal(store.database), sqliteError);
-  if (store instanceof PostgresStore) return guarded(postgresJournal(store.database), postgresError);
+  if (isPostgresStore(store)) return guarded(postgresJournal(store.database), postgresError);
   return undefined;
 }

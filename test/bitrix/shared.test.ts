@@ -8,7 +8,7 @@ import {
   type SharedBudget,
   type TokenStore,
 } from '../../src/bitrix/index.ts';
-import { PostgresStore } from '../../src/store/index.ts';
+import { PostgresStore } from '../../src/store/postgres/index.ts';
 import { databaseUrl, dropSchemas, freshSchemaName, skipMessage } from '../store/pg.ts';
 import { queryLimitHits, startHarness, type Harness } from './helpers.ts';
 

@@ -2,7 +2,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { formatStatus, readStatus } from '../../src/cli/status.ts';
 import { replay } from '../../src/cli/replay.ts';
 import { parseConfig, type BridgeConfig } from '../../src/config/index.ts';
-import { openStore, PostgresStore } from '../../src/store/index.ts';
+import { openStore } from '../../src/store/index.ts';
+import { PostgresStore } from '../../src/store/postgres/index.ts';
 import { databaseUrl, dropSchemas, freshSchemaName, skipMessage, sql } from '../store/pg.ts';
 import { entry, step } from '../store/suite.ts';
 

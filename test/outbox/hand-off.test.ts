@@ -28,8 +28,9 @@ describe("a call's register", () => {
   const tmp = tempDir();
   afterEach(() => tmp.cleanup());
 
-  it('goes to the client with the commit of its step, stored in flight there, without a delivery round', async () => {
-    const store = await SqliteStore.open({ path: join(tmp.dir, 'bridge.db') });
+  /** An outbox on a fresh SQLite file, past its first round (which reconciles what an earlier process left). */
+  async function opened(name: string) {
+    const store = await SqliteStore.open({ path: join(tmp.dir, name) });
     const called: string[] = [];
     const outbox = await Outbox.open({
       portalId: 'p1',
@@ -37,8 +38,12 @@ describe("a call's register", () => {
       engine: createEngine(config),
       api: recordingPortal(called),
     });
-    // The first round after a start reconciles what an earlier process left: it comes first.
     await until(outbox, 'idle', () => true);
+    return { store, called, outbox };
+  }
+
+  it('goes to the client with the commit of its step, stored in flight there, without a delivery round', async () => {
+    const { store, called, outbox } = await opened('bridge.db');
     let reads = 0;
     const openCalls = store.openCalls.bind(store);
     store.openCalls = (portalId) => {
@@ -65,15 +70,7 @@ describe("a call's register", () => {
   });
 
   it('takes along the show of the other members a queue rings at once: one batch for the client', async () => {
-    const store = await SqliteStore.open({ path: join(tmp.dir, 'queue.db') });
-    const called: string[] = [];
-    const outbox = await Outbox.open({
-      portalId: 'p1',
-      store,
-      engine: createEngine(config),
-      api: recordingPortal(called),
-    });
-    await until(outbox, 'idle', () => true);
+    const { store, called, outbox } = await opened('queue.db');
     const at = Date.now();
     await outbox.acceptMany([
       {

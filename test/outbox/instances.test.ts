@@ -2,7 +2,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { BitrixClient } from '../../src/bitrix/index.ts';
 import { allCalls, createEngine } from '../../src/core/index.ts';
 import { Outbox } from '../../src/outbox/index.ts';
-import { PostgresStore } from '../../src/store/index.ts';
+import { PostgresStore } from '../../src/store/postgres/index.ts';
 import { startHarness, type Harness } from '../bitrix/helpers.ts';
 import { waitFor } from '../e2e/processes.ts';
 import { databaseUrl, dropSchemas, freshSchemaName, skipMessage, sql } from '../store/pg.ts';

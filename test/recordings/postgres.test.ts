@@ -1,6 +1,6 @@
 import { afterAll, describe } from 'vitest';
 import { PostgresRecordingStore } from '../../src/recordings/index.ts';
-import { PostgresStore } from '../../src/store/index.ts';
+import { PostgresStore } from '../../src/store/postgres/index.ts';
 import { databaseUrl, dropSchemas, freshSchemaName, skipMessage } from '../store/pg.ts';
 import { recordingStoreSuite } from './suite.ts';
 

@@ -1,7 +1,13 @@
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { LeaderLock, PostgresStore, type Store } from '../../src/store/index.ts';
-import { appliedMigrations, loadMigrations, toPostgresStoreError } from '../../src/store/postgres/index.ts';
+import type { Store } from '../../src/store/index.ts';
+import {
+  appliedMigrations,
+  LeaderLock,
+  loadMigrations,
+  PostgresStore,
+  toPostgresStoreError,
+} from '../../src/store/postgres/index.ts';
 import { databaseUrl, dropSchemas, freshSchemaName, skipMessage, sql } from './pg.ts';
 import { entry, step, storeSuite, type StoreOptions } from './suite.ts';
 import { journalSuite } from './journal-suite.ts';

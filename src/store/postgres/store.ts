@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { postgresBrand } from './brand.ts';
 import type { SharedBudget, TokenStore } from '../../bitrix/index.ts';
 import type {
   Backlog,
@@ -78,6 +79,8 @@ export const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')
  *   (an advisory lock), for the Bitrix24 client.
  */
 export class PostgresStore implements Store {
+  /** See `brand.ts`: tells this store apart without loading this module. */
+  readonly [postgresBrand] = true;
   readonly tokens: TokenStore;
   readonly callers: CallerIndex;
   readonly admin: AdminState;

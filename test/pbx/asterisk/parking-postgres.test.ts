@@ -1,6 +1,6 @@
 /** Parking of AMI events on PostgreSQL (the suite: parking-suite.ts); skipped without DATABASE_URL. */
 import { afterAll, describe } from 'vitest';
-import { PostgresStore } from '../../../src/store/index.ts';
+import { PostgresStore } from '../../../src/store/postgres/index.ts';
 import { databaseUrl, dropSchemas, freshSchemaName, skipMessage } from '../../store/pg.ts';
 import { parkingSuite } from './parking-suite.ts';
 
