@@ -393,9 +393,10 @@ async function storesAgain(
         const took = performance.now() - (from.get(url) ?? started);
         recovery = Math.max(recovery, took);
         const statuses = [...(seen.get(url) ?? [])].join(', ');
-        const down = statuses.includes('0')
-          ? `, down for a kill meanwhile, ${String(round1(performance.now() - started))} s in all`
-          : '';
+        const down =
+          (seen.get(url)?.has(0) ?? false)
+            ? `, down for a kill meanwhile, ${String(round1(performance.now() - started))} s in all`
+            : '';
         notes.push(
           `after the database restart ${url} stored again in ${String(round1(took))} s (answers: ${statuses}${down})`,
         );
