@@ -9,19 +9,13 @@
  * nothing fails (each scenario is played once before the kills, as the reference).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import pg from 'pg';
 import { seededRandom } from 'b24-pbx-simulator';
 import { captureMessages, FakeAmi } from '../test/pbx/asterisk/fake-ami.ts';
 import type { PortalCall } from '../chaos/compare.ts';
-import type { BridgeFiles } from '../chaos/office.ts';
-import { BridgeProcess, startEmulator, type EmulatorProcess } from '../chaos/processes.ts';
-import { writeSeed } from '../chaos/office.ts';
-import { startBalancer } from './balancer.ts';
-import { privatePostgres } from './postgres.ts';
-import { freePorts, writeInstance, type FailoverOptions } from './run.ts';
+import type { EmulatorProcess } from '../chaos/processes.ts';
+import { startCluster, type Cluster, type FailoverOptions } from './run.ts';
 
 /** The captures the fake can play by itself (no click-to-call, no recording file). */
 const SCENARIOS = [
@@ -159,70 +153,50 @@ export async function runAmiFailover(
   progress: (line: string) => void = () => undefined,
 ): Promise<AmiFailoverResult> {
   const runStarted = performance.now();
-  const dir = mkdtempSync(join(tmpdir(), 'b24-failover-ami-'));
   const notes: string[] = [];
   const problems: string[] = [];
-  const db = await privatePostgres();
-  const emulator = await startEmulator(writeSeed(dir));
   const ami = await FakeAmi.start();
-  const ports = await freePorts(options.instances);
-  const balancer = await startBalancer(ports.map((p) => `http://127.0.0.1:${String(p)}`));
-  const instances: { files: ReturnType<typeof writeInstance>; process: BridgeProcess }[] = [];
-  let base: BridgeFiles | null = null;
-  for (const port of ports) {
-    const files = writeInstance(dir, port, db.url, balancer.url, base);
-    const doc = JSON.parse(readFileSync(files.configPath, 'utf8')) as {
-      bitrix: { oauthUrl?: string };
-      pbx: Record<string, unknown>[];
-      engine: { recording?: Record<string, unknown> };
-    };
-    // The captures played have no recordings: an answered call is logged without waiting for one.
-    doc.engine.recording = { ...(doc.engine.recording ?? {}), maxWaitSec: 0 };
-    doc.bitrix.oauthUrl = `${emulator.url}/oauth/token/`;
-    // The same Asterisk for every instance: only the one holding the lock logs in.
-    const pbx = doc.pbx[0] ?? {};
-    doc.pbx = [
-      {
-        id: pbx.id,
-        token: pbx.token,
-        kind: 'asterisk',
-        ami: {
-          host: '127.0.0.1',
-          port: ami.port,
-          username: ami.username,
-          secret: ami.secret,
-          devicePattern: DEVICES,
-        },
+  let cluster: Cluster;
+  try {
+    cluster = await startCluster({
+      instances: options.instances,
+      dirPrefix: 'b24-failover-ami-',
+      appName: 'b24-bridge (failover, AMI)',
+      edit: (config) => {
+        const doc = config as {
+          pbx: Record<string, unknown>[];
+          engine: { recording?: Record<string, unknown> };
+        };
+        // The captures played have no recordings: an answered call is logged without waiting for one.
+        doc.engine.recording = { ...(doc.engine.recording ?? {}), maxWaitSec: 0 };
+        // The same Asterisk for every instance: only the one holding the lock logs in.
+        const pbx = doc.pbx[0] ?? {};
+        doc.pbx = [
+          {
+            id: pbx.id,
+            token: pbx.token,
+            kind: 'asterisk',
+            ami: {
+              host: '127.0.0.1',
+              port: ami.port,
+              username: ami.username,
+              secret: ami.secret,
+              devicePattern: DEVICES,
+            },
+          },
+        ];
       },
-    ];
-    writeFileSync(files.configPath, JSON.stringify(doc, null, 2), { mode: 0o600 });
-    base ??= files;
-    instances.push({
-      files,
-      process: new BridgeProcess(files.configPath, join(dir, `bridge-${String(port)}.log`)),
     });
-  }
-  const first = instances[0];
-  if (!first || !base) throw new Error('no instance');
-  const cleanup = async (): Promise<void> => {
-    for (const i of instances) await i.process.stop().catch(() => undefined);
-    await balancer.close();
+  } catch (e) {
     await ami.close();
-    await emulator.stop();
-    db.destroy();
+    throw e;
+  }
+  const { dir, db, emulator, instances } = cluster;
+  const cleanup = async (): Promise<void> => {
+    await cluster.stop();
+    await ami.close();
   };
   try {
-    await first.process.start();
-    const installed = await emulator.post<{ installCallback?: { status: number | null } }>('apps', {
-      clientId: 'local.b24bridge.chaos',
-      clientSecret: base.clientSecret,
-      name: 'b24-bridge (failover, AMI)',
-      installUrl: `${balancer.url}/bitrix/install`,
-      scopes: ['telephony', 'crm', 'user'],
-    });
-    if (installed.installCallback?.status !== 200)
-      throw new Error(`the install callback failed: ${JSON.stringify(installed.installCallback)}`);
-    for (const i of instances.slice(1)) await i.process.start();
     const loggedInBy = performance.now() + 10_000;
     while (ami.loggedIn === 0 && performance.now() < loggedInBy) await sleep(50);
     if (ami.loggedIn === 0) throw new Error('no instance logged in to the AMI fake within 10 s');
@@ -311,7 +285,7 @@ export async function runAmiFailover(
     let kills = 0;
     let leaderKills = 0;
     let missed = 0;
-    const httpPorts = ports;
+    const httpPorts = instances.map((i) => Number(new URL(i.files.url).port));
     const killLoop = (async () => {
       for (let n = 0; options.killEverySec > 0 && !state.stopped; n++) {
         await sleep(options.killEverySec * 1000 * (0.8 + 0.4 * random.next()));

@@ -11,10 +11,10 @@ import pg from 'pg';
 import { seededRandom, startSimulator } from 'b24-pbx-simulator';
 import { compare, type PortalCall, type Verdict } from '../chaos/compare.ts';
 import { agents, callShape, lines, writeBridgeConfig, writeSeed, type BridgeFiles } from '../chaos/office.ts';
-import { BridgeProcess, startEmulator } from '../chaos/processes.ts';
+import { BridgeProcess, startEmulator, type EmulatorProcess } from '../chaos/processes.ts';
 import { startTraffic } from '../chaos/traffic.ts';
-import { startBalancer } from './balancer.ts';
-import { privatePostgres } from './postgres.ts';
+import { startBalancer, type Balancer } from './balancer.ts';
+import { privatePostgres, type PrivatePostgres } from './postgres.ts';
 
 export interface FailoverOptions {
   calls: number;
@@ -102,49 +102,104 @@ export function writeInstance(
   return { ...(base ?? files), configPath, url: `http://127.0.0.1:${String(port)}` };
 }
 
-export async function runFailover(
-  options: FailoverOptions,
-  progress: (line: string) => void = () => undefined,
-): Promise<FailoverResult> {
-  const runStarted = performance.now();
-  const dir = mkdtempSync(join(tmpdir(), 'b24-failover-'));
-  const notes: string[] = [];
+/** One bridge instance of a cluster: its files, its process, and the log it writes. */
+export interface Instance {
+  files: ReturnType<typeof writeInstance>;
+  process: BridgeProcess;
+  log: string;
+}
+
+/** A cluster of instances on a PostgreSQL server of its own, behind a balancer, installed. */
+export interface Cluster {
+  dir: string;
+  db: PrivatePostgres;
+  emulator: EmulatorProcess;
+  balancer: Balancer;
+  instances: Instance[];
+  base: BridgeFiles;
+  /** Stops the instances, the balancer, the emulator and the database (not `dir`). */
+  stop: () => Promise<void>;
+}
+
+/**
+ * The set-up both failover runs share: a private PostgreSQL, the emulator, a balancer in front
+ * of `instances` bridges with one configuration each (`edit` changes it before it is written), the
+ * app installed through the balancer by the first instance, then the others started (they find
+ * the portal in the database). On a failure everything started is stopped again.
+ */
+export async function startCluster(o: {
+  instances: number;
+  dirPrefix: string;
+  appName: string;
+  edit?: (doc: Record<string, unknown>) => void;
+}): Promise<Cluster> {
+  const dir = mkdtempSync(join(tmpdir(), o.dirPrefix));
   const db = await privatePostgres();
   const emulator = await startEmulator(writeSeed(dir));
-  const ports = await freePorts(options.instances);
+  const ports = await freePorts(o.instances);
   const balancer = await startBalancer(ports.map((p) => `http://127.0.0.1:${String(p)}`));
-  const instances: { files: ReturnType<typeof writeInstance>; process: BridgeProcess; log: string }[] = [];
+  const instances: Instance[] = [];
   let base: BridgeFiles | null = null;
   for (const port of ports) {
     const files = writeInstance(dir, port, db.url, balancer.url, base);
-    const json = JSON.parse(readFileSync(files.configPath, 'utf8')) as { bitrix: { oauthUrl?: string } };
-    json.bitrix.oauthUrl = `${emulator.url}/oauth/token/`;
-    writeFileSync(files.configPath, JSON.stringify(json, null, 2), { mode: 0o600 });
+    const doc = JSON.parse(readFileSync(files.configPath, 'utf8')) as Record<string, unknown> & {
+      bitrix: { oauthUrl?: string };
+    };
+    doc.bitrix.oauthUrl = `${emulator.url}/oauth/token/`;
+    o.edit?.(doc);
+    writeFileSync(files.configPath, JSON.stringify(doc, null, 2), { mode: 0o600 });
     base ??= files;
     const log = join(dir, `bridge-${String(port)}.log`);
     instances.push({ files, process: new BridgeProcess(files.configPath, log), log });
   }
-  const first = instances[0];
-  if (!first || !base) throw new Error('no instance');
-  const cleanup = async (): Promise<void> => {
+  const stop = async (): Promise<void> => {
     for (const i of instances) await i.process.stop().catch(() => undefined);
     await balancer.close();
     await emulator.stop();
     db.destroy();
   };
+  const first = instances[0];
   try {
-    // The first instance takes the install; the others find the portal in the database at start.
+    if (!first || !base) throw new Error('no instance');
     await first.process.start();
     const installed = await emulator.post<{ installCallback?: { status: number | null } }>('apps', {
       clientId: 'local.b24bridge.chaos',
       clientSecret: base.clientSecret,
-      name: 'b24-bridge (failover)',
+      name: o.appName,
       installUrl: `${balancer.url}/bitrix/install`,
       scopes: ['telephony', 'crm', 'user'],
     });
     if (installed.installCallback?.status !== 200)
       throw new Error(`the install callback failed: ${JSON.stringify(installed.installCallback)}`);
     for (const i of instances.slice(1)) await i.process.start();
+    return { dir, db, emulator, balancer, instances, base, stop };
+  } catch (e) {
+    await stop().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+export async function runFailover(
+  options: FailoverOptions,
+  progress: (line: string) => void = () => undefined,
+): Promise<FailoverResult> {
+  const runStarted = performance.now();
+  const notes: string[] = [];
+  const {
+    dir,
+    db,
+    emulator,
+    balancer,
+    instances,
+    base,
+    stop: cleanup,
+  } = await startCluster({
+    instances: options.instances,
+    dirPrefix: 'b24-failover-',
+    appName: 'b24-bridge (failover)',
+  });
+  try {
     progress(`${String(instances.length)} instances up on PostgreSQL, installed through the balancer`);
 
     const sim = await startSimulator({
