@@ -13,9 +13,10 @@ import { rmSync } from 'node:fs';
 import pg from 'pg';
 import { seededRandom } from 'b24-pbx-simulator';
 import { captureMessages, FakeAmi } from '../test/pbx/asterisk/fake-ami.ts';
+import { fakeAmiSettings } from '../test/pbx/asterisk/helpers.ts';
 import type { PortalCall } from '../chaos/compare.ts';
 import type { EmulatorProcess } from '../chaos/processes.ts';
-import { startCluster, type Cluster, type FailoverOptions } from './run.ts';
+import { drain, startCluster, type Cluster, type FailoverOptions } from './run.ts';
 
 /** The captures the fake can play by itself (no click-to-call, no recording file). */
 const SCENARIOS = [
@@ -176,13 +177,7 @@ export async function runAmiFailover(
             id: pbx.id,
             token: pbx.token,
             kind: 'asterisk',
-            ami: {
-              host: '127.0.0.1',
-              port: ami.port,
-              username: ami.username,
-              secret: ami.secret,
-              devicePattern: DEVICES,
-            },
+            ami: { ...fakeAmiSettings(ami), devicePattern: DEVICES },
           },
         ];
       },
@@ -336,25 +331,9 @@ export async function runAmiFailover(
     await killLoop;
     progress(`feed over at ${String(Math.round(elapsedMs() / 1000))} s; draining`);
 
-    let drained = false;
-    let seen: PortalCall[] = [];
-    const drainBy = performance.now() + options.drainTimeoutSec * 1000;
-    while (performance.now() < drainBy) {
-      const open = await pool
-        .query<{ n: number }>(
-          "SELECT count(*)::int AS n FROM outbox_entries WHERE status IN ('pending', 'in_flight')",
-        )
-        .then((r) => r.rows[0]?.n ?? 0)
-        .catch(() => 1);
-      seen = await portalCalls(emulator);
-      if (open === 0 && calls.every((c) => recordsOf(seen, c.callId).some((r) => r.finished))) {
-        drained = true;
-        break;
-      }
-      await sleep(1000);
-    }
-    await sleep(1000);
-    seen = await portalCalls(emulator);
+    const { drained, calls: seen } = await drain(pool, emulator, options.drainTimeoutSec, (logged) =>
+      calls.every((c) => recordsOf(logged, c.callId).some((r) => r.finished)),
+    );
     let finished = 0;
     let lost = 0;
     let duplicates = 0;

@@ -291,32 +291,16 @@ export async function runFailover(
     const expected = [...traffic.calls.values()].filter(
       (c) => c.scenario !== 'S4' || c.clickDelivered === true,
     );
-    let portalCalls: PortalCall[] = [];
-    let drained = false;
-    const drainBy = performance.now() + options.drainTimeoutSec * 1000;
-    while (performance.now() < drainBy) {
-      const open = await pool
-        .query<{ n: number }>(
-          "SELECT count(*)::int AS n FROM outbox_entries WHERE status IN ('pending', 'in_flight')",
-        )
-        .then((r) => r.rows[0]?.n ?? 0)
-        .catch(() => 1);
-      portalCalls = await emulator.get<PortalCall[]>('calls');
+    const { drained, calls: portalCalls } = await drain(pool, emulator, options.drainTimeoutSec, (calls) => {
       const finished = new Set<string>();
-      for (const c of portalCalls) {
+      for (const c of calls) {
         if (!c.finished) continue;
         finished.add(`c2c.${c.callId}`);
         if (c.externalCallId !== null)
           finished.add(c.externalCallId.slice(0, c.externalCallId.lastIndexOf('@')));
       }
-      if (open === 0 && expected.every((c) => finished.has(c.callId))) {
-        drained = true;
-        break;
-      }
-      await sleep(1000);
-    }
-    await sleep(1000);
-    portalCalls = await emulator.get<PortalCall[]>('calls');
+      return expected.every((c) => finished.has(c.callId));
+    });
     const verdict = compare(traffic.calls.values(), portalCalls, () => false);
     const downloaded = await emulator.get<{ sourceUrl: string | null }[]>('recordings');
     const recordings = await checkRecordings(
@@ -359,6 +343,35 @@ export async function runFailover(
     rmSync(dir, { recursive: true, force: true });
     throw e;
   }
+}
+
+/**
+ * After the feed: waits until the outbox has nothing pending or in flight and `done` holds for
+ * what the portal logged, at most `timeoutSec`; then a second more, and what the portal logged.
+ */
+export async function drain(
+  pool: pg.Pool,
+  emulator: EmulatorProcess,
+  timeoutSec: number,
+  done: (calls: PortalCall[]) => boolean,
+): Promise<{ drained: boolean; calls: PortalCall[] }> {
+  let drained = false;
+  const by = performance.now() + timeoutSec * 1000;
+  while (performance.now() < by) {
+    const open = await pool
+      .query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM outbox_entries WHERE status IN ('pending', 'in_flight')",
+      )
+      .then((r) => r.rows[0]?.n ?? 0)
+      .catch(() => 1);
+    if (open === 0 && done(await emulator.get<PortalCall[]>('calls'))) {
+      drained = true;
+      break;
+    }
+    await sleep(1000);
+  }
+  await sleep(1000);
+  return { drained, calls: await emulator.get<PortalCall[]>('calls') };
 }
 
 /** The calls with open operations, and who holds each (null: nobody). */

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridge, type Bridge } from '../../src/bridge/index.ts';
 import { demoDocument, parseConfig } from '../../src/config/index.ts';
 import { captureMessages, FakeAmi } from '../pbx/asterisk/fake-ami.ts';
+import { fakeAmiSettings } from '../pbx/asterisk/helpers.ts';
 import { waitFor } from './processes.ts';
 
 interface EmulatorCall {
@@ -57,10 +58,7 @@ beforeAll(async () => {
         token: 'asterisk-pbx-token-1',
         kind: 'asterisk',
         ami: {
-          host: '127.0.0.1',
-          port: ami.port,
-          username: 'bridge',
-          secret: 'amisecret',
+          ...fakeAmiSettings(ami),
           // The captures' phones are Local channels (see test/fixtures/asterisk-ami/README.md).
           devicePattern: ['Local/{ext}@sim-phones', 'PJSIP/{ext}'],
           recordings: { urlBase: monitorUrl },

@@ -7,7 +7,7 @@ import { AsteriskAdapter, type AsteriskAdapterOptions } from '../../../src/pbx/a
 import { AmiClient } from '../../../src/pbx/asterisk/client.ts';
 import { PbxError, type PbxEvent, type PbxEventSink } from '../../../src/pbx/index.ts';
 import { captureMessages, FakeAmi } from './fake-ami.ts';
-import { line, simDevices } from './helpers.ts';
+import { fakeAmiSettings, line, simDevices } from './helpers.ts';
 
 /** A sink that keeps what it is given, and can refuse the next deliveries. */
 export class CollectingSink implements PbxEventSink {
@@ -59,15 +59,7 @@ async function boot(
   ami = await FakeAmi.start();
   const a = new AsteriskAdapter({
     pbxId: 'office',
-    ami: {
-      host: '127.0.0.1',
-      port: ami.port,
-      username: 'bridge',
-      secret: 'amisecret',
-      devicePattern: simDevices,
-      context: 'from-internal',
-      ...ami_,
-    },
+    ami: { ...fakeAmiSettings(ami), context: 'from-internal', ...ami_ },
     retry: { minDelayMs: 5, maxDelayMs: 50 },
     deliveryRetry: { minDelayMs: 5, maxDelayMs: 20 },
     pingIntervalMs: 0,
@@ -289,13 +281,7 @@ describe('Asterisk adapter against a fake AMI replaying real captures', () => {
       /^Linkedid: (\S+)$/m.exec(live.find((m) => m.startsWith('Event: Newchannel')) ?? '')?.[1] ?? '';
     const a = new AsteriskAdapter({
       pbxId: 'office',
-      ami: {
-        host: '127.0.0.1',
-        port: ami.port,
-        username: 'bridge',
-        secret: 'amisecret',
-        devicePattern: simDevices,
-      },
+      ami: fakeAmiSettings(ami),
       retry: { minDelayMs: 5, maxDelayMs: 50 },
       pingIntervalMs: 0,
       openCalls: () => [liveId, 'ended-meanwhile'],

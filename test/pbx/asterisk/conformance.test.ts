@@ -13,7 +13,7 @@ import {
   type ScenarioName,
 } from '../conformance.ts';
 import { captureMessages, FakeAmi } from './fake-ami.ts';
-import { simDevices } from './helpers.ts';
+import { fakeAmiSettings } from './helpers.ts';
 
 const captures: Record<Exclude<ScenarioName, 'click-to-call' | 'transfer'>, string> = {
   'direct answered': '01-inbound-direct',
@@ -27,13 +27,7 @@ pbxConformance('asterisk (AMI)', async () => {
   const ami = await FakeAmi.start();
   const config = conformanceConfig({
     kind: 'asterisk',
-    ami: {
-      host: '127.0.0.1',
-      port: ami.port,
-      username: 'bridge',
-      secret: 'amisecret',
-      devicePattern: simDevices,
-    },
+    ami: fakeAmiSettings(ami),
   });
   const settings = config.pbx[0]?.ami;
   if (settings === undefined) throw new Error('no AMI settings');

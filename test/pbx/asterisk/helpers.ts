@@ -3,10 +3,21 @@ import { readFileSync } from 'node:fs';
 import { deviceMap } from '../../../src/pbx/asterisk/devices.ts';
 import { parseAll } from '../../../src/pbx/asterisk/frames.ts';
 import { AmiCallMapper, type MappedEvent } from '../../../src/pbx/asterisk/mapper.ts';
-import { fixturesDir } from './fake-ami.ts';
+import { fixturesDir, type FakeAmi } from './fake-ami.ts';
 
 /** The captures' phones are Local channels into `sim-phones` (see the fixtures' README). */
 export const simDevices = ['PJSIP/{ext}', 'Local/{ext}@sim-phones'];
+
+/** `pbx[].ami` for a FakeAmi: its address and login, and the simulator's devices. */
+export function fakeAmiSettings(ami: FakeAmi) {
+  return {
+    host: '127.0.0.1',
+    port: ami.port,
+    username: ami.username,
+    secret: ami.secret,
+    devicePattern: simDevices,
+  };
+}
 
 export function captureFrames(name: string) {
   return parseAll(readFileSync(new URL(`${name}.raw.txt`, fixturesDir), 'utf8'), { banner: false });

@@ -13,7 +13,7 @@ import type { PbxEvent } from '../../../src/pbx/index.ts';
 import type { Store } from '../../../src/store/index.ts';
 import { conformanceConfig, JournalIntake, PBX_TOKEN } from '../conformance.ts';
 import { captureMessages, FakeAmi } from './fake-ami.ts';
-import { mapCapture, simDevices } from './helpers.ts';
+import { fakeAmiSettings, mapCapture } from './helpers.ts';
 
 /** What a poll for a condition waits at most. */
 const WAIT_MS = 10_000;
@@ -47,14 +47,7 @@ export function parkingSuite(name: string, fresh: () => Promise<Store>): void {
       const ami = await FakeAmi.start();
       const config = conformanceConfig({
         kind: 'asterisk',
-        ami: {
-          host: '127.0.0.1',
-          port: ami.port,
-          username: 'bridge',
-          secret: 'amisecret',
-          devicePattern: simDevices,
-          maxParkedEvents,
-        },
+        ami: { ...fakeAmiSettings(ami), maxParkedEvents },
       });
       const board = new CommandBoard();
       const router = new CommandRouter({ pbxes: [{ id: 'office', token: PBX_TOKEN }], board });
